@@ -1,0 +1,184 @@
+/**
+ * Choose and start the TensorFlow.js backend, and describe the environment for results.
+ *
+ * One function, {@linkcode initBackend}, picks the backend from an option or the `SSMLAB_BACKEND` environment
+ * variable: `tensorflow` (native, when `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` is installed —
+ * optional, never required), `webgpu`, `wasm`, `cpu`, or `auto` (the fastest that starts). Every run records
+ * which one ran through {@linkcode describeEnvironment}.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** The backends ssmlab knows how to start. */
+export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
+/** A backend name, or `auto`. */
+export type BackendName = typeof BACKENDS[number] | "auto";
+
+/** Order in which `auto` tries backends: fastest first. */
+const AUTO_ORDER: (typeof BACKENDS[number])[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+
+let started: string | null = null;
+
+/** Silence tfjs's "looks like you are running TensorFlow.js in Node.js" banner (printed by the cpu backend). */
+function silenceNodeBanner(): void {
+  try {
+    const cpu = tf.findBackend("cpu") as unknown as { firstUse?: boolean } | null;
+    if (cpu) cpu.firstUse = false;
+  } catch { /* the cpu backend may not be registered */ }
+}
+
+async function tryNative(): Promise<boolean> {
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      await import(pkg);
+      if (tf.findBackend("tensorflow")) return true;
+    } catch { /* not installed: optional */ }
+  }
+  return false;
+}
+
+/** Software GPU adapters (llvmpipe, SwiftShader) that `auto` skips: they run, but slower than wasm. */
+function isSoftwareAdapter(info: { isFallbackAdapter?: boolean; description?: string } | undefined): boolean {
+  if (!info) return false;
+  return info.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader/i.test(info.description ?? "");
+}
+
+async function registerBackend(name: typeof BACKENDS[number], auto = false): Promise<boolean> {
+  switch (name) {
+    case "cpu":
+      return true;
+    case "wasm": {
+      const wasm = await import("@tensorflow/tfjs-backend-wasm");
+      // Serve the .wasm binaries from the installed package (works in Deno and Node).
+      try {
+        const dir = new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm"));
+        if (dir.protocol === "file:") wasm.setWasmPaths(dir.pathname.endsWith("/") ? dir.pathname : dir.pathname + "/");
+      } catch { /* bundled: the wasm module finds its own files */ }
+      return true;
+    }
+    case "webgpu": {
+      type Adapter = { info?: { isFallbackAdapter?: boolean; description?: string } };
+      const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<Adapter | null> } } }).navigator
+        ?.gpu;
+      if (!gpu) return false;
+      const adapter = await gpu.requestAdapter().catch(() => null);
+      if (!adapter) return false;
+      if (auto && isSoftwareAdapter(adapter.info)) return false;
+      await import("@tensorflow/tfjs-backend-webgpu");
+      return true;
+    }
+    case "tensorflow":
+      return await tryNative();
+  }
+}
+
+/** Options of {@linkcode initBackend}. */
+export interface BackendOptions {
+  /** Backend to start; default: the `SSMLAB_BACKEND` environment variable, else `auto`. */
+  backend?: BackendName | string;
+}
+
+function envBackend(): string | undefined {
+  try {
+    return (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env.get(
+      "SSMLAB_BACKEND",
+    ) ?? (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env?.SSMLAB_BACKEND;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Start a tfjs backend and return its name.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "./backend.ts";
+ * const name = await initBackend({ backend: "cpu" }); // "cpu"
+ * ```
+ * @throws Error when the name is unknown, or a named backend cannot start here.
+ */
+export async function initBackend(opts: BackendOptions = {}): Promise<string> {
+  const requested = (opts.backend ?? envBackend() ?? "auto").trim().toLowerCase();
+  if (requested !== "auto" && !(BACKENDS as readonly string[]).includes(requested)) {
+    throw new Error(
+      `Unknown backend "${requested}" (from ${opts.backend ? "the backend option" : "SSMLAB_BACKEND"}): ` +
+        `expected one of auto, ${BACKENDS.join(", ")}.`,
+    );
+  }
+  const candidates = requested === "auto" ? AUTO_ORDER : [requested as typeof BACKENDS[number]];
+  const failures: string[] = [];
+  for (const name of candidates) {
+    try {
+      if (!(await registerBackend(name, requested === "auto"))) {
+        failures.push(`${name}: not available here`);
+        continue;
+      }
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        silenceNodeBanner();
+        started = name;
+        return name;
+      }
+      failures.push(`${name}: tf.setBackend returned false`);
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`Could not start backend "${requested}": ${failures.join("; ")}.`);
+}
+
+/** The backend started by {@linkcode initBackend}, or tfjs's current one. */
+export function currentBackend(): string {
+  return started ?? tf.getBackend();
+}
+
+/** Versions and machine facts saved beside every result. */
+export interface EnvironmentInfo {
+  backend: string;
+  tfjs: string;
+  deno: string | null;
+  node: string | null;
+  platform: string;
+  cpus: number | null;
+  gpu: string | null;
+  ssmlab: string;
+  timestamp: string;
+}
+
+/** The version of this package. */
+export const SSMLAB_VERSION = "0.1.0";
+
+/**
+ * Describe the running environment (backend, versions, machine) for a run's `config.json`.
+ *
+ * @example
+ * ```ts
+ * import { describeEnvironment } from "./backend.ts";
+ * console.log(describeEnvironment().tfjs); // "4.22.0"
+ * ```
+ */
+export function describeEnvironment(): EnvironmentInfo {
+  const g = globalThis as unknown as {
+    Deno?: { version: { deno: string }; build: { target: string } };
+    process?: { versions?: { node?: string }; platform?: string; arch?: string };
+    navigator?: { hardwareConcurrency?: number };
+  };
+  let gpu: string | null = null;
+  try {
+    const b = tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string; description?: string } };
+    if (b.adapterInfo) gpu = [b.adapterInfo.vendor, b.adapterInfo.architecture, b.adapterInfo.description].filter(Boolean).join(" ") || null;
+  } catch { /* no backend yet */ }
+  return {
+    backend: currentBackend(),
+    tfjs: tf.version.tfjs,
+    deno: g.Deno?.version.deno ?? null,
+    node: g.process?.versions?.node ?? null,
+    platform: g.Deno?.build.target ?? `${g.process?.platform}-${g.process?.arch}`,
+    cpus: g.navigator?.hardwareConcurrency ?? null,
+    gpu,
+    ssmlab: SSMLAB_VERSION,
+    timestamp: new Date().toISOString(),
+  };
+}
