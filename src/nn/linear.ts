@@ -1,0 +1,46 @@
+/**
+ * Affine maps in PyTorch layout and dropout driven by the project's seeded generator.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../rng.ts";
+
+/**
+ * y = x Wᵀ + b, with W in PyTorch's nn.Linear layout [out, in].
+ *
+ * @param x [..., in]
+ * @param w [out, in]
+ * @param b [out] or null
+ * @returns [..., out]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { linear } from "./linear.ts";
+ * const y = linear(tf.ones([2, 3, 4]), tf.ones([5, 4]), tf.zeros([5])); // [2, 3, 5], all 4
+ * ```
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
+  const inF = w.shape[1]!;
+  const outF = w.shape[0]!;
+  const last = x.shape[x.shape.length - 1];
+  if (last !== inF) {
+    throw new Error(`linear: input's last dimension is ${last} but the weight expects ${inF}.`);
+  }
+  return tf.tidy(() => {
+    const lead = x.shape.slice(0, -1);
+    let y = tf.matMul(x.reshape([-1, inF]), w as tf.Tensor2D, false, true);
+    if (b) y = y.add(b);
+    return y.reshape([...lead, outF]);
+  });
+}
+
+/**
+ * Inverted dropout with a seed drawn from `rng` (identity when `rate` is 0 or not training).
+ * @param x any shape
+ */
+export function dropout(x: tf.Tensor, rate: number, training: boolean, rng: Rng): tf.Tensor {
+  if (!training || rate <= 0) return x;
+  if (rate >= 1) throw new Error(`Dropout rate must be in [0, 1), got "${rate}".`);
+  return tf.dropout(x, rate, undefined, rng.seed());
+}
