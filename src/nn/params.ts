@@ -16,7 +16,8 @@ export interface ParamOptions {
 }
 
 /**
- * A registry of named tf.Variables.
+ * A registry of named tf.Variables. Map keys are checkpoint names; each variable's own `name` is made unique
+ * (`<name>@<n>`) because tfjs names are global — map gradients back through the variable, not its name.
  *
  * @example
  * ```ts
@@ -31,17 +32,32 @@ export class Params {
   readonly weights = new Map<string, tf.Variable>();
   readonly noDecay = new Set<string>();
 
-  constructor(readonly rng: Rng) {}
+  /** Shapes recorded by a dry run (no tensors are created). */
+  readonly shapes = new Map<string, number[]>();
+
+  /**
+   * @param rng the generator that draws every initial value
+   * @param dryRun record names and shapes only (for parameter counts of large configs without allocating)
+   */
+  constructor(readonly rng: Rng, readonly dryRun = false) {}
 
   /** Add a parameter from explicit values. */
-  add(name: string, shape: number[], values: Float32Array, opts: ParamOptions = {}): tf.Variable {
-    if (this.weights.has(name)) throw new Error(`Parameter "${name}" is defined twice.`);
+  add(name: string, shape: number[], values: Float32Array | null, opts: ParamOptions = {}): tf.Variable {
+    if (this.weights.has(name) || this.shapes.has(name)) throw new Error(`Parameter "${name}" is defined twice.`);
+    if (this.dryRun) {
+      this.shapes.set(name, [...shape]);
+      if (opts.noDecay) this.noDecay.add(name);
+      return null as unknown as tf.Variable;
+    }
+    if (!values) throw new Error(`Parameter "${name}": no values given.`);
     const size = shape.reduce((a, b) => a * b, 1);
     if (values.length !== size) {
       throw new Error(`Parameter "${name}": ${values.length} values for shape [${shape}] (expected ${size}).`);
     }
     const init = tf.tensor(values, shape, "float32");
-    const v = tf.variable(init, opts.trainable ?? true, name);
+    // tfjs variable names are global to the engine: make them unique so that several models (or two copies of
+    // one) can live side by side. The map key is the checkpoint name; `v.name` is `<name>@<n>`.
+    const v = tf.variable(init, opts.trainable ?? true, `${name}@${nextId++}`);
     init.dispose();
     this.weights.set(name, v);
     if (opts.noDecay) this.noDecay.add(name);
@@ -50,17 +66,17 @@ export class Params {
 
   /** N(mean, std²). */
   normal(name: string, shape: number[], std: number, mean = 0, opts?: ParamOptions): tf.Variable {
-    return this.add(name, shape, this.rng.normalArray(size(shape), mean, std), opts);
+    return this.add(name, shape, this.dryRun ? null : this.rng.normalArray(size(shape), mean, std), opts);
   }
 
   /** U(−bound, bound). */
   uniform(name: string, shape: number[], bound: number, opts?: ParamOptions): tf.Variable {
-    return this.add(name, shape, this.rng.uniformArray(size(shape), -bound, bound), opts);
+    return this.add(name, shape, this.dryRun ? null : this.rng.uniformArray(size(shape), -bound, bound), opts);
   }
 
   /** A constant. */
   fill(name: string, shape: number[], value: number, opts?: ParamOptions): tf.Variable {
-    return this.add(name, shape, new Float32Array(size(shape)).fill(value), opts);
+    return this.add(name, shape, this.dryRun ? null : new Float32Array(size(shape)).fill(value), opts);
   }
 
   /**
@@ -78,6 +94,7 @@ export class Params {
   count(): number {
     let n = 0;
     for (const v of this.weights.values()) n += v.size;
+    for (const s of this.shapes.values()) n += size(s);
     return n;
   }
 
@@ -87,6 +104,8 @@ export class Params {
     this.weights.clear();
   }
 }
+
+let nextId = 0;
 
 function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);

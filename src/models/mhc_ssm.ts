@@ -1,0 +1,151 @@
+/**
+ * mHC-SSM: the baseline SSM unit inside a multi-stream residual with static manifold-constrained hyper-connections
+ * (SPEC §1.4), read from abdulvahapmutlu/mhc-slm `mhc_slm/blocks.py`, `model.py` and `sinkhorn.py`.
+ *
+ * - **Stream expander**: X = reshape(W_exp x + b_exp) → [B, T, n, d].
+ * - **Block** (per layer, all logits static and learned): (optional) pre-adapter on every stream;
+ *   u = Σ_i softmax(ℓ_pre)_i X_i; y = SimpleSSMBlock(u); (optional) post-adapter → n stream versions Y_i;
+ *   ΔX_i = softmax(ℓ_post)_i Y_i; H = SinkhornKnopp(ℓ_res); X_i ← Σ_j H_ij X_j + ΔX_i (no identity residual).
+ * - **Stream-specialized adapters**: shared W_down (d→r), W_up (r→d), RMSNorm_ad across streams and pre/post;
+ *   per-stream FiLM scales γ_pre, γ_post ∈ R^{n×r} (init 1) in the SiLU bottleneck; dropout p.
+ * - **Aggregator**: x = Σ_i softmax(ℓ_agg)_i X_i → RMSNorm_f → tied head.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { rmsNorm } from "../nn/norm.ts";
+import { dropout, linear } from "../nn/linear.ts";
+import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
+import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
+
+export { type MhcConfig, mhcConfig, MHC_PRESETS } from "./diag_ssm.ts";
+
+/**
+ * Mix streams with a weight vector: Σ_i w_i X_i.
+ * @param X [B, T, n, d]
+ * @param w [n]
+ * @returns [B, T, d]
+ */
+export function mixStreams(X: tf.Tensor4D, w: tf.Tensor1D): tf.Tensor3D {
+  const [B, T, n, d] = X.shape;
+  // tfjs's BatchMatMul gradient does not reduce broadcast batch dims, so tile the small operand explicitly.
+  return tf.matMul(tf.tile(w.reshape([1, 1, n]), [B * T, 1, 1]), X.reshape([B * T, n, d])).reshape([B, T, d]);
+}
+
+/**
+ * Residual stream mixing X̃_i = Σ_j H_ij X_j.
+ * @param X [B, T, n, d]
+ * @param H [n, n]
+ * @returns [B, T, n, d]
+ */
+export function mixResidual(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
+  const [B, T, n, d] = X.shape;
+  return tf.matMul(tf.tile(H.reshape([1, n, n]), [B * T, 1, 1]), X.reshape([B * T, n, d])).reshape([B, T, n, d]);
+}
+
+/** Reference of {@linkcode mixResidual} with per-stream slices (test oracle). */
+export function mixResidualRef(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const n = X.shape[2];
+    const streams = tf.unstack(X, 2);
+    const h = H.arraySync();
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      let acc = tf.zerosLike(streams[0]);
+      for (let j = 0; j < n; j++) acc = acc.add(streams[j].mul(h[i][j]));
+      out.push(acc);
+    }
+    return tf.stack(out, 2) as tf.Tensor4D;
+  });
+}
+
+/**
+ * The mHC-SSM language model (MHCSLM), static mHC or with stream-specialized adapters.
+ *
+ * @example
+ * ```ts
+ * import { MhcSLM } from "./mhc_ssm.ts";
+ * import { mhcConfig } from "./diag_ssm.ts";
+ * const model = new MhcSLM(mhcConfig({ streamAdapters: true }, "tiny"), 1337);
+ * // published sizes: static 33,254,596 parameters, with adapters 33,791,684
+ * model.dispose();
+ * ```
+ */
+export class MhcSLM extends MhcFamilyModel {
+  constructor(config: Partial<MhcConfig> = {}, seed = 1337, dryRun = false) {
+    super({ ...MHC_DEFAULTS, ...config, kind: "mhc" } as MhcConfig, seed, dryRun);
+  }
+
+  protected build(): void {
+    const { dim: d, nStreams: n, adapterRank: r } = this.config;
+    const p = this.params;
+    p.linear("expand.proj", d, n * d);
+    for (let i = 0; i < this.config.layers; i++) {
+      const pre = `blocks.${i}`;
+      p.fill(`${pre}.hpre_logits`, [n], 0);
+      p.fill(`${pre}.hpost_logits`, [n], 0);
+      p.normal(`${pre}.hres_logits`, [n, n], 0.02);
+      if (this.config.streamAdapters) {
+        p.fill(`${pre}.gamma_pre`, [n, r], 1);
+        p.fill(`${pre}.gamma_post`, [n, r], 1);
+        p.linear(`${pre}.ad_down`, d, r);
+        p.linear(`${pre}.ad_up`, r, d);
+        p.fill(`${pre}.ad_norm.weight`, [d], 1);
+      }
+      addSsmBlock(p, `${pre}.ssm`, this.config);
+    }
+    p.fill("aggregate.w_logits", [n], 0);
+  }
+
+  /**
+   * Adapter bottleneck: W_up(γ ⊙ SiLU(W_down RMSNorm_ad(x) + b_down)) + b_up, dropout.
+   * @param x [B, T, n, d] (pre) or [B, T, 1, d] (post, broadcast over streams)
+   * @param gamma [n, r]
+   * @returns [B, T, n, d]
+   */
+  #adapter(pre: string, x: tf.Tensor4D, gamma: tf.Tensor): tf.Tensor4D {
+    const w = this.weights;
+    const h = linear(rmsNorm(x, w.get(`${pre}.ad_norm.weight`)!, 1e-6), w.get(`${pre}.ad_down.weight`)!, w.get(`${pre}.ad_down.bias`)!);
+    const z = tf.mul(tf.mul(h, tf.sigmoid(h)), gamma); // [B, T, n or 1, r] ⊙ [n, r] → [B, T, n, r]
+    const up = linear(z, w.get(`${pre}.ad_up.weight`)!, w.get(`${pre}.ad_up.bias`)!);
+    return dropout(up, this.config.adapterDropout, this.training, this.dropoutRng) as tf.Tensor4D;
+  }
+
+  protected body(x: tf.Tensor3D, aux: tf.Scalar[]): tf.Tensor3D {
+    const { dim: d, nStreams: n, sinkhornIters, sinkhornTemp } = this.config;
+    const [B, T] = x.shape;
+    const w = this.weights;
+    let X = linear(x, w.get("expand.proj.weight")!, w.get("expand.proj.bias")!).reshape([B, T, n, d]) as tf.Tensor4D;
+    for (let i = 0; i < this.config.layers; i++) {
+      const pre = `blocks.${i}`;
+      if (this.config.streamAdapters) X = tf.add(X, this.#adapter(pre, X, w.get(`${pre}.gamma_pre`)!));
+      const wPre = simplexWeights(w.get(`${pre}.hpre_logits`)!);
+      const wPost = simplexWeights(w.get(`${pre}.hpost_logits`)!);
+      const u = mixStreams(X, wPre);
+      const y = ssmBlock(w, `${pre}.ssm`, u, this.config, this.training, this.dropoutRng);
+      const y4 = y.reshape([B, T, 1, d]) as tf.Tensor4D;
+      const Y = this.config.streamAdapters ? tf.add(y4, this.#adapter(pre, y4, w.get(`${pre}.gamma_post`)!)) : y4;
+      const dX = tf.mul(Y, wPost.reshape([1, 1, n, 1])); // broadcasts y over streams when no adapters
+      const H = sinkhornKnopp(w.get(`${pre}.hres_logits`)!, sinkhornIters, sinkhornTemp);
+      X = tf.add(mixResidual(X, H), dX) as tf.Tensor4D;
+    }
+    if (this.config.streamDiversityCoeff > 0) {
+      aux.push(streamDiversity(X).mul(this.config.streamDiversityCoeff) as tf.Scalar);
+    }
+    return mixStreams(X, simplexWeights(w.get("aggregate.w_logits")!));
+  }
+}
+
+/**
+ * Stream diversity (optional auxiliary loss): mean |G − I| of the Gram matrix of L2-normalised per-stream means.
+ * @param X [B, T, n, d]
+ */
+export function streamDiversity(X: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const n = X.shape[2];
+    const m = tf.mean(X, [0, 1]); // [n, d]
+    const mn = m.div(tf.norm(m, 2, 1, true).add(1e-8));
+    const G = tf.matMul(mn, mn, false, true);
+    return tf.mean(tf.abs(G.sub(tf.eye(n)))) as tf.Scalar;
+  });
+}
