@@ -24,9 +24,6 @@ export type DataFrame = pl.DataFrame;
 /** One row of a results table: column name → number, string, boolean or null. */
 export type Row = Record<string, number | string | boolean | null | undefined>;
 
-/** The nodejs-polars module, re-exported so callers need not import it themselves. */
-export { pl };
-
 /**
  * True when `x` is a nodejs-polars DataFrame.
  *
@@ -56,7 +53,9 @@ export function isFrame(x: unknown): x is DataFrame {
  * ```
  */
 export function toFrame(rows: readonly Row[]): DataFrame {
-  if (!Array.isArray(rows)) throw new TypeError(`toFrame expects an array of row objects, got ${describe(rows)}.`);
+  if (!Array.isArray(rows)) {
+    throw new TypeError(`toFrame expects an array of row objects, got ${describe(rows)}.`);
+  }
   const keys: string[] = [];
   const seen = new Set<string>();
   rows.forEach((row, i) => {
@@ -73,7 +72,9 @@ export function toFrame(rows: readonly Row[]): DataFrame {
       if (v === null) return;
       const t = typeof v;
       if (t !== "number" && t !== "string" && t !== "boolean") {
-        throw new TypeError(`Column "${k}" row ${i} holds ${describe(v)}; use numbers, strings, booleans or null.`);
+        throw new TypeError(
+          `Column "${k}" row ${i} holds ${describe(v)}; use numbers, strings, booleans or null.`,
+        );
       }
       if (kind === null) kind = t;
       else if (kind !== t) {
@@ -135,7 +136,9 @@ export function readFrame(path: string): DataFrame {
   for (const candidate of [`${path}.parquet`, `${path}.csv`]) {
     if (exists(candidate)) return readFrame(candidate);
   }
-  throw new Deno.errors.NotFound(`No table at "${path}": expected a .parquet or .csv file (or "${path}.parquet").`);
+  throw new Deno.errors.NotFound(
+    `No table at "${path}": expected a .parquet or .csv file (or "${path}.parquet").`,
+  );
 }
 
 /** Options of {@linkcode summarize}. */
@@ -190,7 +193,7 @@ export function summarize(
     )
   );
   const order = [...groups, ...values.flatMap((v) => [`${v}_mean`, `${v}_std`, v]), "n"];
-  return out.hstack(cols).select(...order);
+  return out.withColumns(...cols).select(...order);
 }
 
 /**
@@ -237,7 +240,9 @@ function mustExist(p: string): string {
 
 async function writeViaTemp(path: string, write: (tmp: string) => void): Promise<void> {
   const ext = extname(path);
-  const tmp = `${path.slice(0, path.length - ext.length)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}${ext}`;
+  const tmp = `${path.slice(0, path.length - ext.length)}.tmp-${Deno.pid}-${
+    crypto.randomUUID().slice(0, 8)
+  }${ext}`;
   try {
     write(tmp);
     await Deno.rename(tmp, path);

@@ -17,7 +17,7 @@ export interface Gpt2TokenizerOptions {
 }
 
 const NO_SPECIAL = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
-const EOT_SPECIAL = { allowedSpecial: new Set<string>(["<|endoftext|>"]), disallowedSpecial: new Set<string>() };
+const EOT = "<|endoftext|>";
 
 /**
  * GPT-2 tokenizer (r50k_base).
@@ -34,15 +34,22 @@ export class Gpt2Tokenizer implements Tokenizer {
   readonly name = "gpt2";
   readonly vocabSize = 50257;
   readonly eosId = 50256;
-  readonly #opts: typeof NO_SPECIAL;
+  readonly #allowSpecial: boolean;
 
   constructor(opts: Gpt2TokenizerOptions = {}) {
-    this.#opts = opts.allowSpecial ? EOT_SPECIAL : NO_SPECIAL;
+    this.#allowSpecial = opts.allowSpecial ?? false;
   }
 
   /** Text → BPE ids. */
   encode(text: string): number[] {
-    return r50kEncode(text, this.#opts);
+    if (!this.#allowSpecial || !text.includes(EOT)) return r50kEncode(text, NO_SPECIAL);
+    // gpt-tokenizer 3.4's r50k allowedSpecial does not split on the special token, so split here.
+    const out: number[] = [];
+    text.split(EOT).forEach((part, i) => {
+      if (i > 0) out.push(this.eosId);
+      if (part) { for (const id of r50kEncode(part, NO_SPECIAL)) out.push(id); }
+    });
+    return out;
   }
 
   /** BPE ids → text (50256 decodes to "<|endoftext|>"). */

@@ -6,7 +6,7 @@
  */
 import { AsciiTokenizer, type AsciiTokenizerOptions } from "./ascii.ts";
 import { Gpt2Tokenizer, type Gpt2TokenizerOptions } from "./gpt2.ts";
-import { Vocab20kTokenizer, type Vocab20kJSON } from "./vocab20k.ts";
+import { type Vocab20kJSON, Vocab20kTokenizer } from "./vocab20k.ts";
 
 /**
  * A text ↔ token-id mapping.
@@ -71,6 +71,8 @@ export function getTokenizer(name: TokenizerName | string, opts: GetTokenizerOpt
       );
     }
     default:
-      throw new Error(`Unknown tokenizer "${name}": expected one of ${TOKENIZER_NAMES.map((n) => `"${n}"`).join(", ")}.`);
+      throw new Error(
+        `Unknown tokenizer "${name}": expected one of ${TOKENIZER_NAMES.map((n) => `"${n}"`).join(", ")}.`,
+      );
   }
 }

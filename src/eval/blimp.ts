@@ -1,0 +1,443 @@
+/**
+ * BLiMP minimal-pair evaluation (SPEC §5) for any {@linkcode LanguageModel} and {@linkcode Tokenizer}.
+ *
+ * Two scoring variants, both summed log-probabilities with no length normalisation:
+ * - `"first-token-unscored"` — BabyLM 2025/2026 causal scorer: tokenise the sentence with no special tokens;
+ *   inputs = tokens[:−1], targets = tokens[1:]; score = Σ log p(target), so the first token is never predicted.
+ * - `"eos-prefixed"` — BabyLM 2024 lm-eval harness: context = [EOS/BOS]; inputs = [eos, tokens[:−1]],
+ *   targets = tokens, so every sentence token is scored.
+ *
+ * A pair is correct iff score(good) ≥ score(bad): a tie counts as correct, because the reference pipeline takes
+ * `torch.max` over [good, bad], which resolves ties to the first index (= good) (SPEC §5.2).
+ * Accuracy is per paradigm (UID); `overall` is the unweighted mean over paradigms; each phenomenon's accuracy is
+ * the unweighted mean over its paradigms (SPEC §5.1; {@linkcode phenomenonOf}).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { LanguageModel } from "../models/types.ts";
+import type { Tokenizer } from "../tokenizers/types.ts";
+import { BLIMP_PHENOMENA, phenomenonOf } from "./phenomena.ts";
+
+/** One minimal pair. */
+export interface BlimpPair {
+  /** Paradigm id (BLiMP `UID`). */
+  uid: string;
+  /** BLiMP `field` (morphology, syntax, …), informational. */
+  field?: string;
+  /** BLiMP `linguistics_term`; names the phenomenon of UIDs missing from the table. */
+  linguisticsTerm?: string;
+  /** BLiMP `pairID`. */
+  pairId: string;
+  /** The grammatical sentence. */
+  good: string;
+  /** The ungrammatical sentence. */
+  bad: string;
+}
+
+/** The two scoring variants (see the module notes). */
+export type BlimpVariant = "first-token-unscored" | "eos-prefixed";
+
+/** Options of {@linkcode evaluateBlimp}. */
+export interface BlimpOptions {
+  /** Scoring variant (default `"first-token-unscored"`, the BabyLM 2025/2026 scorer). */
+  variant?: BlimpVariant;
+  /** Sentences per forward pass (default 64); sentences are sorted by length to reduce padding. */
+  batchSize?: number;
+  /** The id prefixed by `"eos-prefixed"` (default: `tokenizer.eosId`). */
+  prefixId?: number;
+  /** The id used to right-pad (default: `tokenizer.eosId`, else 0); padded positions are never scored. */
+  padId?: number;
+  /** Softmax temperature τ: scores use log softmax(log p / τ) (default 1, i.e. the model's log-probs). */
+  temperature?: number;
+  /**
+   * What to do when a sentence needs more than the model's `maxLen` input positions: `"error"` (default) or
+   * `"truncate"` (score only the first `maxLen` targets of both sentences — then the comparison is partial).
+   */
+  overflow?: "error" | "truncate";
+  /** Keep the per-pair scores in the result (default false). */
+  returnScores?: boolean;
+  /** Called after each forward pass with (sentences done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Accuracy of one paradigm. */
+export interface ParadigmAccuracy {
+  /** Paradigm id. */
+  uid: string;
+  /** Its phenomenon ({@linkcode phenomenonOf}). */
+  phenomenon: string;
+  /** Fraction of pairs with score(good) ≥ score(bad). */
+  accuracy: number;
+  /** Number of pairs. */
+  n: number;
+}
+
+/** Accuracy of one phenomenon: the unweighted mean over its paradigms. */
+export interface PhenomenonAccuracy {
+  /** Phenomenon name. */
+  phenomenon: string;
+  /** Mean accuracy of its paradigms. */
+  accuracy: number;
+  /** Number of paradigms averaged. */
+  paradigms: number;
+}
+
+/** Per-pair scores (with `returnScores`). */
+export interface BlimpPairScore {
+  /** Paradigm id. */
+  uid: string;
+  /** BLiMP `pairID`. */
+  pairId: string;
+  /** Summed log-probability of the good sentence. */
+  good: number;
+  /** Summed log-probability of the bad sentence. */
+  bad: number;
+  /** good ≥ bad. */
+  correct: boolean;
+}
+
+/** The result of {@linkcode evaluateBlimp}. */
+export interface BlimpResult {
+  /** The scoring variant used. */
+  variant: BlimpVariant;
+  /** Unweighted mean of the paradigm accuracies. */
+  overall: number;
+  /** Paradigms in order of first appearance. */
+  perParadigm: ParadigmAccuracy[];
+  /** The 12 BLiMP phenomena first (those present), then any others in order of appearance. */
+  perPhenomenon: PhenomenonAccuracy[];
+  /** Number of pairs scored. */
+  pairs: number;
+  /** Number of sentences truncated to the model's `maxLen` (only with `overflow: "truncate"`). */
+  truncated: number;
+  /** Per-pair scores, with `returnScores`. */
+  scores?: BlimpPairScore[];
+}
+
+/** One scored sequence: model inputs and the targets to score (same length). */
+export interface ScoredSequence {
+  /** Ids fed to the model. */
+  inputs: number[];
+  /** Ids whose log-probabilities are summed; `targets[t]` is predicted at position t. */
+  targets: number[];
+}
+
+/**
+ * The inputs and targets that one variant scores for one tokenised sentence.
+ *
+ * @example
+ * ```ts
+ * import { scoringSequence } from "./blimp.ts";
+ * scoringSequence([5, 6, 7], "first-token-unscored"); // { inputs: [5, 6], targets: [6, 7] }
+ * scoringSequence([5, 6, 7], "eos-prefixed", 0);      // { inputs: [0, 5, 6], targets: [5, 6, 7] }
+ * ```
+ */
+export function scoringSequence(
+  tokens: number[],
+  variant: BlimpVariant,
+  prefixId?: number | null,
+): ScoredSequence {
+  if (variant === "first-token-unscored") {
+    return { inputs: tokens.slice(0, -1), targets: tokens.slice(1) };
+  }
+  if (variant === "eos-prefixed") {
+    if (prefixId == null) {
+      throw new Error(
+        `The "eos-prefixed" variant needs a prefix id: the tokenizer has no eosId, so pass { prefixId }.`,
+      );
+    }
+    if (tokens.length === 0) return { inputs: [], targets: [] };
+    return { inputs: [prefixId, ...tokens.slice(0, -1)], targets: tokens.slice() };
+  }
+  throw new Error(`Unknown BLiMP variant "${variant}": expected "first-token-unscored" or "eos-prefixed".`);
+}
+
+/**
+ * Summed log-probabilities Σ_t log p(targets_t | inputs_≤t) of many sequences, batched and right-padded.
+ * Sequences with no target score 0. Returns float64 sums of the per-token float32 log-probs.
+ *
+ * @example
+ * ```ts
+ * // const s = await sequenceLogProbs(model, [{ inputs: [1, 2], targets: [2, 3] }], { padId: 0 });
+ * ```
+ */
+export async function sequenceLogProbs(
+  model: LanguageModel,
+  seqs: ScoredSequence[],
+  opts: {
+    batchSize?: number;
+    padId?: number;
+    temperature?: number;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
+): Promise<Float64Array> {
+  const batchSize = opts.batchSize ?? 64;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) {
+    throw new Error(`batchSize must be a positive integer, got "${opts.batchSize}".`);
+  }
+  const tau = opts.temperature ?? 1;
+  if (!(tau > 0)) throw new Error(`temperature must be positive, got "${opts.temperature}".`);
+  const pad = opts.padId ?? 0;
+  const V = model.config.vocabSize;
+  const out = new Float64Array(seqs.length);
+  for (const [i, s] of seqs.entries()) {
+    if (s.inputs.length !== s.targets.length) {
+      throw new Error(`Sequence ${i} has ${s.inputs.length} inputs but ${s.targets.length} targets.`);
+    }
+    for (const id of [...s.inputs, ...s.targets]) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new Error(`Sequence ${i} holds token id "${id}", outside the model's vocabulary [0, ${V}).`);
+      }
+    }
+  }
+  // Longest first, so each batch pads little; empty sequences are skipped (score 0).
+  const order = [...seqs.keys()].filter((i) => seqs[i].targets.length > 0)
+    .sort((a, b) => seqs[b].targets.length - seqs[a].targets.length);
+  model.setTraining?.(false);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const rows = order.slice(start, start + batchSize);
+    const L = seqs[rows[0]].targets.length;
+    const B = rows.length;
+    const ids = new Int32Array(B * L).fill(pad);
+    const gidx = new Int32Array(B * L);
+    for (const [r, si] of rows.entries()) {
+      const s = seqs[si];
+      for (let t = 0; t < s.inputs.length; t++) {
+        ids[r * L + t] = s.inputs[t];
+        gidx[r * L + t] = (r * L + t) * V + s.targets[t];
+      }
+    }
+    const picked = tf.tidy(() => {
+      let lp = model.logProbs(tf.tensor2d(ids, [B, L], "int32")) as tf.Tensor;
+      if (lp.shape[0] !== B || lp.shape[1] !== L || lp.shape[2] !== V) {
+        throw new Error(
+          `model.logProbs returned shape [${lp.shape}] for inputs [${B}, ${L}]: expected [${B}, ${L}, ${V}].`,
+        );
+      }
+      if (tau !== 1) lp = tf.logSoftmax(lp.div(tau));
+      return tf.gather(lp.reshape([B * L * V]), tf.tensor1d(gidx, "int32"));
+    });
+    let vals: Float32Array;
+    try {
+      vals = (await picked.data()) as Float32Array;
+    } finally {
+      picked.dispose();
+    }
+    for (const [r, si] of rows.entries()) {
+      let sum = 0;
+      for (let t = 0; t < seqs[si].targets.length; t++) sum += vals[r * L + t];
+      out[si] = sum;
+    }
+    opts.onProgress?.(Math.min(start + batchSize, order.length), order.length);
+  }
+  return out;
+}
+
+/**
+ * Score BLiMP minimal pairs with a language model and aggregate per paradigm, per phenomenon and overall.
+ *
+ * Works for any model that gives log-probabilities, including character-level ones (pass a character tokenizer)
+ * and models with a fixed `maxLen` (see `overflow`).
+ *
+ * @param model any {@linkcode LanguageModel}
+ * @param tokenizer the model's tokenizer; `encode` must add no special tokens
+ * @param pairs minimal pairs, e.g. from {@linkcode parseBlimpJsonl}
+ * @param opts see {@linkcode BlimpOptions}
+ * @example
+ * ```ts
+ * // const pairs = await loadBlimpDir("/data/blimp", { limitPerFile: 100 });
+ * // const r = await evaluateBlimp(model, getTokenizer("gpt2"), pairs, { variant: "first-token-unscored" });
+ * // console.log(r.overall, r.perPhenomenon);
+ * ```
+ * @throws Error when a sentence exceeds the model's `maxLen` (with `overflow: "error"`), a token id is outside the
+ * vocabulary, or `"eos-prefixed"` has no prefix id.
+ */
+export async function evaluateBlimp(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  pairs: BlimpPair[],
+  opts: BlimpOptions = {},
+): Promise<BlimpResult> {
+  const variant = opts.variant ?? "first-token-unscored";
+  if (variant !== "first-token-unscored" && variant !== "eos-prefixed") {
+    throw new Error(`Unknown BLiMP variant "${variant}": expected "first-token-unscored" or "eos-prefixed".`);
+  }
+  if (pairs.length === 0) throw new Error(`No BLiMP pairs to evaluate: the pair list is empty.`);
+  const prefixId = opts.prefixId ?? tokenizer.eosId;
+  const padId = opts.padId ?? tokenizer.eosId ?? 0;
+  const maxLen = model.config.maxLen;
+  const overflow = opts.overflow ?? "error";
+  let truncated = 0;
+  const seqs: ScoredSequence[] = [];
+  for (const p of pairs) {
+    for (const [which, text] of [["good", p.good], ["bad", p.bad]] as const) {
+      let s = scoringSequence(tokenizer.encode(text), variant, prefixId);
+      if (maxLen != null && s.inputs.length > maxLen) {
+        if (overflow === "error") {
+          throw new Error(
+            `The ${which} sentence of pair "${p.uid}/${p.pairId}" needs ${s.inputs.length} input positions, more than the model's maxLen ${maxLen}; pass { overflow: "truncate" } to score only its first ${maxLen} tokens.`,
+          );
+        }
+        s = { inputs: s.inputs.slice(0, maxLen), targets: s.targets.slice(0, maxLen) };
+        truncated++;
+      }
+      seqs.push(s);
+    }
+  }
+  const scores = await sequenceLogProbs(model, seqs, {
+    batchSize: opts.batchSize,
+    padId,
+    temperature: opts.temperature,
+    onProgress: opts.onProgress,
+  });
+
+  const byUid = new Map<string, { correct: number; n: number; phenomenon: string }>();
+  const pairScores: BlimpPairScore[] = [];
+  for (const [i, p] of pairs.entries()) {
+    const good = scores[2 * i], bad = scores[2 * i + 1];
+    const correct = good >= bad; // tie → "good" (torch.max picks index 0)
+    let e = byUid.get(p.uid);
+    if (!e) byUid.set(p.uid, e = { correct: 0, n: 0, phenomenon: phenomenonOf(p.uid, p.linguisticsTerm) });
+    e.n++;
+    if (correct) e.correct++;
+    if (opts.returnScores) pairScores.push({ uid: p.uid, pairId: p.pairId, good, bad, correct });
+  }
+  return {
+    variant,
+    ...aggregateBlimp([...byUid.entries()].map(([uid, e]) => ({
+      uid,
+      phenomenon: e.phenomenon,
+      accuracy: e.correct / e.n,
+      n: e.n,
+    }))),
+    pairs: pairs.length,
+    truncated,
+    ...(opts.returnScores ? { scores: pairScores } : {}),
+  };
+}
+
+/**
+ * Aggregate paradigm accuracies: overall = unweighted mean over paradigms; per phenomenon = unweighted mean over
+ * its paradigms (the 12 BLiMP phenomena first, in table order, then any others).
+ *
+ * @example
+ * ```ts
+ * import { aggregateBlimp } from "./blimp.ts";
+ * const r = aggregateBlimp([
+ *   { uid: "ellipsis_n_bar_1", phenomenon: "ellipsis", accuracy: 0.5, n: 10 },
+ *   { uid: "ellipsis_n_bar_2", phenomenon: "ellipsis", accuracy: 1, n: 2 },
+ * ]);
+ * r.overall; // 0.75
+ * ```
+ */
+export function aggregateBlimp(
+  perParadigm: ParadigmAccuracy[],
+): { overall: number; perParadigm: ParadigmAccuracy[]; perPhenomenon: PhenomenonAccuracy[] } {
+  const overall = perParadigm.reduce((a, p) => a + p.accuracy, 0) / Math.max(perParadigm.length, 1);
+  const groups = new Map<string, number[]>();
+  for (const p of perParadigm) {
+    const g = groups.get(p.phenomenon);
+    if (g) g.push(p.accuracy);
+    else groups.set(p.phenomenon, [p.accuracy]);
+  }
+  const known = (BLIMP_PHENOMENA as readonly string[]).filter((p) => groups.has(p));
+  const others = [...groups.keys()].filter((p) => !(BLIMP_PHENOMENA as readonly string[]).includes(p));
+  const perPhenomenon = [...known, ...others].map((phenomenon) => {
+    const accs = groups.get(phenomenon)!;
+    return { phenomenon, accuracy: accs.reduce((a, b) => a + b, 0) / accs.length, paradigms: accs.length };
+  });
+  return { overall, perParadigm, perPhenomenon };
+}
+
+/**
+ * Parse one BLiMP `.jsonl` file (fields `sentence_good`, `sentence_bad`, `UID`, `pairID`, `field`,
+ * `linguistics_term`). A missing `UID` falls back to `defaultUid` (e.g. the file stem, as for the supplement).
+ *
+ * @example
+ * ```ts
+ * import { parseBlimpJsonl } from "./blimp.ts";
+ * const pairs = parseBlimpJsonl('{"sentence_good":"A b.","sentence_bad":"B a.","UID":"x","pairID":"0"}');
+ * pairs[0].good; // "A b."
+ * ```
+ * @throws Error naming the line when a line is not JSON or lacks a sentence.
+ */
+export function parseBlimpJsonl(text: string, defaultUid?: string, source = "BLiMP data"): BlimpPair[] {
+  const pairs: BlimpPair[] = [];
+  const lines = text.split("\n");
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (!line) continue;
+    let d: Record<string, unknown>;
+    try {
+      d = JSON.parse(line);
+    } catch (e) {
+      throw new Error(
+        `Line ${i + 1} of ${source} is not valid JSON ("${line.slice(0, 60)}"): ${(e as Error).message}`,
+      );
+    }
+    const uid = (d.UID as string | undefined) ?? defaultUid;
+    if (typeof d.sentence_good !== "string" || typeof d.sentence_bad !== "string" || !uid) {
+      throw new Error(
+        `Line ${i + 1} of ${source} lacks "sentence_good", "sentence_bad" or "UID": "${line.slice(0, 80)}".`,
+      );
+    }
+    pairs.push({
+      uid,
+      field: typeof d.field === "string" ? d.field : undefined,
+      linguisticsTerm: typeof d.linguistics_term === "string" ? d.linguistics_term : undefined,
+      pairId: String(d.pairID ?? pairs.length),
+      good: d.sentence_good,
+      bad: d.sentence_bad,
+    });
+  }
+  return pairs;
+}
+
+/**
+ * Read every `*.jsonl` file of a BLiMP data directory (Deno), in file-name order.
+ *
+ * @param dir e.g. `"/data/blimp"`
+ * @param opts `uids`: only these paradigms (file stems); `limitPerFile`: the first N pairs of each file
+ * @example
+ * ```ts
+ * // const pairs = await loadBlimpDir("/work/shared/data/blimp", { uids: ["wh_island"], limitPerFile: 100 });
+ * ```
+ */
+export async function loadBlimpDir(
+  dir: string,
+  opts: { uids?: string[]; limitPerFile?: number } = {},
+): Promise<BlimpPair[]> {
+  const deno = (globalThis as unknown as {
+    Deno?: {
+      readDir(p: string): AsyncIterable<{ name: string; isFile: boolean }>;
+      readTextFile(p: string): Promise<string>;
+    };
+  }).Deno;
+  if (!deno) {
+    throw new Error(
+      `loadBlimpDir needs Deno's file system; read the files yourself and use parseBlimpJsonl.`,
+    );
+  }
+  const names: string[] = [];
+  for await (const e of deno.readDir(dir)) if (e.isFile && e.name.endsWith(".jsonl")) names.push(e.name);
+  names.sort();
+  const wanted = opts.uids ? new Set(opts.uids) : null;
+  const pairs: BlimpPair[] = [];
+  for (const name of names) {
+    const stem = name.slice(0, -".jsonl".length);
+    if (wanted && !wanted.has(stem)) continue;
+    const path = `${dir.replace(/\/$/, "")}/${name}`;
+    let items = parseBlimpJsonl(await deno.readTextFile(path), stem, path);
+    if (opts.limitPerFile !== undefined) items = items.slice(0, opts.limitPerFile);
+    pairs.push(...items);
+  }
+  if (wanted) {
+    const found = new Set(pairs.map((p) => p.uid));
+    const missing = [...wanted].filter((u) => !found.has(u));
+    if (missing.length) {
+      throw new Error(`No BLiMP file in "${dir}" for UID(s) ${missing.map((u) => `"${u}"`).join(", ")}.`);
+    }
+  }
+  return pairs;
+}
