@@ -39,7 +39,9 @@ export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
 }
 
 export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void {
-  if (eq(actual, expected)) throw new AssertionError(`${msg ? msg + ": " : ""}values are equal: ${fmt(actual)}`);
+  if (eq(actual, expected)) {
+    throw new AssertionError(`${msg ? msg + ": " : ""}values are equal: ${fmt(actual)}`);
+  }
 }
 
 export function assertAlmostEquals(actual: number, expected: number, tol = 1e-7, msg?: string): void {
@@ -53,7 +55,9 @@ export function assertMatch(actual: string, re: RegExp, msg?: string): void {
 }
 
 export function assertStringIncludes(actual: string, part: string, msg?: string): void {
-  if (!actual.includes(part)) throw new AssertionError(`${msg ? msg + ": " : ""}"${actual}" does not include "${part}".`);
+  if (!actual.includes(part)) {
+    throw new AssertionError(`${msg ? msg + ": " : ""}"${actual}" does not include "${part}".`);
+  }
 }
 
 // deno-lint-ignore no-explicit-any
@@ -72,7 +76,11 @@ export function assertThrows(fn: () => unknown, errorClass: Ctor = Error, includ
   throw new AssertionError("Expected the function to throw.");
 }
 
-export async function assertRejects(fn: () => Promise<unknown>, errorClass: Ctor = Error, includes?: string): Promise<Error> {
+export async function assertRejects(
+  fn: () => Promise<unknown>,
+  errorClass: Ctor = Error,
+  includes?: string,
+): Promise<Error> {
   try {
     await fn();
   } catch (e) {
@@ -87,7 +95,10 @@ export async function assertRejects(fn: () => Promise<unknown>, errorClass: Ctor
 
 function fmt(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x) => (ArrayBuffer.isView(x) ? Array.from(x as unknown as ArrayLike<number>) : x));
+    return JSON.stringify(
+      v,
+      (_k, x) => (ArrayBuffer.isView(x) ? Array.from(x as unknown as ArrayLike<number>) : x),
+    );
   } catch {
     return String(v);
   }

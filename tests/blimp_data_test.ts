@@ -3,10 +3,11 @@ import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import {
   BLIMP_PARADIGMS,
   BLIMP_PHENOMENA,
-  blimpPhenomenon,
+  BLIMP_UIDS,
   groupBlimpByParadigm,
   loadBlimp,
   parseBlimpJsonl,
+  phenomenonOf,
 } from "../src/data/blimp.ts";
 import { DataError } from "../src/data/errors.ts";
 import { loadCorpus } from "../src/data/corpora.ts";
@@ -18,9 +19,10 @@ Deno.test("blimp: the 12 phenomena cover the 67 paradigms once", () => {
   assertEquals(Object.keys(BLIMP_PHENOMENA).length, 12);
   assertEquals(BLIMP_PARADIGMS.length, 67);
   assertEquals(new Set(BLIMP_PARADIGMS).size, 67);
-  assertEquals(blimpPhenomenon("animate_subject_trans", "s-selection"), "argument_structure");
-  assertEquals(blimpPhenomenon("new_paradigm", "s-selection"), "argument_structure");
-  assertEquals(blimpPhenomenon("wh_island"), "island_effects");
+  assertEquals([...BLIMP_UIDS].sort(), [...BLIMP_PARADIGMS]);
+  assertEquals(phenomenonOf("animate_subject_trans", "s-selection"), "argument_structure");
+  assertEquals(phenomenonOf("new_paradigm", "s-selection"), "argument_structure");
+  assertEquals(phenomenonOf("wh_island"), "island_effects");
 });
 
 Deno.test("blimp: original jsonl sample (string pairID, syntax/semantics field)", async () => {

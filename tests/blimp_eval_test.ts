@@ -5,13 +5,18 @@ import type { LanguageModel, ModelConfig } from "../src/models/types.ts";
 import type { Tokenizer } from "../src/tokenizers/types.ts";
 import {
   aggregateBlimp,
-  type BlimpPair,
+  type BlimpEvalPair,
   evaluateBlimp,
-  parseBlimpJsonl,
   scoringSequence,
   sequenceLogProbs,
 } from "../src/eval/blimp.ts";
-import { BLIMP_PARADIGMS, BLIMP_PHENOMENA, BLIMP_UIDS, phenomenonOf } from "../src/eval/phenomena.ts";
+import {
+  BLIMP_PHENOMENA,
+  BLIMP_PHENOMENON_NAMES,
+  BLIMP_UIDS,
+  parseBlimpJsonl,
+  phenomenonOf,
+} from "../src/data/blimp.ts";
 import { TinyLm } from "./fixtures/tiny_lm.ts";
 
 /** Characters a–o → ids 1..15; 0 = EOS. */
@@ -53,13 +58,13 @@ function table(): number[][] {
   return t;
 }
 
-const PAIRS: BlimpPair[] = [
-  { uid: "ellipsis_n_bar_1", pairId: "0", good: "ab", bad: "ba" }, // FT: −5 vs −1 ✗ | EOS: −6 vs −11 ✓
-  { uid: "ellipsis_n_bar_1", pairId: "1", good: "ac", bad: "ad" }, // tie → ✓ | tie → ✓
-  { uid: "ellipsis_n_bar_2", pairId: "0", good: "cab", bad: "cba" }, // FT: −6 vs −2 ✗ | EOS: −7 vs −3 ✗
-  { uid: "wh_island", pairId: "0", good: "ba", bad: "ab" }, // FT: −1 vs −5 ✓ | EOS: −11 vs −6 ✗
-  { uid: "wh_island", pairId: "1", good: "abc", bad: "b" }, // FT: −6 vs 0 ✗ | EOS: −7 vs −10 ✓
-  { uid: "my_animacy", linguisticsTerm: "s-selection", pairId: "0", good: "dd", bad: "de" }, // tie ✓ | tie ✓
+const PAIRS: BlimpEvalPair[] = [
+  { uid: "ellipsis_n_bar_1", pairId: 0, good: "ab", bad: "ba" }, // FT: −5 vs −1 ✗ | EOS: −6 vs −11 ✓
+  { uid: "ellipsis_n_bar_1", pairId: 1, good: "ac", bad: "ad" }, // tie → ✓ | tie → ✓
+  { uid: "ellipsis_n_bar_2", pairId: 0, good: "cab", bad: "cba" }, // FT: −6 vs −2 ✗ | EOS: −7 vs −3 ✗
+  { uid: "wh_island", pairId: 0, good: "ba", bad: "ab" }, // FT: −1 vs −5 ✓ | EOS: −11 vs −6 ✗
+  { uid: "wh_island", pairId: 1, good: "abc", bad: "b" }, // FT: −6 vs 0 ✗ | EOS: −7 vs −10 ✓
+  { uid: "my_animacy", linguisticsTerm: "s-selection", pairId: 0, good: "dd", bad: "de" }, // tie ✓ | tie ✓
 ];
 
 for (const backend of ["cpu", "wasm"]) {
@@ -136,7 +141,7 @@ for (const backend of ["cpu", "wasm"]) {
 Deno.test("blimp: maxLen, missing EOS and bad ids fail clearly; truncate works", async () => {
   await initBackend({ backend: "cpu" });
   const model = new TableLm(table(), 2);
-  const long: BlimpPair[] = [{ uid: "wh_island", pairId: "7", good: "abcd", bad: "ab" }];
+  const long: BlimpEvalPair[] = [{ uid: "wh_island", pairId: 7, good: "abcd", bad: "ab" }];
   await assertRejects(
     () => evaluateBlimp(model, charTok, long),
     Error,
@@ -152,7 +157,7 @@ Deno.test("blimp: maxLen, missing EOS and bad ids fail clearly; truncate works",
     "prefixId",
   );
   await assertRejects(
-    () => evaluateBlimp(model, charTok, [{ uid: "x", pairId: "0", good: "az", bad: "a" }]),
+    () => evaluateBlimp(model, charTok, [{ uid: "x", pairId: 0, good: "az", bad: "a" }]),
     Error,
     `token id "26"`,
   );
@@ -160,13 +165,15 @@ Deno.test("blimp: maxLen, missing EOS and bad ids fail clearly; truncate works",
 });
 
 Deno.test("blimp: aggregation, phenomena table and jsonl parsing", () => {
-  assertEquals(BLIMP_PHENOMENA.length, 12);
+  assertEquals(BLIMP_PHENOMENON_NAMES.length, 12);
+  assertEquals(Object.keys(BLIMP_PHENOMENA), [...BLIMP_PHENOMENON_NAMES]);
   assertEquals(BLIMP_UIDS.length, 67);
   assertEquals(new Set(BLIMP_UIDS).size, 67);
-  assertEquals(BLIMP_PARADIGMS.argument_structure.length, 9);
+  assertEquals(BLIMP_PHENOMENA.argument_structure.length, 9);
   assertEquals(phenomenonOf("animate_subject_passive", "s-selection"), "argument_structure");
   assertEquals(phenomenonOf("hypernym", "supplement"), "supplement");
   assertEquals(phenomenonOf("zzz"), "other");
+  assertEquals(phenomenonOf("zzz", ""), "other");
   const agg = aggregateBlimp([
     { uid: "a1", phenomenon: "binding", accuracy: 0.2, n: 1000 },
     { uid: "a2", phenomenon: "binding", accuracy: 0.4, n: 10 },
@@ -176,21 +183,31 @@ Deno.test("blimp: aggregation, phenomena table and jsonl parsing", () => {
   assertAlmostEquals(agg.overall, 0.5, 1e-12); // unweighted by n
   assertEquals(agg.perPhenomenon.map((p) => p.phenomenon), ["binding", "quantifiers", "supplement"]);
   assertAlmostEquals(agg.perPhenomenon[0].accuracy, 0.3, 1e-12);
+  // Pairs from the data loader carry their phenomenon, which the evaluator uses as is.
   const pairs = parseBlimpJsonl(
     '{"sentence_good": "A b.", "sentence_bad": "B a.", "field": "syntax", "linguistics_term": "binding", "UID": "principle_A_case_1", "pairID": "3"}\n\n' +
       '{"sentence_good": "x", "sentence_bad": "y", "pairID": "0"}\n',
-    "turn_taking",
+    "turn_taking.jsonl",
   );
   assertEquals(pairs, [
     {
       uid: "principle_A_case_1",
       field: "syntax",
       linguisticsTerm: "binding",
-      pairId: "3",
+      phenomenon: "binding",
+      pairId: 3,
       good: "A b.",
       bad: "B a.",
     },
-    { uid: "turn_taking", field: undefined, linguisticsTerm: undefined, pairId: "0", good: "x", bad: "y" },
+    {
+      uid: "turn_taking",
+      field: "",
+      linguisticsTerm: "",
+      phenomenon: "other",
+      pairId: 0,
+      good: "x",
+      bad: "y",
+    },
   ]);
   assert(scoringSequence([5], "first-token-unscored").targets.length === 0);
 });

@@ -37,6 +37,15 @@ function makeRepo(): Record<string, Record<string, FakeFile>> {
   };
 }
 
+/** A 206 answer for a `bytes=a-b` range header, or null when there is none. */
+function rangeResponse(body: Uint8Array, range: string | null, headers: Headers): Response | null {
+  const r = range?.match(/^bytes=(\d+)-(\d+)$/);
+  if (!r) return null;
+  const a = Number(r[1]), b = Math.min(Number(r[2]), body.length - 1);
+  headers.set("Content-Range", `bytes ${a}-${b}/${body.length}`);
+  return new Response(body.slice(a, b + 1), { status: 206, headers });
+}
+
 function startServer() {
   const repo = makeRepo();
   const refs: Record<string, string> = { main: MAIN, v1: OLD };
@@ -72,12 +81,8 @@ function startServer() {
         "X-Repo-Commit": commit,
         "Accept-Ranges": "bytes",
       });
-      const r = range?.match(/^bytes=(\d+)-(\d+)$/);
-      if (r) {
-        const a = Number(r[1]), b = Math.min(Number(r[2]), size - 1);
-        headers.set("Content-Range", `bytes ${a}-${b}/${size}`);
-        return new Response(file.body.slice(a, b + 1), { status: 206, headers });
-      }
+      const partial = rangeResponse(file.body, range, headers);
+      if (partial) return partial;
       served.n++;
       if (file.breakMidway) {
         const half = file.body.slice(0, size / 2);
@@ -98,14 +103,9 @@ function startServer() {
     if (m) {
       const file = repo[m[1]]?.[m[2]];
       if (!file) return new Response("no such object", { status: 404 });
-      const size = file.body.length;
       const headers = new Headers({ ETag: `"cdn-etag-differs"`, "Accept-Ranges": "bytes" });
-      const r = range?.match(/^bytes=(\d+)-(\d+)$/);
-      if (r) {
-        const a = Number(r[1]), b = Math.min(Number(r[2]), size - 1);
-        headers.set("Content-Range", `bytes ${a}-${b}/${size}`);
-        return new Response(file.body.slice(a, b + 1), { status: 206, headers });
-      }
+      const partial = rangeResponse(file.body, range, headers);
+      if (partial) return partial;
       served.n++;
       return new Response(file.body as Uint8Array<ArrayBuffer>, { status: 200, headers });
     }

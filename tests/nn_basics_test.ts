@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
 import { initBackend } from "../src/backend.ts";
-import { rmsNorm, rmsNormRef, layerNorm } from "../src/nn/norm.ts";
-import { sinkhornKnopp, sinkhornKnoppRef, simplexWeights } from "../src/nn/sinkhorn.ts";
+import { layerNorm, rmsNorm, rmsNormRef } from "../src/nn/norm.ts";
+import { simplexWeights, sinkhornKnopp, sinkhornKnoppRef } from "../src/nn/sinkhorn.ts";
 import { embed, scatterAddRows, scatterAddRowsRef, tiedHead } from "../src/nn/embedding.ts";
 import { crossEntropy, crossEntropyRef, IGNORE_INDEX } from "../src/nn/losses.ts";
 import { linear } from "../src/nn/linear.ts";
@@ -22,8 +22,10 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5, what = ""
 function fdGrad(f: (x: tf.Tensor) => tf.Scalar, x: Float32Array, shape: number[], h = 1e-2): Float32Array {
   const g = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    const xp = x.slice(); xp[i] += h;
-    const xm = x.slice(); xm[i] -= h;
+    const xp = x.slice();
+    xp[i] += h;
+    const xm = x.slice();
+    xm[i] -= h;
     const fp = tf.tidy(() => f(tf.tensor(xp, shape)).dataSync()[0]);
     const fm = tf.tidy(() => f(tf.tensor(xm, shape)).dataSync()[0]);
     g[i] = (fp - fm) / (2 * h);
@@ -58,6 +60,11 @@ for (const backend of BACKENDS) {
     close(z, new Array(16).fill(0.25), 1e-6, "uniform");
     close(tf.tidy(() => simplexWeights(tf.zeros([4])).dataSync()), [0.25, 0.25, 0.25, 0.25], 1e-7, "simplex");
     assertThrows(() => sinkhornKnopp(tf.zeros([2, 3])), Error, "square");
+    // a batch of matrices is normalised independently
+    const batched = tf.tidy(() =>
+      sinkhornKnopp(tf.stack([tf.tensor(l, [4, 4]), tf.zeros([4, 4])]), 8).dataSync()
+    );
+    close(batched.slice(0, 16), sinkhornKnoppRef(l, 4, 8), 1e-5, "batched sinkhorn");
     // gradient vs finite differences
     const wts = rng.normalArray(16);
     const g2 = (x: tf.Tensor) => sinkhornKnopp(x, 8).mul(tf.tensor(wts, [4, 4])).sum() as tf.Scalar;
@@ -79,9 +86,13 @@ for (const backend of BACKENDS) {
     close(e.dataSync().slice(3, 6), tv.slice(9, 12), 0, "row 3");
     e.dispose();
     const g = tf.tidy(() => tf.grad((t: tf.Tensor) => embed(t, ids).mul(wts).sum() as tf.Scalar)(table));
-    const ref = tf.tidy(() => scatterAddRowsRef(ids.reshape([-1]) as tf.Tensor1D, wts.reshape([-1, d]) as tf.Tensor2D, V));
+    const ref = tf.tidy(() =>
+      scatterAddRowsRef(ids.reshape([-1]) as tf.Tensor1D, wts.reshape([-1, d]) as tf.Tensor2D, V)
+    );
     close(g.dataSync(), ref.dataSync(), 1e-6, "embed grad");
-    const fast = tf.tidy(() => scatterAddRows(ids.reshape([-1]) as tf.Tensor1D, wts.reshape([-1, d]) as tf.Tensor2D, V));
+    const fast = tf.tidy(() =>
+      scatterAddRows(ids.reshape([-1]) as tf.Tensor1D, wts.reshape([-1, d]) as tf.Tensor2D, V)
+    );
     close(fast.dataSync(), ref.dataSync(), 1e-6, "scatter");
     tf.dispose([g, ref, fast]);
     assertEquals(tf.memory().numTensors, n0);
@@ -105,9 +116,15 @@ for (const backend of BACKENDS) {
     close(ga, fdGrad(f, logits, [N, V], 1e-2), 2e-2, "CE grad");
     for (let j = 0; j < V; j++) assertEquals(ga[V + j], 0); // ignored row
     assertEquals(tf.memory().numTensors, n0);
-    const all = tf.tidy(() => crossEntropy(tf.zeros([2, 4]), tf.tensor1d([IGNORE_INDEX, IGNORE_INDEX], "int32")).dataSync()[0]);
+    const all = tf.tidy(() =>
+      crossEntropy(tf.zeros([2, 4]), tf.tensor1d([IGNORE_INDEX, IGNORE_INDEX], "int32")).dataSync()[0]
+    );
     assertEquals(all, 0);
-    assertThrows(() => crossEntropy(tf.zeros([2, 4]), tf.tensor1d([1], "int32")), Error, "1 targets for 2 rows");
+    assertThrows(
+      () => crossEntropy(tf.zeros([2, 4]), tf.tensor1d([1], "int32")),
+      Error,
+      "1 targets for 2 rows",
+    );
     t.dispose();
   });
 

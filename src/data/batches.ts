@@ -7,6 +7,7 @@
 import { Rng } from "../rng.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
 import { DataError } from "./errors.ts";
+import { writeFileAtomic } from "../results/atomic.ts";
 
 /** Token-id array types used by the pipeline. */
 export type IdArray = Int32Array | Uint16Array;
@@ -309,9 +310,7 @@ export async function saveIds(path: string, ids: ArrayLike<number>): Promise<voi
   const bytes = new Uint8Array(u16.length * 2);
   const dv = new DataView(bytes.buffer);
   for (let i = 0; i < u16.length; i++) dv.setUint16(i * 2, u16[i], true);
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, bytes);
 }
 
 /** Read a raw little-endian uint16 id file written by {@linkcode saveIds}. */

@@ -1,10 +1,12 @@
 /**
  * BLiMP minimal pairs (SPEC §5.1–5.2): from the Hub dataset `nyu-mll/blimp` (one parquet folder per paradigm) or a
  * folder of the original jsonl files (`alexwarstadt/blimp` `data/*.jsonl`, or BabyLM's `blimp_filtered` with an
- * integer `pair_id`), plus the 12-phenomenon grouping of the BLiMP paper.
+ * integer `pair_id`), plus the 12-phenomenon grouping of the BLiMP paper. This module is the one source of the
+ * phenomenon table and of jsonl parsing; `src/eval/blimp.ts` only scores and aggregates.
  *
  * Normalisation: `field` "syntax_semantics" is written "syntax/semantics" (as the BabyLM pipeline does); the two
- * paradigms tagged `s-selection` in the data are grouped under the phenomenon "argument_structure".
+ * paradigms tagged `s-selection` in the data are grouped under the phenomenon "argument_structure" (as the BLiMP
+ * repository's results summary does), so the data's 13 `linguistics_term` values map onto 12 phenomena.
  *
  * @module
  */
@@ -21,7 +23,7 @@ export interface BlimpPair {
   field: string;
   /** The data's `linguistics_term` (13 values, including "s-selection"). */
   linguisticsTerm: string;
-  /** One of the 12 phenomena of {@linkcode BLIMP_PHENOMENA}. */
+  /** One of the 12 phenomena of {@linkcode BLIMP_PHENOMENA} ({@linkcode phenomenonOf}). */
   phenomenon: string;
   /** `pairID` / `pair_id` as a number. */
   pairId: number;
@@ -31,8 +33,36 @@ export interface BlimpPair {
   bad: string;
 }
 
-/** The 12 BLiMP phenomena and their paradigms (67 in all; SPEC §5.1). */
-export const BLIMP_PHENOMENA: Readonly<Record<string, readonly string[]>> = {
+/** The 12 BLiMP phenomena, in the paper's (alphabetical) order. */
+export const BLIMP_PHENOMENON_NAMES = [
+  "anaphor_agreement",
+  "argument_structure",
+  "binding",
+  "control_raising",
+  "determiner_noun_agreement",
+  "ellipsis",
+  "filler_gap_dependency",
+  "irregular_forms",
+  "island_effects",
+  "npi_licensing",
+  "quantifiers",
+  "subject_verb_agreement",
+] as const;
+
+/** One of the 12 BLiMP phenomena. */
+export type BlimpPhenomenon = typeof BLIMP_PHENOMENON_NAMES[number];
+
+/**
+ * The 12 BLiMP phenomena and their paradigm UIDs (67 in all; SPEC §5.1). UIDs and terms were checked against the
+ * 67 files of `alexwarstadt/blimp/data/*.jsonl`.
+ *
+ * @example
+ * ```ts
+ * import { BLIMP_PHENOMENA } from "./blimp.ts";
+ * BLIMP_PHENOMENA.ellipsis; // ["ellipsis_n_bar_1", "ellipsis_n_bar_2"]
+ * ```
+ */
+export const BLIMP_PHENOMENA: Readonly<Record<BlimpPhenomenon, readonly string[]>> = {
   anaphor_agreement: ["anaphor_gender_agreement", "anaphor_number_agreement"],
   argument_structure: [
     "animate_subject_passive",
@@ -120,25 +150,37 @@ export const BLIMP_PHENOMENA: Readonly<Record<string, readonly string[]>> = {
 /** All 67 paradigm ids, sorted. */
 export const BLIMP_PARADIGMS: readonly string[] = Object.values(BLIMP_PHENOMENA).flat().sort();
 
-const PARADIGM_TO_PHENOMENON = new Map<string, string>(
-  Object.entries(BLIMP_PHENOMENA).flatMap(([ph, ps]) => ps.map((p) => [p, ph] as [string, string])),
+/** All 67 paradigm ids, grouped by phenomenon (in {@linkcode BLIMP_PHENOMENON_NAMES} order). */
+export const BLIMP_UIDS: readonly string[] = BLIMP_PHENOMENON_NAMES.flatMap((p) => BLIMP_PHENOMENA[p]);
+
+const UID_TO_PHENOMENON: ReadonlyMap<string, BlimpPhenomenon> = new Map(
+  BLIMP_PHENOMENON_NAMES.flatMap((p) =>
+    BLIMP_PHENOMENA[p].map((uid) => [uid, p] as [string, BlimpPhenomenon])
+  ),
 );
 
+/** `linguistics_term` values that the phenomenon table renames (the two s-selection paradigms). */
+const TERM_ALIASES: Readonly<Record<string, string>> = { "s-selection": "argument_structure" };
+
 /**
- * The phenomenon of a paradigm; for a paradigm outside the 67, the normalised `linguisticsTerm`
- * ("s-selection" → "argument_structure"), else "other".
+ * The phenomenon of a paradigm: the table for the 67 BLiMP UIDs, else the item's `linguistics_term`
+ * (with "s-selection" folded into "argument_structure"), else "other".
  *
+ * @param uid paradigm id (BLiMP `UID`, the file stem)
+ * @param linguisticsTerm the item's `linguistics_term`, used only for UIDs the table does not know
  * @example
  * ```ts
- * import { blimpPhenomenon } from "./blimp.ts";
- * blimpPhenomenon("animate_subject_passive"); // "argument_structure"
+ * import { phenomenonOf } from "./blimp.ts";
+ * phenomenonOf("animate_subject_trans"); // "argument_structure"
+ * phenomenonOf("hypernym", "supplement"); // "supplement"
+ * phenomenonOf("mystery"); // "other"
  * ```
  */
-export function blimpPhenomenon(uid: string, linguisticsTerm?: string): string {
-  const p = PARADIGM_TO_PHENOMENON.get(uid);
-  if (p) return p;
-  if (linguisticsTerm === "s-selection") return "argument_structure";
-  return linguisticsTerm || "other";
+export function phenomenonOf(uid: string, linguisticsTerm?: string | null): string {
+  const known = UID_TO_PHENOMENON.get(uid);
+  if (known) return known;
+  if (linguisticsTerm) return TERM_ALIASES[linguisticsTerm] ?? linguisticsTerm;
+  return "other";
 }
 
 /** "syntax_semantics" → "syntax/semantics"; other fields unchanged. */
@@ -185,7 +227,7 @@ function toPair(
     uid,
     field: normalizeBlimpField(str("field", false)),
     linguisticsTerm,
-    phenomenon: blimpPhenomenon(uid, linguisticsTerm),
+    phenomenon: phenomenonOf(uid, linguisticsTerm),
     pairId,
     good,
     bad,

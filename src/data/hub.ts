@@ -236,17 +236,17 @@ export class HubClient {
         headers,
       });
     };
-    const repoDesignation = { type: repoType, name: repo } as const;
+    const request = {
+      repo: { type: repoType, name: repo },
+      path,
+      revision,
+      hubUrl: this.endpoint,
+      fetch: recording,
+      ...(this.#token ? { accessToken: this.#token } : {}),
+    } as const;
     let info;
     try {
-      info = await fileDownloadInfo({
-        repo: repoDesignation,
-        path,
-        revision,
-        hubUrl: this.endpoint,
-        fetch: recording,
-        ...(this.#token ? { accessToken: this.#token } : {}),
-      });
+      info = await fileDownloadInfo(request);
     } catch (e) {
       if (e instanceof TypeError) {
         const hit = await cached(); // network down: fall back to the last resolved snapshot
@@ -280,16 +280,7 @@ export class HubClient {
       const tmp = `${blob}.${crypto.randomUUID().slice(0, 8)}.incomplete`;
       let written = 0;
       try {
-        const remote = await downloadFile({
-          repo: repoDesignation,
-          path,
-          revision,
-          hubUrl: this.endpoint,
-          fetch: recording,
-          downloadInfo: info,
-          xet: false,
-          ...(this.#token ? { accessToken: this.#token } : {}),
-        });
+        const remote = await downloadFile({ ...request, downloadInfo: info, xet: false });
         if (!remote) throw new Error("the Hub answered that the file does not exist");
         const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
         try {

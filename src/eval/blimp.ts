@@ -17,23 +17,14 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
-import { BLIMP_PHENOMENA, phenomenonOf } from "./phenomena.ts";
+import { BLIMP_PHENOMENON_NAMES, type BlimpPair, phenomenonOf } from "../data/blimp.ts";
 
-/** One minimal pair. */
-export interface BlimpPair {
-  /** Paradigm id (BLiMP `UID`). */
-  uid: string;
-  /** BLiMP `field` (morphology, syntax, …), informational. */
-  field?: string;
-  /** BLiMP `linguistics_term`; names the phenomenon of UIDs missing from the table. */
-  linguisticsTerm?: string;
-  /** BLiMP `pairID`. */
-  pairId: string;
-  /** The grammatical sentence. */
-  good: string;
-  /** The ungrammatical sentence. */
-  bad: string;
-}
+/**
+ * A pair to score: a {@linkcode BlimpPair} from `loadBlimp` / `parseBlimpJsonl` (`src/data/blimp.ts`), or a
+ * hand-made one with only `uid`, `pairId`, `good` and `bad`. Its phenomenon is `phenomenon` when given, else
+ * {@linkcode phenomenonOf}(uid, linguisticsTerm).
+ */
+export type BlimpEvalPair = Pick<BlimpPair, "uid" | "pairId" | "good" | "bad"> & Partial<BlimpPair>;
 
 /** The two scoring variants (see the module notes). */
 export type BlimpVariant = "first-token-unscored" | "eos-prefixed";
@@ -88,7 +79,7 @@ export interface BlimpPairScore {
   /** Paradigm id. */
   uid: string;
   /** BLiMP `pairID`. */
-  pairId: string;
+  pairId: number;
   /** Summed log-probability of the good sentence. */
   good: number;
   /** Summed log-probability of the bad sentence. */
@@ -242,11 +233,11 @@ export async function sequenceLogProbs(
  *
  * @param model any {@linkcode LanguageModel}
  * @param tokenizer the model's tokenizer; `encode` must add no special tokens
- * @param pairs minimal pairs, e.g. from {@linkcode parseBlimpJsonl}
+ * @param pairs minimal pairs, e.g. from `loadBlimp` (`src/data/blimp.ts`)
  * @param opts see {@linkcode BlimpOptions}
  * @example
  * ```ts
- * // const pairs = await loadBlimpDir("/data/blimp", { limitPerFile: 100 });
+ * // const pairs = await loadBlimp({ dir: "/data/blimp", maxPairsPerParadigm: 100 }); // src/data/blimp.ts
  * // const r = await evaluateBlimp(model, getTokenizer("gpt2"), pairs, { variant: "first-token-unscored" });
  * // console.log(r.overall, r.perPhenomenon);
  * ```
@@ -256,7 +247,7 @@ export async function sequenceLogProbs(
 export async function evaluateBlimp(
   model: LanguageModel,
   tokenizer: Tokenizer,
-  pairs: BlimpPair[],
+  pairs: readonly BlimpEvalPair[],
   opts: BlimpOptions = {},
 ): Promise<BlimpResult> {
   const variant = opts.variant ?? "first-token-unscored";
@@ -298,7 +289,12 @@ export async function evaluateBlimp(
     const good = scores[2 * i], bad = scores[2 * i + 1];
     const correct = good >= bad; // tie → "good" (torch.max picks index 0)
     let e = byUid.get(p.uid);
-    if (!e) byUid.set(p.uid, e = { correct: 0, n: 0, phenomenon: phenomenonOf(p.uid, p.linguisticsTerm) });
+    if (!e) {
+      byUid.set(
+        p.uid,
+        e = { correct: 0, n: 0, phenomenon: p.phenomenon ?? phenomenonOf(p.uid, p.linguisticsTerm) },
+      );
+    }
     e.n++;
     if (correct) e.correct++;
     if (opts.returnScores) pairScores.push({ uid: p.uid, pairId: p.pairId, good, bad, correct });
@@ -341,103 +337,12 @@ export function aggregateBlimp(
     if (g) g.push(p.accuracy);
     else groups.set(p.phenomenon, [p.accuracy]);
   }
-  const known = (BLIMP_PHENOMENA as readonly string[]).filter((p) => groups.has(p));
-  const others = [...groups.keys()].filter((p) => !(BLIMP_PHENOMENA as readonly string[]).includes(p));
+  const names: readonly string[] = BLIMP_PHENOMENON_NAMES;
+  const known = names.filter((p) => groups.has(p));
+  const others = [...groups.keys()].filter((p) => !names.includes(p));
   const perPhenomenon = [...known, ...others].map((phenomenon) => {
     const accs = groups.get(phenomenon)!;
     return { phenomenon, accuracy: accs.reduce((a, b) => a + b, 0) / accs.length, paradigms: accs.length };
   });
   return { overall, perParadigm, perPhenomenon };
-}
-
-/**
- * Parse one BLiMP `.jsonl` file (fields `sentence_good`, `sentence_bad`, `UID`, `pairID`, `field`,
- * `linguistics_term`). A missing `UID` falls back to `defaultUid` (e.g. the file stem, as for the supplement).
- *
- * @example
- * ```ts
- * import { parseBlimpJsonl } from "./blimp.ts";
- * const pairs = parseBlimpJsonl('{"sentence_good":"A b.","sentence_bad":"B a.","UID":"x","pairID":"0"}');
- * pairs[0].good; // "A b."
- * ```
- * @throws Error naming the line when a line is not JSON or lacks a sentence.
- */
-export function parseBlimpJsonl(text: string, defaultUid?: string, source = "BLiMP data"): BlimpPair[] {
-  const pairs: BlimpPair[] = [];
-  const lines = text.split("\n");
-  for (const [i, raw] of lines.entries()) {
-    const line = raw.trim();
-    if (!line) continue;
-    let d: Record<string, unknown>;
-    try {
-      d = JSON.parse(line);
-    } catch (e) {
-      throw new Error(
-        `Line ${i + 1} of ${source} is not valid JSON ("${line.slice(0, 60)}"): ${(e as Error).message}`,
-      );
-    }
-    const uid = (d.UID as string | undefined) ?? defaultUid;
-    if (typeof d.sentence_good !== "string" || typeof d.sentence_bad !== "string" || !uid) {
-      throw new Error(
-        `Line ${i + 1} of ${source} lacks "sentence_good", "sentence_bad" or "UID": "${line.slice(0, 80)}".`,
-      );
-    }
-    pairs.push({
-      uid,
-      field: typeof d.field === "string" ? d.field : undefined,
-      linguisticsTerm: typeof d.linguistics_term === "string" ? d.linguistics_term : undefined,
-      pairId: String(d.pairID ?? pairs.length),
-      good: d.sentence_good,
-      bad: d.sentence_bad,
-    });
-  }
-  return pairs;
-}
-
-/**
- * Read every `*.jsonl` file of a BLiMP data directory (Deno), in file-name order.
- *
- * @param dir e.g. `"/data/blimp"`
- * @param opts `uids`: only these paradigms (file stems); `limitPerFile`: the first N pairs of each file
- * @example
- * ```ts
- * // const pairs = await loadBlimpDir("/work/shared/data/blimp", { uids: ["wh_island"], limitPerFile: 100 });
- * ```
- */
-export async function loadBlimpDir(
-  dir: string,
-  opts: { uids?: string[]; limitPerFile?: number } = {},
-): Promise<BlimpPair[]> {
-  const deno = (globalThis as unknown as {
-    Deno?: {
-      readDir(p: string): AsyncIterable<{ name: string; isFile: boolean }>;
-      readTextFile(p: string): Promise<string>;
-    };
-  }).Deno;
-  if (!deno) {
-    throw new Error(
-      `loadBlimpDir needs Deno's file system; read the files yourself and use parseBlimpJsonl.`,
-    );
-  }
-  const names: string[] = [];
-  for await (const e of deno.readDir(dir)) if (e.isFile && e.name.endsWith(".jsonl")) names.push(e.name);
-  names.sort();
-  const wanted = opts.uids ? new Set(opts.uids) : null;
-  const pairs: BlimpPair[] = [];
-  for (const name of names) {
-    const stem = name.slice(0, -".jsonl".length);
-    if (wanted && !wanted.has(stem)) continue;
-    const path = `${dir.replace(/\/$/, "")}/${name}`;
-    let items = parseBlimpJsonl(await deno.readTextFile(path), stem, path);
-    if (opts.limitPerFile !== undefined) items = items.slice(0, opts.limitPerFile);
-    pairs.push(...items);
-  }
-  if (wanted) {
-    const found = new Set(pairs.map((p) => p.uid));
-    const missing = [...wanted].filter((u) => !found.has(u));
-    if (missing.length) {
-      throw new Error(`No BLiMP file in "${dir}" for UID(s) ${missing.map((u) => `"${u}"`).join(", ")}.`);
-    }
-  }
-  return pairs;
 }

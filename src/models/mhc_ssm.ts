@@ -27,9 +27,9 @@ export { type MhcConfig, mhcConfig, MHC_PRESETS } from "./diag_ssm.ts";
  * @returns [B, T, d]
  */
 export function mixStreams(X: tf.Tensor4D, w: tf.Tensor1D): tf.Tensor3D {
-  const [B, T, n, d] = X.shape;
-  // tfjs's BatchMatMul gradient does not reduce broadcast batch dims, so tile the small operand explicitly.
-  return tf.matMul(tf.tile(w.reshape([1, 1, n]), [B * T, 1, 1]), X.reshape([B * T, n, d])).reshape([B, T, d]);
+  const n = X.shape[2];
+  // A broadcast multiply and a sum: both have cheap gradients (tile's gradient is one slice per repetition).
+  return tf.sum(tf.mul(X, w.reshape([1, 1, n, 1])), 2) as tf.Tensor3D;
 }
 
 /**
@@ -40,7 +40,10 @@ export function mixStreams(X: tf.Tensor4D, w: tf.Tensor1D): tf.Tensor3D {
  */
 export function mixResidual(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
   const [B, T, n, d] = X.shape;
-  return tf.matMul(tf.tile(H.reshape([1, n, n]), [B * T, 1, 1]), X.reshape([B * T, n, d])).reshape([B, T, n, d]);
+  // One matmul over the stream axis: [B·T·d, n] · Hᵀ → [B·T·d, n], with the streams moved last and back.
+  const Xl = tf.transpose(X, [0, 1, 3, 2]).reshape([B * T * d, n]);
+  const mixed = tf.matMul(Xl, H, false, true).reshape([B, T, d, n]);
+  return tf.transpose(mixed, [0, 1, 3, 2]) as tf.Tensor4D;
 }
 
 /** Reference of {@linkcode mixResidual} with per-stream slices (test oracle). */
@@ -115,19 +118,25 @@ export class MhcSLM extends MhcFamilyModel {
     const { dim: d, nStreams: n, sinkhornIters, sinkhornTemp } = this.config;
     const [B, T] = x.shape;
     const w = this.weights;
+    const L = this.config.layers;
     let X = linear(x, w.get("expand.proj.weight")!, w.get("expand.proj.bias")!).reshape([B, T, n, d]) as tf.Tensor4D;
-    for (let i = 0; i < this.config.layers; i++) {
+    // The mixing maps are static: compute all layers' simplex weights and Sinkhorn matrices in one batch (the same
+    // numbers as layer by layer, with L× fewer GPU dispatches in the forward and backward passes).
+    const stack = (suffix: string) => tf.stack([...Array(L).keys()].map((i) => w.get(`blocks.${i}.${suffix}`)!));
+    const wPreAll = tf.unstack(simplexWeights(stack("hpre_logits")));
+    const wPostAll = tf.unstack(simplexWeights(stack("hpost_logits")));
+    const hAll = tf.unstack(sinkhornKnopp(stack("hres_logits"), sinkhornIters, sinkhornTemp));
+    for (let i = 0; i < L; i++) {
       const pre = `blocks.${i}`;
       if (this.config.streamAdapters) X = tf.add(X, this.#adapter(pre, X, w.get(`${pre}.gamma_pre`)!));
-      const wPre = simplexWeights(w.get(`${pre}.hpre_logits`)!);
-      const wPost = simplexWeights(w.get(`${pre}.hpost_logits`)!);
+      const wPre = wPreAll[i] as tf.Tensor1D;
+      const wPost = wPostAll[i] as tf.Tensor1D;
       const u = mixStreams(X, wPre);
       const y = ssmBlock(w, `${pre}.ssm`, u, this.config, this.training, this.dropoutRng);
       const y4 = y.reshape([B, T, 1, d]) as tf.Tensor4D;
       const Y = this.config.streamAdapters ? tf.add(y4, this.#adapter(pre, y4, w.get(`${pre}.gamma_post`)!)) : y4;
       const dX = tf.mul(Y, wPost.reshape([1, 1, n, 1])); // broadcasts y over streams when no adapters
-      const H = sinkhornKnopp(w.get(`${pre}.hres_logits`)!, sinkhornIters, sinkhornTemp);
-      X = tf.add(mixResidual(X, H), dX) as tf.Tensor4D;
+      X = tf.add(mixResidual(X, hAll[i] as tf.Tensor2D), dX) as tf.Tensor4D;
     }
     if (this.config.streamDiversityCoeff > 0) {
       aux.push(streamDiversity(X).mul(this.config.streamDiversityCoeff) as tf.Scalar);

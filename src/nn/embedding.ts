@@ -66,7 +66,8 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
     const value = tf.gather(t, flatIds);
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => scatterAddRows(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, vocab),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        scatterAddRows(saved[0] as tf.Tensor1D, dy as tf.Tensor2D, vocab),
     };
   });
   const out = (f(table as tf.Tensor) as tf.Tensor).reshape([...ids.shape, d]);

@@ -28,7 +28,9 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   const vocab = logits.shape[logits.shape.length - 1];
   const n = logits.size / vocab;
   if (targets.size !== n) {
-    throw new Error(`crossEntropy: ${targets.size} targets for ${n} rows of logits (shape [${logits.shape}]).`);
+    throw new Error(
+      `crossEntropy: ${targets.size} targets for ${n} rows of logits (shape [${logits.shape}]).`,
+    );
   }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = args[0] as tf.Tensor;

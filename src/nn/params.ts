@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../rng.ts";
+import type { Rng } from "../rng.ts";
 
 /** Options for one parameter. */
 export interface ParamOptions {
@@ -29,11 +29,11 @@ export interface ParamOptions {
  * ```
  */
 export class Params {
-  readonly weights = new Map<string, tf.Variable>();
-  readonly noDecay = new Set<string>();
+  readonly weights: Map<string, tf.Variable> = new Map();
+  readonly noDecay: Set<string> = new Set();
 
   /** Shapes recorded by a dry run (no tensors are created). */
-  readonly shapes = new Map<string, number[]>();
+  readonly shapes: Map<string, number[]> = new Map();
 
   /**
    * @param rng the generator that draws every initial value
@@ -43,7 +43,9 @@ export class Params {
 
   /** Add a parameter from explicit values. */
   add(name: string, shape: number[], values: Float32Array | null, opts: ParamOptions = {}): tf.Variable {
-    if (this.weights.has(name) || this.shapes.has(name)) throw new Error(`Parameter "${name}" is defined twice.`);
+    if (this.weights.has(name) || this.shapes.has(name)) {
+      throw new Error(`Parameter "${name}" is defined twice.`);
+    }
     if (this.dryRun) {
       this.shapes.set(name, [...shape]);
       if (opts.noDecay) this.noDecay.add(name);
@@ -52,7 +54,9 @@ export class Params {
     if (!values) throw new Error(`Parameter "${name}": no values given.`);
     const size = shape.reduce((a, b) => a * b, 1);
     if (values.length !== size) {
-      throw new Error(`Parameter "${name}": ${values.length} values for shape [${shape}] (expected ${size}).`);
+      throw new Error(
+        `Parameter "${name}": ${values.length} values for shape [${shape}] (expected ${size}).`,
+      );
     }
     const init = tf.tensor(values, shape, "float32");
     // tfjs variable names are global to the engine: make them unique so that several models (or two copies of
@@ -71,7 +75,12 @@ export class Params {
 
   /** U(−bound, bound). */
   uniform(name: string, shape: number[], bound: number, opts?: ParamOptions): tf.Variable {
-    return this.add(name, shape, this.dryRun ? null : this.rng.uniformArray(size(shape), -bound, bound), opts);
+    return this.add(
+      name,
+      shape,
+      this.dryRun ? null : this.rng.uniformArray(size(shape), -bound, bound),
+      opts,
+    );
   }
 
   /** A constant. */
@@ -83,7 +92,13 @@ export class Params {
    * PyTorch's nn.Linear default init: W [out, in] and b [out] ~ U(−1/√in, 1/√in).
    * Returns [weight, bias?].
    */
-  linear(prefix: string, inF: number, outF: number, bias = true, opts?: ParamOptions): [tf.Variable, tf.Variable | null] {
+  linear(
+    prefix: string,
+    inF: number,
+    outF: number,
+    bias = true,
+    opts?: ParamOptions,
+  ): [tf.Variable, tf.Variable | null] {
     const bound = 1 / Math.sqrt(inF);
     const w = this.uniform(`${prefix}.weight`, [outF, inF], bound, opts);
     const b = bias ? this.uniform(`${prefix}.bias`, [outF], bound, opts) : null;

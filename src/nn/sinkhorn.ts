@@ -10,10 +10,10 @@ import * as tf from "@tensorflow/tfjs";
 /**
  * Doubly-stochastic projection of a square logit matrix.
  *
- * @param logits [n, n]
+ * @param logits [n, n], or a batch [..., n, n] normalised independently (one set of kernels for all layers)
  * @param iters number of row+column normalisations (8 in mHC-SSM)
  * @param temperature τ (1.0)
- * @returns [n, n], columns sum to 1 (up to ε), rows approximately
+ * @returns same shape as `logits`; columns sum to 1 (up to ε), rows approximately
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -22,23 +22,30 @@ import * as tf from "@tensorflow/tfjs";
  * ```
  */
 export function sinkhornKnopp(logits: tf.Tensor, iters = 8, temperature = 1.0, eps = 1e-8): tf.Tensor2D {
-  if (logits.rank !== 2 || logits.shape[0] !== logits.shape[1]) {
-    throw new Error(`sinkhornKnopp expects a square [n, n] matrix, got shape [${logits.shape}].`);
+  const r = logits.rank;
+  if (r < 2 || logits.shape[r - 1] !== logits.shape[r - 2]) {
+    throw new Error(`sinkhornKnopp expects square [..., n, n] matrices, got shape [${logits.shape}].`);
   }
   if (!(temperature > 0)) throw new Error(`Sinkhorn temperature must be > 0, got "${temperature}".`);
   return tf.tidy(() => {
     const z = logits.div(temperature);
-    let p = tf.exp(z.sub(tf.max(z, 1, true)));
+    let p = tf.exp(z.sub(tf.max(z, -1, true)));
     for (let i = 0; i < iters; i++) {
-      p = p.div(tf.sum(p, 1, true).add(eps));
-      p = p.div(tf.sum(p, 0, true).add(eps));
+      p = p.div(tf.sum(p, -1, true).add(eps));
+      p = p.div(tf.sum(p, -2, true).add(eps));
     }
     return p as tf.Tensor2D;
   });
 }
 
 /** Reference Sinkhorn–Knopp with plain loops (test oracle). @param l row-major [n·n] */
-export function sinkhornKnoppRef(l: Float64Array | Float32Array, n: number, iters = 8, temperature = 1.0, eps = 1e-8): Float64Array {
+export function sinkhornKnoppRef(
+  l: Float64Array | Float32Array,
+  n: number,
+  iters = 8,
+  temperature = 1.0,
+  eps = 1e-8,
+): Float64Array {
   const p = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     let m = -Infinity;
@@ -62,8 +69,8 @@ export function sinkhornKnoppRef(l: Float64Array | Float32Array, n: number, iter
 
 /**
  * Simplex weights softmax(ℓ/τ) over the streams.
- * @param logits [n]
- * @returns [n], sums to 1
+ * @param logits [n], or [..., n] (softmax over the last axis)
+ * @returns same shape, sums to 1 over the last axis
  */
 export function simplexWeights(logits: tf.Tensor1D | tf.Tensor, temperature = 1.0): tf.Tensor1D {
   return tf.tidy(() => tf.softmax(logits.div(temperature)) as tf.Tensor1D);

@@ -23,6 +23,8 @@ import * as vl from "vega-lite";
 import { Resvg, type ResvgRenderOptions } from "@resvg/resvg-js";
 import { dirname, join } from "node:path";
 import { type DataFrame, isFrame, type Row } from "./frames.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { errorMessage } from "../data/errors.ts";
 
 /** The `$schema` written into specs: Jupyter front ends render the `application/vnd.vegalite.v5+json` type. */
 export const VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
@@ -155,7 +157,7 @@ export async function renderSvg(spec: VegaLiteSpec | Record<string, unknown>): P
     vegaSpec = isVega ? (spec as vega.Spec) : vl.compile(spec as unknown as vl.TopLevelSpec).spec;
   } catch (e) {
     throw new Error(
-      `Could not compile the Vega-Lite spec titled ${JSON.stringify(spec.title ?? null)}: ${msg(e)}`,
+      `Could not compile the Vega-Lite spec titled ${JSON.stringify(spec.title ?? null)}: ${errorMessage(e)}`,
     );
   }
   const view = new vega.View(vega.parse(vegaSpec), { renderer: "none", logLevel: vega.Error });
@@ -274,9 +276,9 @@ export async function saveChart(
   const svg = await renderSvg(spec);
   const png = renderPng(svg, opts);
   const out = { spec: `${base}.vl.json`, svg: `${base}.svg`, png: `${base}.png` };
-  await atomicWrite(out.spec, new TextEncoder().encode(JSON.stringify(spec, null, 2) + "\n"));
-  await atomicWrite(out.svg, new TextEncoder().encode(svg));
-  await atomicWrite(out.png, png);
+  await writeFileAtomic(out.spec, new TextEncoder().encode(JSON.stringify(spec, null, 2) + "\n"));
+  await writeFileAtomic(out.svg, new TextEncoder().encode(svg));
+  await writeFileAtomic(out.png, png);
   return out;
 }
 
@@ -441,19 +443,4 @@ function dataValues(
     for (const [k, v] of Object.entries(r)) o[k] = typeof v === "number" && !Number.isFinite(v) ? null : v;
     return o;
   });
-}
-
-function msg(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-async function atomicWrite(path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }

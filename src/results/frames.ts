@@ -17,6 +17,7 @@
  */
 import pl from "nodejs-polars";
 import { dirname, extname } from "node:path";
+import { writeViaTemp } from "./atomic.ts";
 
 /** A nodejs-polars DataFrame. */
 export type DataFrame = pl.DataFrame;
@@ -114,8 +115,8 @@ export async function saveFrame(df: DataFrame | readonly Row[], pathWithoutExt: 
   await Deno.mkdir(dirname(base) || ".", { recursive: true });
   const csv = `${base}.csv`;
   const parquet = `${base}.parquet`;
-  await writeViaTemp(csv, (tmp) => frame.writeCSV(tmp));
-  await writeViaTemp(parquet, (tmp) => frame.writeParquet(tmp));
+  await writeViaTemp(csv, (tmp) => frame.writeCSV(tmp), { keepExtension: true });
+  await writeViaTemp(parquet, (tmp) => frame.writeParquet(tmp), { keepExtension: true });
   return { csv, parquet };
 }
 
@@ -236,18 +237,4 @@ function exists(p: string): boolean {
 function mustExist(p: string): string {
   if (!exists(p)) throw new Deno.errors.NotFound(`No table file at "${p}".`);
   return p;
-}
-
-async function writeViaTemp(path: string, write: (tmp: string) => void): Promise<void> {
-  const ext = extname(path);
-  const tmp = `${path.slice(0, path.length - ext.length)}.tmp-${Deno.pid}-${
-    crypto.randomUUID().slice(0, 8)
-  }${ext}`;
-  try {
-    write(tmp);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }

@@ -19,10 +19,11 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { describeEnvironment, type EnvironmentInfo } from "../backend.ts";
 import { type DataFrame, type Row, type SavedFrame, saveFrame } from "./frames.ts";
 import { saveChart, type SavedChart, type VegaLiteSpec } from "./charts.ts";
+import { writeTextAtomic } from "./atomic.ts";
 
 /** Names of experiments, runs and files: letters, digits, `.`, `_`, `-`; starting with a letter or digit. */
 export const NAME_PATTERN: RegExp = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -160,40 +161,7 @@ export function createRun(experiment: string, run?: string, opts: RunOptions = {
   };
 }
 
-/**
- * Write a file atomically: write `<path>.tmp-<pid>-<random>` in the same folder, then rename it over `path`.
- * The temporary file is removed if writing fails.
- *
- * @example
- * ```ts
- * import { writeFileAtomic } from "./run_dir.ts";
- * await writeFileAtomic("results/x/state.bin", new Uint8Array([1, 2, 3]));
- * ```
- */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  await Deno.mkdir(dirname(path) || ".", { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
-/**
- * Write a text file atomically (see {@linkcode writeFileAtomic}).
- *
- * @example
- * ```ts
- * import { writeTextAtomic } from "./run_dir.ts";
- * await writeTextAtomic("results/x/notes.txt", "hello\n");
- * ```
- */
-export function writeTextAtomic(path: string, text: string): Promise<void> {
-  return writeFileAtomic(path, new TextEncoder().encode(text));
-}
+export { writeFileAtomic, writeTextAtomic } from "./atomic.ts";
 
 // ---- helpers ----
 

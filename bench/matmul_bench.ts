@@ -1,0 +1,48 @@
+// TFLOP/s of the LM-head matmul shapes (forward, dX, dE) in each transpose form, on the chosen backend.
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../src/backend.ts";
+
+export async function matmulBench(N = 2048, d = 512, V = 50257, reps = 5): Promise<Record<string, number>[]> {
+  const rows: Record<string, number | string>[] = [];
+  const x = tf.randomNormal([N, d]), E = tf.randomNormal([V, d]), G = tf.randomNormal([N, V]);
+  const Et = tf.transpose(E), Gt = tf.transpose(G);
+  const cases: [string, () => tf.Tensor, number][] = [
+    ["fwd x·Eᵀ (transposeB)", () => tf.matMul(x, E, false, true), 2 * N * d * V],
+    ["fwd x·Et (plain)", () => tf.matMul(x, Et), 2 * N * d * V],
+    ["dX G·E (plain)", () => tf.matMul(G, E), 2 * N * d * V],
+    ["dE Gᵀ·x (transposeA)", () => tf.matMul(G, x, true, false), 2 * N * d * V],
+    ["dE Gt·x (plain)", () => tf.matMul(Gt, x), 2 * N * d * V],
+    ["transpose G", () => tf.transpose(G), 0],
+    [
+      "square 2048x2048x2048",
+      () => tf.matMul(x.reshape([2048, 512]).tile([1, 4]), x.reshape([2048, 512]).tile([1, 4]), false, true),
+      2 * 2048 ** 3,
+    ],
+  ];
+  for (const [name, f, flops] of cases) {
+    const w = f();
+    await w.data();
+    w.dispose();
+    const t0 = performance.now();
+    let last: tf.Tensor | null = null;
+    for (let i = 0; i < reps; i++) {
+      last?.dispose();
+      last = f();
+    }
+    await last!.data();
+    last!.dispose();
+    const ms = (performance.now() - t0) / reps;
+    rows.push({
+      name,
+      ms: Math.round(ms * 100) / 100,
+      tflops: flops ? Math.round(flops / ms / 1e9 * 100) / 100 : 0,
+    });
+  }
+  tf.dispose([x, E, G, Et, Gt]);
+  return rows as Record<string, number>[];
+}
+
+if (import.meta.main) {
+  await initBackend({ backend: Deno.args[0] ?? "auto" });
+  for (const r of await matmulBench()) console.log(JSON.stringify(r));
+}

@@ -1,0 +1,365 @@
+/**
+ * ssmlab: state-space language models in Deno/TypeScript on TensorFlow.js — models, training, evaluation and
+ * results. This module only re-exports the public API of `src/`.
+ *
+ * Names that two modules share are exported once: `inJupyter` from `src/results/display.ts`, `writeFileAtomic`
+ * from `src/results/atomic.ts`; the data loader's `Batch` (`src/data/batches.ts`) is exported as `PackedBatch`,
+ * and `Batch` is the trainer's batch (`src/train/batch_source.ts`).
+ *
+ * @example
+ * ```ts
+ * import { createModel, getTokenizer, initBackend } from "./mod.ts";
+ * await initBackend({ backend: "cpu" });
+ * const tokenizer = getTokenizer("ascii");
+ * const model = createModel({ kind: "baseline", vocabSize: 128, maxLen: 32, dim: 16, layers: 1 }, 1);
+ * tokenizer.encode("Hi"); // [72, 105]
+ * ```
+ *
+ * @module
+ */
+
+// Backend and randomness
+export {
+  type BackendName,
+  type BackendOptions,
+  BACKENDS,
+  currentBackend,
+  describeEnvironment,
+  type EnvironmentInfo,
+  initBackend,
+  SSMLAB_VERSION,
+} from "./src/backend.ts";
+export { Rng, type RngState } from "./src/rng.ts";
+
+// Models
+export { type LanguageModel, type ModelConfig } from "./src/models/types.ts";
+export {
+  addNorm,
+  addSsmBlock,
+  applyNorm,
+  BaselineSLM,
+  MHC_DEFAULTS,
+  MHC_PRESETS,
+  type MhcConfig,
+  mhcConfig,
+  MhcFamilyModel,
+  ssmBlock,
+  validateMhcConfig,
+} from "./src/models/diag_ssm.ts";
+export { MhcSLM, mixResidual, mixResidualRef, mixStreams, streamDiversity } from "./src/models/mhc_ssm.ts";
+export { createModel, modelKinds, registerModel } from "./src/models/registry.ts";
+export {
+  exportReferenceWeights,
+  type HostTensor,
+  importReferenceWeights,
+  TIED_ALIASES,
+} from "./src/models/reference_weights.ts";
+
+// Neural-network ops
+export {
+  causalDepthwiseConv1d,
+  causalDepthwiseConv1dRef,
+  longConv,
+  type LongConvOptions,
+  longConvRef,
+} from "./src/nn/conv.ts";
+export { embed, scatterAddRows, scatterAddRowsRef, tiedHead } from "./src/nn/embedding.ts";
+export { glu, sigmoidGate, siluGate } from "./src/nn/gated.ts";
+export { dropout, linear } from "./src/nn/linear.ts";
+export { crossEntropy, crossEntropyRef, IGNORE_INDEX, logSoftmax } from "./src/nn/losses.ts";
+export {
+  type ExpertWeights,
+  gatherRows,
+  gelu,
+  initMoE,
+  moeForward,
+  type MoEOptions,
+  type MoEOutput,
+  moeRef,
+  type MoEWeights,
+  type Routing,
+  scatterRows,
+  topKRouting,
+} from "./src/nn/moe.ts";
+export { layerNorm, rmsNorm, rmsNormRef } from "./src/nn/norm.ts";
+export { type ParamOptions, Params } from "./src/nn/params.ts";
+export {
+  type CustomFn,
+  diagScan,
+  diagScanRef,
+  expectShape,
+  type ScanImpl,
+  type ScanOptions,
+  selectiveScan,
+  selectiveScanRef,
+} from "./src/nn/scan.ts";
+export { simplexWeights, sinkhornKnopp, sinkhornKnoppRef } from "./src/nn/sinkhorn.ts";
+
+// Tokenizers
+export { AsciiTokenizer, type AsciiTokenizerOptions } from "./src/tokenizers/ascii.ts";
+export { Gpt2Tokenizer, type Gpt2TokenizerOptions } from "./src/tokenizers/gpt2.ts";
+export {
+  getTokenizer,
+  type GetTokenizerOptions,
+  type Tokenizer,
+  TOKENIZER_NAMES,
+  type TokenizerName,
+} from "./src/tokenizers/types.ts";
+export {
+  GPT2_SPLIT_RE,
+  preTokenize,
+  VOCAB20K_SPECIALS,
+  type Vocab20kJSON,
+  Vocab20kTokenizer,
+  type Vocab20kTrainOptions,
+} from "./src/tokenizers/vocab20k.ts";
+
+// Data
+export {
+  type Batch as PackedBatch,
+  BatchIterator,
+  type BatchIteratorOptions,
+  type BatchPosition,
+  type IdArray,
+  loadIds,
+  PackedDataset,
+  type PackedItem,
+  saveIds,
+  tokenizeLines,
+  type TokenizeLinesOptions,
+} from "./src/data/batches.ts";
+export {
+  BLIMP_PARADIGMS,
+  BLIMP_PHENOMENA,
+  BLIMP_PHENOMENON_NAMES,
+  BLIMP_UIDS,
+  type BlimpPair,
+  type BlimpPhenomenon,
+  groupBlimpByParadigm,
+  loadBlimp,
+  type LoadBlimpOptions,
+  normalizeBlimpField,
+  parseBlimpJsonl,
+  phenomenonOf,
+  readBlimpJsonl,
+  readBlimpParquet,
+} from "./src/data/blimp.ts";
+export {
+  BABYLM_REPO,
+  BABYLM_SPLITS,
+  type BabyLMCorpus,
+  type BabyLMOptions,
+  type CorpusLines,
+  type CorpusName,
+  DATASETS,
+  FINEWEB_EDU_REPO,
+  type FineWebEduOptions,
+  iterParquetText,
+  loadBabyLM,
+  loadCorpus,
+  type LoadCorpusOptions,
+  loadFineWebEdu,
+  loadWikitext2,
+  parquetColumns,
+  readParquetColumns,
+  readText,
+  splitLines,
+  streamFineWebEdu,
+  WIKITEXT_CONFIGS,
+  WIKITEXT_REPO,
+  WIKITEXT_SPLITS,
+  type WikitextOptions,
+  type WikitextSplit,
+} from "./src/data/corpora.ts";
+export { DataError, errorMessage, HubError } from "./src/data/errors.ts";
+export {
+  HubClient,
+  type HubClientOptions,
+  type HubEntry,
+  type HubFileOptions,
+  type HubListOptions,
+  type RepoType,
+} from "./src/data/hub.ts";
+
+// Training
+export {
+  ArrayBatchSource,
+  type ArrayBatchSourceOptions,
+  type ArrayBatchSourceState,
+  type Batch,
+  type BatchSource,
+} from "./src/train/batch_source.ts";
+export {
+  diffConfigs,
+  type FrozenLoadOptions,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  loadFrozenSubmodules,
+  optimizerFromSafetensors,
+  optimizerToSafetensors,
+  pruneCheckpoints,
+  resolveCheckpoint,
+  restoreModel,
+  saveCheckpoint,
+  type SaveCheckpointOptions,
+  type TrainState,
+} from "./src/train/checkpoint.ts";
+export { clipGradNorm, clipGradNormTensor, globalNorm, globalNormTensor } from "./src/train/clip.ts";
+export {
+  assertFinite,
+  NonFiniteError,
+  TensorLeakError,
+  TensorLeakGuard,
+  type TrainConfigLike,
+  validateTrainConfig,
+} from "./src/train/guards.ts";
+export {
+  AdamW,
+  type AdamWHyper,
+  type AdamWMoments,
+  type AdamWOptions,
+  type AdamWState,
+  nameMatcher,
+  type NamePattern,
+} from "./src/train/optim.ts";
+export {
+  BarProgress,
+  createProgress,
+  formatDuration,
+  formatProgress,
+  JupyterProgress,
+  LogProgress,
+  type ProgressInfo,
+  type ProgressMode,
+  type ProgressReporter,
+  SilentProgress,
+} from "./src/train/progress.ts";
+export {
+  type AssignOptions,
+  assignVariables,
+  decodeSafetensors,
+  encodeSafetensors,
+  loadSafetensors,
+  type SafeData,
+  type SafeDtype,
+  type SafeTensor,
+  type SafetensorsFile,
+  saveSafetensors,
+  tensorsFromVariables,
+} from "./src/train/safetensors.ts";
+export {
+  constantLr,
+  cosineSchedule,
+  linearWarmup,
+  makeSchedule,
+  type Schedule,
+  SCHEDULE_NAMES,
+  type ScheduleName,
+  type ScheduleSpec,
+} from "./src/train/schedule.ts";
+export { type Stateful, type StepRecord, train, type TrainOptions } from "./src/train/trainer.ts";
+
+// Evaluation
+export {
+  aggregateBlimp,
+  type BlimpEvalPair,
+  type BlimpOptions,
+  type BlimpPairScore,
+  type BlimpResult,
+  type BlimpVariant,
+  evaluateBlimp,
+  type ParadigmAccuracy,
+  type PhenomenonAccuracy,
+  type ScoredSequence,
+  scoringSequence,
+  sequenceLogProbs,
+} from "./src/eval/blimp.ts";
+export {
+  applyRepetitionPenalty,
+  applyTemperature,
+  applyTopK,
+  applyTopP,
+  argmax,
+  bannedNgramTokens,
+  banRepeatedNgrams,
+  generate,
+  type GenerateOptions,
+  processScores,
+  sampleFrom,
+} from "./src/eval/generate.ts";
+export {
+  evaluatePerplexity,
+  type PerplexityOptions,
+  type PerplexityResult,
+  type TokenBatch,
+} from "./src/eval/perplexity.ts";
+export {
+  measureThroughput,
+  type ThroughputMemory,
+  type ThroughputOptions,
+  type ThroughputResult,
+} from "./src/eval/throughput.ts";
+
+// Results
+export {
+  writeFileAtomic,
+  writeTextAtomic,
+  writeViaTemp,
+  type WriteViaTempOptions,
+} from "./src/results/atomic.ts";
+export {
+  barChart,
+  type BarChartOptions,
+  type ChartFont,
+  chartFont,
+  type ChartOptions,
+  decodePng,
+  type FieldType,
+  lineChart,
+  type LineChartOptions,
+  type PngOptions,
+  pngSize,
+  renderPng,
+  renderSvg,
+  type RgbaImage,
+  saveChart,
+  type SavedChart,
+  VEGA_LITE_SCHEMA,
+  type VegaLiteSpec,
+} from "./src/results/charts.ts";
+export {
+  chartBundle,
+  frameToHtml,
+  frameToText,
+  inJupyter,
+  LiveChart,
+  type LiveChartOptions,
+  LivePlot,
+  type MimeBundle,
+  showChart,
+  type ShowChartOptions,
+  showFrame,
+  type TableOptions,
+} from "./src/results/display.ts";
+export {
+  type DataFrame,
+  formatMeanStd,
+  isFrame,
+  readFrame,
+  type Row,
+  type SavedFrame,
+  saveFrame,
+  summarize,
+  type SummarizeOptions,
+  toFrame,
+} from "./src/results/frames.ts";
+export {
+  createRun,
+  NAME_PATTERN,
+  type Run,
+  type RunConfigRecord,
+  type RunOptions,
+  validateName,
+} from "./src/results/run_dir.ts";

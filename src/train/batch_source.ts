@@ -1,0 +1,166 @@
+/**
+ * The small data interface the trainer consumes, and {@linkcode ArrayBatchSource}, a simple implementation over
+ * one packed token array with seeded shuffling (used in tests; real datasets adapt `src/data/batches.ts`).
+ *
+ * @module
+ */
+import { Rng, type RngState } from "../rng.ts";
+
+/** One batch: row-major [batch, seqLen] inputs and next-token targets (−100 = ignored). */
+export interface Batch {
+  x: Int32Array;
+  y: Int32Array;
+  batch: number;
+  seqLen: number;
+}
+
+/**
+ * A resumable stream of batches. `next()` returns null once at the end of each epoch; the following call
+ * starts the next epoch (and increments `epoch`). `getState()` returns a JSON-serialisable snapshot (a copy)
+ * from which `setState()` continues exactly.
+ */
+export interface BatchSource {
+  next(): Batch | null;
+  getState(): unknown;
+  setState(s: unknown): void;
+  /** Epochs completed (0 during the first epoch). */
+  readonly epoch: number;
+  /** Batches per epoch, when known (used for progress totals and `epochs`-bounded schedules). */
+  readonly length?: number;
+}
+
+/** Options of {@linkcode ArrayBatchSource}. */
+export interface ArrayBatchSourceOptions {
+  batch: number;
+  seqLen: number;
+  /** Shuffle sequence order each epoch (default true). */
+  shuffle?: boolean;
+  /** Generator for the order, or a seed (default seed 1337). Its state is part of this source's state. */
+  rng?: Rng | number;
+  /** Drop the last partial batch (default false: it is returned smaller). */
+  dropLast?: boolean;
+}
+
+/** Serialised {@linkcode ArrayBatchSource} position. */
+export interface ArrayBatchSourceState {
+  epoch: number;
+  cursor: number;
+  /** Generator state when this epoch's order was drawn (the order is redrawn from it on restore). */
+  rngAtEpoch: RngState;
+  rng: RngState;
+}
+
+/**
+ * Batches over a packed token array: sequence i is tokens[i·T … i·T+T] with targets shifted by one, for
+ * ⌊(n−1)/T⌋ sequences; the order of sequences is a fresh seeded permutation every epoch.
+ *
+ * @example
+ * ```ts
+ * import { ArrayBatchSource } from "./batch_source.ts";
+ * const src = new ArrayBatchSource(Int32Array.from({ length: 101 }, (_, i) => i % 7), { batch: 2, seqLen: 10, rng: 1 });
+ * const b = src.next(); // { x: Int32Array(20), y: Int32Array(20), batch: 2, seqLen: 10 }
+ * const saved = src.getState();
+ * ```
+ */
+export class ArrayBatchSource implements BatchSource {
+  readonly tokens: Int32Array;
+  readonly batch: number;
+  readonly seqLen: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly rng: Rng;
+  readonly numSequences: number;
+  #epoch = 0;
+  #cursor = 0;
+  #order: Int32Array;
+  #rngAtEpoch: RngState;
+
+  constructor(tokens: Int32Array, opts: ArrayBatchSourceOptions) {
+    const { batch, seqLen } = opts;
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new Error(`Batch size must be a positive integer, got "${batch}".`);
+    }
+    if (!Number.isInteger(seqLen) || seqLen < 1) {
+      throw new Error(`seqLen must be a positive integer, got "${seqLen}".`);
+    }
+    this.tokens = tokens;
+    this.batch = batch;
+    this.seqLen = seqLen;
+    this.shuffle = opts.shuffle ?? true;
+    this.dropLast = opts.dropLast ?? false;
+    this.rng = opts.rng instanceof Rng ? opts.rng : new Rng(opts.rng ?? 1337);
+    this.numSequences = Math.max(0, Math.floor((tokens.length - 1) / seqLen));
+    if (this.numSequences === 0) {
+      throw new Error(`ArrayBatchSource: ${tokens.length} tokens make no sequence of length ${seqLen} + 1.`);
+    }
+    if (this.dropLast && this.numSequences < batch) {
+      throw new Error(
+        `ArrayBatchSource: ${this.numSequences} sequences make no full batch of ${batch} (dropLast).`,
+      );
+    }
+    this.#rngAtEpoch = this.rng.getState();
+    this.#order = this.#drawOrder();
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get length(): number {
+    return this.dropLast
+      ? Math.floor(this.numSequences / this.batch)
+      : Math.ceil(this.numSequences / this.batch);
+  }
+
+  #drawOrder(): Int32Array {
+    if (!this.shuffle) return Int32Array.from({ length: this.numSequences }, (_, i) => i);
+    return this.rng.permutation(this.numSequences);
+  }
+
+  next(): Batch | null {
+    const left = this.numSequences - this.#cursor;
+    if (left <= 0 || (this.dropLast && left < this.batch)) {
+      this.#epoch++;
+      this.#cursor = 0;
+      this.#rngAtEpoch = this.rng.getState();
+      this.#order = this.#drawOrder();
+      return null;
+    }
+    const b = Math.min(this.batch, left);
+    const T = this.seqLen;
+    const x = new Int32Array(b * T);
+    const y = new Int32Array(b * T);
+    for (let r = 0; r < b; r++) {
+      const start = this.#order[this.#cursor + r] * T;
+      x.set(this.tokens.subarray(start, start + T), r * T);
+      y.set(this.tokens.subarray(start + 1, start + 1 + T), r * T);
+    }
+    this.#cursor += b;
+    return { x, y, batch: b, seqLen: T };
+  }
+
+  getState(): ArrayBatchSourceState {
+    return {
+      epoch: this.#epoch,
+      cursor: this.#cursor,
+      rngAtEpoch: structuredClone(this.#rngAtEpoch),
+      rng: this.rng.getState(),
+    };
+  }
+
+  setState(s: unknown): void {
+    const st = s as ArrayBatchSourceState;
+    if (!st || typeof st.epoch !== "number" || typeof st.cursor !== "number" || !st.rngAtEpoch || !st.rng) {
+      throw new Error(`Invalid ArrayBatchSource state ${JSON.stringify(s)?.slice(0, 200)}.`);
+    }
+    if (st.cursor < 0 || st.cursor > this.numSequences) {
+      throw new Error(`ArrayBatchSource state cursor "${st.cursor}" is outside 0..${this.numSequences}.`);
+    }
+    this.rng.setState(st.rngAtEpoch);
+    this.#order = this.#drawOrder();
+    this.rng.setState(st.rng);
+    this.#rngAtEpoch = structuredClone(st.rngAtEpoch);
+    this.#epoch = st.epoch;
+    this.#cursor = st.cursor;
+  }
+}
