@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { rmsNorm } from "../nn/norm.ts";
+import { matmul } from "../nn/matmul.ts";
 import { dropout, linear } from "../nn/linear.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
@@ -42,7 +43,7 @@ export function mixResidual(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
   const [B, T, n, d] = X.shape;
   // One matmul over the stream axis: [B·T·d, n] · Hᵀ → [B·T·d, n], with the streams moved last and back.
   const Xl = tf.transpose(X, [0, 1, 3, 2]).reshape([B * T * d, n]);
-  const mixed = tf.matMul(Xl, H, false, true).reshape([B, T, d, n]);
+  const mixed = matmul(Xl as tf.Tensor2D, tf.transpose(H) as tf.Tensor2D).reshape([B, T, d, n]);
   return tf.transpose(mixed, [0, 1, 3, 2]) as tf.Tensor4D;
 }
 

@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { matmul } from "./matmul.ts";
 
 function hasKernel(name: string): boolean {
   try {
@@ -85,6 +86,13 @@ export function tiedHead(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [vocab, d] = table.shape as [number, number];
     const lead = x.shape.slice(0, -1);
-    return tf.matMul(x.reshape([-1, d]), table as tf.Tensor2D, false, true).reshape([...lead, vocab]);
+    // Pad V to a multiple of 4 and multiply by the explicit transpose: every product of the forward and backward
+    // passes then runs in tfjs-webgpu's vec4 kernel (V = 50257 is odd; see matmul.ts). The padded rows are zero
+    // and their logits are sliced away, so the result equals x Eᵀ exactly.
+    const padV = (4 - (vocab % 4)) % 4;
+    const e = padV ? tf.pad(table, [[0, padV], [0, 0]]) : table;
+    const logits = matmul(x.reshape([-1, d]) as tf.Tensor2D, tf.transpose(e) as tf.Tensor2D);
+    const cut = padV ? tf.slice(logits, [0, 0], [-1, vocab]) : logits;
+    return cut.reshape([...lead, vocab]);
   });
 }

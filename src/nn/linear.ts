@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
+import { matmul } from "./matmul.ts";
 
 /**
  * y = x Wᵀ + b, with W in PyTorch's nn.Linear layout [out, in].
@@ -29,7 +30,8 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tens
   }
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);
-    let y = tf.matMul(x.reshape([-1, inF]), w as tf.Tensor2D, false, true);
+    // Wᵀ materialised, then an untransposed product (forward and backward): the fast form on WebGPU (matmul.ts).
+    let y: tf.Tensor = matmul(x.reshape([-1, inF]) as tf.Tensor2D, tf.transpose(w) as tf.Tensor2D);
     if (b) y = y.add(b);
     return y.reshape([...lead, outF]);
   });

@@ -1,0 +1,60 @@
+/**
+ * GPU entry for the mHC ablation (bundled by ../shared/tools/device-kit; no native addons, so it writes JSON and
+ * CSV by hand). Usage on the device:
+ *   deno run -A .device/mhc_ablation_device.js --train T.u16 --valid V.u16 --out DIR [--seconds 100] [--preset published]
+ *     [--variants baseline,mhc,mhc_adapters] [--seed 1337] [--tput-steps 10] [--tput-warmup 3] [--backend webgpu]
+ */
+import { parseArgs } from "node:util";
+import { describeEnvironment, initBackend } from "../src/backend.ts";
+import { loadIds } from "../src/data/batches.ts";
+import { type MhcVariant, runMhcAblation } from "../src/experiments/mhc_ablation.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    train: { type: "string" },
+    valid: { type: "string" },
+    out: { type: "string", default: "." },
+    seconds: { type: "string", default: "100" },
+    steps: { type: "string" },
+    preset: { type: "string", default: "published" },
+    variants: { type: "string", default: "baseline,mhc,mhc_adapters" },
+    seed: { type: "string", default: "1337" },
+    "tput-steps": { type: "string", default: "10" },
+    "tput-warmup": { type: "string", default: "3" },
+    "eval-every": { type: "string", default: "50" },
+    "eval-batches": { type: "string", default: "8" },
+    "max-train-tokens": { type: "string" },
+    backend: { type: "string", default: "webgpu" },
+    vocab: { type: "string" },
+  },
+});
+if (!a.train || !a.valid) throw new Error("Options --train and --valid (uint16 id files) are required.");
+const backend = await initBackend({ backend: a.backend });
+let train = Int32Array.from(await loadIds(a.train));
+if (a["max-train-tokens"]) train = train.subarray(0, Number(a["max-train-tokens"]));
+const valid = Int32Array.from(await loadIds(a.valid));
+const config = { ...a, backend, train_tokens: train.length, valid_tokens: valid.length, environment: describeEnvironment() };
+console.log(JSON.stringify(config));
+await Deno.mkdir(a.out!, { recursive: true });
+await Deno.writeTextFile(`${a.out}/config.json`, JSON.stringify(config, null, 2));
+const t0 = performance.now();
+const { rows, curves } = await runMhcAblation({
+  train,
+  valid,
+  preset: a.preset,
+  model: a.vocab ? { vocabSize: Number(a.vocab) } : undefined,
+  variants: a.variants!.split(",") as MhcVariant[],
+  seed: Number(a.seed),
+  steps: a.steps ? Number(a.steps) : undefined,
+  trainSeconds: a.steps ? undefined : Number(a.seconds),
+  evalEvery: Number(a["eval-every"]),
+  evalBatches: Number(a["eval-batches"]),
+  throughput: { batch: 8, warmup: Number(a["tput-warmup"]), steps: Number(a["tput-steps"]) },
+  log: (l) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${l}`),
+});
+const csv = (rs: Record<string, unknown>[]) =>
+  [Object.keys(rs[0]).join(","), ...rs.map((r) => Object.values(r).map((v) => (v === null ? "" : String(v))).join(","))].join("\n") + "\n";
+await Deno.writeTextFile(`${a.out}/table.csv`, csv(rows as never));
+await Deno.writeTextFile(`${a.out}/curves.csv`, csv(curves as never));
+await Deno.writeTextFile(`${a.out}/result.json`, JSON.stringify({ config, rows, seconds: (performance.now() - t0) / 1000 }, null, 2));
+console.log(JSON.stringify(rows));
