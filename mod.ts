@@ -363,3 +363,31 @@ export {
   type RunOptions,
   validateName,
 } from "./src/results/run_dir.ts";
+
+// Experiments
+export {
+  checkIds,
+  makeMhcVariant,
+  MHC_VARIANTS,
+  type MhcAblationOptions,
+  type MhcAblationRow,
+  type MhcCurvePoint,
+  type MhcVariant,
+  PUBLISHED_MHC_TABLE,
+  runMhcAblation,
+} from "./src/experiments/mhc_ablation.ts";
+export { quickstart, type QuickstartOptions, type QuickstartResult } from "./src/experiments/quickstart.ts";
+export {
+  checkPplOrdering,
+  compareWithPublished,
+  type LoadedMhcResults,
+  loadMhcResults,
+  meanCurves,
+  MHC_SUMMARY_METRICS,
+  type MhcComparisonRow,
+  type MhcSeedsOptions,
+  type MhcSeedsResult,
+  type PplOrdering,
+  runMhcSeeds,
+  summarizeMhcRows,
+} from "./src/experiments/seeds.ts";

@@ -77,16 +77,49 @@ async function registerBackend(name: typeof BACKENDS[number], auto = false): Pro
 export interface BackendOptions {
   /** Backend to start; default: the `SSMLAB_BACKEND` environment variable, else `auto`. */
   backend?: BackendName | string;
+  /**
+   * tfjs environment flags to set after the backend starts, e.g. `{ WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64 }`;
+   * default: the `SSMLAB_TF_FLAGS` environment variable (`NAME=value,NAME=value`).
+   */
+  flags?: Record<string, number | boolean>;
 }
 
-function envBackend(): string | undefined {
+/** Parse `NAME=value,NAME=value` (numbers and true/false) into tfjs flags. */
+export function parseTfFlags(spec: string): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
+  for (const part of spec.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Z0-9_]+)=(.+)$/.exec(part);
+    const raw = m?.[2].trim();
+    const value = raw === "true" ? true : raw === "false" ? false : Number(raw);
+    if (!m || (typeof value === "number" && !Number.isFinite(value))) {
+      throw new Error(`Invalid tfjs flag "${part}" in SSMLAB_TF_FLAGS: expected NAME=number or NAME=true|false.`);
+    }
+    out[m[1]] = value;
+  }
+  return out;
+}
+
+function applyFlags(flags: Record<string, number | boolean>): void {
+  for (const [k, v] of Object.entries(flags)) {
+    try {
+      tf.env().set(k, v);
+    } catch (e) {
+      throw new Error(`Cannot set tfjs flag "${k}" to "${v}": ${(e as Error).message}`);
+    }
+  }
+}
+
+function envVar(name: string): string | undefined {
   try {
-    return (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env.get(
-      "SSMLAB_BACKEND",
-    ) ?? (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env?.SSMLAB_BACKEND;
+    return (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env.get(name) ??
+      (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env?.[name];
   } catch {
     return undefined;
   }
+}
+
+function envBackend(): string | undefined {
+  return envVar("SSMLAB_BACKEND");
 }
 
 /**
@@ -118,6 +151,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<string> {
       if (await tf.setBackend(name)) {
         await tf.ready();
         silenceNodeBanner();
+        applyFlags(opts.flags ?? parseTfFlags(envVar("SSMLAB_TF_FLAGS") ?? ""));
         started = name;
         return name;
       }

@@ -115,9 +115,15 @@ async function cmdTrain(argv: string[]): Promise<void> {
   const f = parse(argv, TRAIN_FLAGS as never);
   if (f.help) {
     return console.log(
-      "ssmlab train " + Object.entries(TRAIN_FLAGS).map(([k, v]) => `[--${k}${v.type === "string" ? ` ${v.default ?? "…"}` : ""}]`).join(" "),
+      "ssmlab train " + Object.entries(TRAIN_FLAGS).map(([k, v]) => `[--${k}${v.type === "string" ? ` ${(v as { default?: string }).default ?? "…"}` : ""}]`).join(" "),
     );
   }
+  // Check every numeric option before starting a backend or loading data, so a typo fails at once.
+  for (const k of ["lr", "weight_decay", "grad_clip", "dropout", "sinkhorn_temp", "adapter_dropout", "stream_diversity_coeff"]) num(f, k);
+  for (const k of ["dim", "layers", "seq_len", "batch_size", "epochs", "seed", "eval_every", "save_every", "n_streams", "sinkhorn_iters", "conv_kernel", "adapter_rank"]) {
+    num(f, k, true);
+  }
+  for (const k of ["steps", "eval_batches"]) if (f[k] !== undefined) num(f, k, true);
   const backend = await initBackend({ backend: f.backend as string | undefined });
   const { mhcConfig } = await import("./models/diag_ssm.ts");
   const { makeMhcVariant, checkIds } = await import("./experiments/mhc_ablation.ts");

@@ -14,7 +14,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { rmsNorm } from "../nn/norm.ts";
-import { matmul } from "../nn/matmul.ts";
 import { dropout, linear } from "../nn/linear.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
@@ -41,10 +40,11 @@ export function mixStreams(X: tf.Tensor4D, w: tf.Tensor1D): tf.Tensor3D {
  */
 export function mixResidual(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
   const [B, T, n, d] = X.shape;
-  // One matmul over the stream axis: [B·T·d, n] · Hᵀ → [B·T·d, n], with the streams moved last and back.
-  const Xl = tf.transpose(X, [0, 1, 3, 2]).reshape([B * T * d, n]);
-  const mixed = matmul(Xl as tf.Tensor2D, tf.transpose(H) as tf.Tensor2D).reshape([B, T, d, n]);
-  return tf.transpose(mixed, [0, 1, 3, 2]) as tf.Tensor4D;
+  // Broadcast multiply-and-sum over the source stream j: [B·T, 1, n, d] ⊙ [1, n, n, 1] → sum over j. With n = 4 this
+  // beats a skinny [B·T·d, n]·[n, n] matmul on WebGPU (which also exceeds the dispatch limit at B·T·d ≥ 2²¹).
+  const Xs = X.reshape([B * T, 1, n, d]);
+  const Hb = H.reshape([1, n, n, 1]);
+  return tf.sum(tf.mul(Xs, Hb), 2).reshape([B, T, n, d]) as tf.Tensor4D;
 }
 
 /** Reference of {@linkcode mixResidual} with per-stream slices (test oracle). */
@@ -124,9 +124,9 @@ export class MhcSLM extends MhcFamilyModel {
     // The mixing maps are static: compute all layers' simplex weights and Sinkhorn matrices in one batch (the same
     // numbers as layer by layer, with L× fewer GPU dispatches in the forward and backward passes).
     const stack = (suffix: string) => tf.stack([...Array(L).keys()].map((i) => w.get(`blocks.${i}.${suffix}`)!));
-    const wPreAll = tf.unstack(simplexWeights(stack("hpre_logits")));
-    const wPostAll = tf.unstack(simplexWeights(stack("hpost_logits")));
-    const hAll = tf.unstack(sinkhornKnopp(stack("hres_logits"), sinkhornIters, sinkhornTemp));
+    const wPreAll = unstackLayers(simplexWeights(stack("hpre_logits")));
+    const wPostAll = unstackLayers(simplexWeights(stack("hpost_logits")));
+    const hAll = unstackLayers(sinkhornKnopp(stack("hres_logits"), sinkhornIters, sinkhornTemp));
     for (let i = 0; i < L; i++) {
       const pre = `blocks.${i}`;
       if (this.config.streamAdapters) X = tf.add(X, this.#adapter(pre, X, w.get(`${pre}.gamma_pre`)!));
@@ -144,6 +144,11 @@ export class MhcSLM extends MhcFamilyModel {
     }
     return mixStreams(X, simplexWeights(w.get("aggregate.w_logits")!));
   }
+}
+
+/** Split the leading (layer) axis; tfjs's unstack gradient fails for a single slice, so squeeze that case. */
+function unstackLayers(x: tf.Tensor): tf.Tensor[] {
+  return x.shape[0] === 1 ? [tf.squeeze(x, [0])] : tf.unstack(x);
 }
 
 /**
