@@ -14,23 +14,41 @@ const settings: Record<string, number | boolean>[] = [
   { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 128, WEBGPU_CPU_FORWARD: true },
   { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 1024, WEBGPU_CPU_FORWARD: false },
 ];
-for (const [name, make] of [
-  ["baseline", () => new BaselineSLM({ vocabSize: V }, 1)],
-  ["mhc_adapters", () => new MhcSLM({ vocabSize: V, streamAdapters: true, adapterDropout: 0 }, 1)],
-] as const) {
+for (
+  const [name, make] of [
+    ["baseline", () => new BaselineSLM({ vocabSize: V }, 1)],
+    ["mhc_adapters", () => new MhcSLM({ vocabSize: V, streamAdapters: true, adapterDropout: 0 }, 1)],
+  ] as const
+) {
   const m = make();
   const opt = tf.train.adam(1e-4);
   const vars = [...m.weights.values()];
   for (const s of (name === "baseline" ? settings : [settings[0], settings[2]])) {
     const n = name === "baseline" ? steps : 2;
     for (const [k, v] of Object.entries(s)) tf.env().set(k, v);
-    for (let i = 0; i < (name === "baseline" ? 2 : 1); i++) { const l = opt.minimize(() => m.loss(x, x), true, vars)!; await l.data(); l.dispose(); }
+    for (let i = 0; i < (name === "baseline" ? 2 : 1); i++) {
+      const l = opt.minimize(() => m.loss(x, x), true, vars)!;
+      await l.data();
+      l.dispose();
+    }
     const t0 = performance.now();
     let last: tf.Scalar | null = null;
-    for (let i = 0; i < n; i++) { last?.dispose(); last = opt.minimize(() => m.loss(x, x), true, vars)!; }
-    await last!.data(); last!.dispose();
+    for (let i = 0; i < n; i++) {
+      last?.dispose();
+      last = opt.minimize(() => m.loss(x, x), true, vars)!;
+    }
+    await last!.data();
+    last!.dispose();
     const dt = (performance.now() - t0) / 1000;
-    console.log(JSON.stringify({ name, ...s, train_tok_s: Math.round(B * T * n / dt), step_ms: Math.round(dt * 1000 / n) }));
+    console.log(
+      JSON.stringify({
+        name,
+        ...s,
+        train_tok_s: Math.round(B * T * n / dt),
+        step_ms: Math.round(dt * 1000 / n),
+      }),
+    );
   }
-  opt.dispose(); m.dispose();
+  opt.dispose();
+  m.dispose();
 }

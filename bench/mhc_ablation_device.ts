@@ -33,7 +33,13 @@ const backend = await initBackend({ backend: a.backend });
 let train = Int32Array.from(await loadIds(a.train));
 if (a["max-train-tokens"]) train = train.subarray(0, Number(a["max-train-tokens"]));
 const valid = Int32Array.from(await loadIds(a.valid));
-const config = { ...a, backend, train_tokens: train.length, valid_tokens: valid.length, environment: describeEnvironment() };
+const config = {
+  ...a,
+  backend,
+  train_tokens: train.length,
+  valid_tokens: valid.length,
+  environment: describeEnvironment(),
+};
 console.log(JSON.stringify(config));
 await Deno.mkdir(a.out!, { recursive: true });
 await Deno.writeTextFile(`${a.out}/config.json`, JSON.stringify(config, null, 2));
@@ -53,8 +59,14 @@ const { rows, curves } = await runMhcAblation({
   log: (l) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${l}`),
 });
 const csv = (rs: Record<string, unknown>[]) =>
-  [Object.keys(rs[0]).join(","), ...rs.map((r) => Object.values(r).map((v) => (v === null ? "" : String(v))).join(","))].join("\n") + "\n";
+  [
+    Object.keys(rs[0]).join(","),
+    ...rs.map((r) => Object.values(r).map((v) => (v === null ? "" : String(v))).join(",")),
+  ].join("\n") + "\n";
 await Deno.writeTextFile(`${a.out}/table.csv`, csv(rows as never));
 await Deno.writeTextFile(`${a.out}/curves.csv`, csv(curves as never));
-await Deno.writeTextFile(`${a.out}/result.json`, JSON.stringify({ config, rows, seconds: (performance.now() - t0) / 1000 }, null, 2));
+await Deno.writeTextFile(
+  `${a.out}/result.json`,
+  JSON.stringify({ config, rows, seconds: (performance.now() - t0) / 1000 }, null, 2),
+);
 console.log(JSON.stringify(rows));

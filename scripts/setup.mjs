@@ -20,9 +20,16 @@ const run = (cmd) => execSync(cmd, { stdio: ["ignore", "inherit", "inherit"] });
 // 1. npm dependencies
 const stamp = join(root, "node_modules", ".package-lock.json");
 const deno = join(root, "node_modules", ".bin", "deno");
-if (!existsSync(deno) || !existsSync(stamp) || statSync(join(root, "package-lock.json")).mtimeMs > statSync(stamp).mtimeMs) {
+if (
+  !existsSync(deno) || !existsSync(stamp) ||
+  statSync(join(root, "package-lock.json")).mtimeMs > statSync(stamp).mtimeMs
+) {
   say("installing npm dependencies (npm ci)…");
-  run(existsSync(join(root, "package-lock.json")) ? "npm ci --no-audit --no-fund --loglevel=error" : "npm install --no-audit --no-fund --loglevel=error");
+  run(
+    existsSync(join(root, "package-lock.json"))
+      ? "npm ci --no-audit --no-fund --loglevel=error"
+      : "npm install --no-audit --no-fund --loglevel=error",
+  );
 }
 
 // 2. a font for resvg (without one, text in PNG charts silently vanishes)
@@ -50,7 +57,11 @@ function apt(pkgs) {
     aptUpdated = true;
   }
   say(`apt-get install ${pkgs.join(" ")}…`);
-  run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkgs.join(" ")} >/dev/null`);
+  run(
+    `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${
+      pkgs.join(" ")
+    } >/dev/null`,
+  );
   return true;
 }
 if (!fontInstalled()) apt(["fonts-dejavu-core"]);

@@ -52,14 +52,20 @@ async function registerBackend(name: typeof BACKENDS[number], auto = false): Pro
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
       // Serve the .wasm binaries from the installed package (works in Deno and Node).
       try {
-        const dir = new URL("./", import.meta.resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm"));
-        if (dir.protocol === "file:") wasm.setWasmPaths(dir.pathname.endsWith("/") ? dir.pathname : dir.pathname + "/");
+        const dir = new URL(
+          "./",
+          import.meta.resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm"),
+        );
+        if (dir.protocol === "file:") {
+          wasm.setWasmPaths(dir.pathname.endsWith("/") ? dir.pathname : dir.pathname + "/");
+        }
       } catch { /* bundled: the wasm module finds its own files */ }
       return true;
     }
     case "webgpu": {
       type Adapter = { info?: { isFallbackAdapter?: boolean; description?: string } };
-      const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<Adapter | null> } } }).navigator
+      const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<Adapter | null> } } })
+        .navigator
         ?.gpu;
       if (!gpu) return false;
       const adapter = await gpu.requestAdapter().catch(() => null);
@@ -92,7 +98,9 @@ export function parseTfFlags(spec: string): Record<string, number | boolean> {
     const raw = m?.[2].trim();
     const value = raw === "true" ? true : raw === "false" ? false : Number(raw);
     if (!m || (typeof value === "number" && !Number.isFinite(value))) {
-      throw new Error(`Invalid tfjs flag "${part}" in SSMLAB_TF_FLAGS: expected NAME=number or NAME=true|false.`);
+      throw new Error(
+        `Invalid tfjs flag "${part}" in SSMLAB_TF_FLAGS: expected NAME=number or NAME=true|false.`,
+      );
     }
     out[m[1]] = value;
   }
@@ -201,8 +209,15 @@ export function describeEnvironment(): EnvironmentInfo {
   };
   let gpu: string | null = null;
   try {
-    const b = tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string; description?: string } };
-    if (b.adapterInfo) gpu = [b.adapterInfo.vendor, b.adapterInfo.architecture, b.adapterInfo.description].filter(Boolean).join(" ") || null;
+    const b = tf.backend() as unknown as {
+      adapterInfo?: { vendor?: string; architecture?: string; description?: string };
+    };
+    if (b.adapterInfo) {
+      gpu =
+        [b.adapterInfo.vendor, b.adapterInfo.architecture, b.adapterInfo.description].filter(Boolean).join(
+          " ",
+        ) || null;
+    }
   } catch { /* no backend yet */ }
   return {
     backend: currentBackend(),

@@ -66,9 +66,15 @@ function num(flags: Record<string, unknown>, name: string, integer = false): num
   return v;
 }
 
-function parse(argv: string[], options: Record<string, { type: "string" | "boolean"; default?: string | boolean }>) {
+function parse(
+  argv: string[],
+  options: Record<string, { type: "string" | "boolean"; default?: string | boolean }>,
+) {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, unknown>;
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      unknown
+    >;
   } catch (e) {
     throw new Error(`${(e as Error).message.replace(/\.$/, "")}. Run with --help to list the options.`);
   }
@@ -82,7 +88,11 @@ async function cmdQuickstart(argv: string[]): Promise<void> {
     run: { type: "string" },
     help: { type: "boolean", default: false },
   });
-  if (f.help) return console.log("ssmlab quickstart [--steps 60] [--backend auto|cpu|wasm|webgpu] [--seed 1337] [--run NAME]");
+  if (f.help) {
+    return console.log(
+      "ssmlab quickstart [--steps 60] [--backend auto|cpu|wasm|webgpu] [--seed 1337] [--run NAME]",
+    );
+  }
   const { quickstart } = await import("./experiments/quickstart.ts");
   const t0 = performance.now();
   const { run, rows } = await quickstart({
@@ -94,16 +104,22 @@ async function cmdQuickstart(argv: string[]): Promise<void> {
   console.log(`\nvariant        params  steps  bits/char  BLiMP(first-token-unscored)  tokens/s`);
   for (const r of rows) {
     console.log(
-      `${r.variant.padEnd(13)} ${String(r.params).padStart(7)} ${String(r.steps).padStart(6)} ${r.bits_per_char.toFixed(3).padStart(10)} ${
-        (r.blimp_first_token_unscored * 100).toFixed(1).padStart(26)
-      }% ${Math.round(r.tokens_per_sec ?? 0).toString().padStart(9)}`,
+      `${r.variant.padEnd(13)} ${String(r.params).padStart(7)} ${String(r.steps).padStart(6)} ${
+        r.bits_per_char.toFixed(3).padStart(10)
+      } ${(r.blimp_first_token_unscored * 100).toFixed(1).padStart(26)}% ${
+        Math.round(r.tokens_per_sec ?? 0).toString().padStart(9)
+      }`,
     );
   }
   console.log(`\n${run.dir}: table.csv/.parquet, loss_curves.svg/.png, bits_per_char.svg/.png, config.json`);
   console.log(`quickstart finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-async function loadTrainIds(dir: string | undefined, split: "train" | "validation", tokenizer: string): Promise<Int32Array> {
+async function loadTrainIds(
+  dir: string | undefined,
+  split: "train" | "validation",
+  tokenizer: string,
+): Promise<Int32Array> {
   const { loadWikitext2 } = await import("./data/corpora.ts");
   const { tokenizeLines } = await import("./data/batches.ts");
   const { getTokenizer } = await import("./tokenizers/types.ts");
@@ -115,12 +131,40 @@ async function cmdTrain(argv: string[]): Promise<void> {
   const f = parse(argv, TRAIN_FLAGS as never);
   if (f.help) {
     return console.log(
-      "ssmlab train " + Object.entries(TRAIN_FLAGS).map(([k, v]) => `[--${k}${v.type === "string" ? ` ${(v as { default?: string }).default ?? "…"}` : ""}]`).join(" "),
+      "ssmlab train " +
+        Object.entries(TRAIN_FLAGS).map(([k, v]) =>
+          `[--${k}${v.type === "string" ? ` ${(v as { default?: string }).default ?? "…"}` : ""}]`
+        ).join(" "),
     );
   }
   // Check every numeric option before starting a backend or loading data, so a typo fails at once.
-  for (const k of ["lr", "weight_decay", "grad_clip", "dropout", "sinkhorn_temp", "adapter_dropout", "stream_diversity_coeff"]) num(f, k);
-  for (const k of ["dim", "layers", "seq_len", "batch_size", "epochs", "seed", "eval_every", "save_every", "n_streams", "sinkhorn_iters", "conv_kernel", "adapter_rank"]) {
+  for (
+    const k of [
+      "lr",
+      "weight_decay",
+      "grad_clip",
+      "dropout",
+      "sinkhorn_temp",
+      "adapter_dropout",
+      "stream_diversity_coeff",
+    ]
+  ) num(f, k);
+  for (
+    const k of [
+      "dim",
+      "layers",
+      "seq_len",
+      "batch_size",
+      "epochs",
+      "seed",
+      "eval_every",
+      "save_every",
+      "n_streams",
+      "sinkhorn_iters",
+      "conv_kernel",
+      "adapter_rank",
+    ]
+  ) {
     num(f, k, true);
   }
   for (const k of ["steps", "eval_batches"]) if (f[k] !== undefined) num(f, k, true);
@@ -153,14 +197,25 @@ async function cmdTrain(argv: string[]): Promise<void> {
   const variant = f.model === "baseline" ? "baseline" : f.stream_adapters ? "mhc_adapters" : "mhc";
   const seed = num(f, "seed", true);
   const trainIds = await loadTrainIds(f.data as string | undefined, "train", f.tokenizer as string);
-  const validIds = await loadTrainIds((f.valid_data ?? f.data) as string | undefined, "validation", f.tokenizer as string);
+  const validIds = await loadTrainIds(
+    (f.valid_data ?? f.data) as string | undefined,
+    "validation",
+    f.tokenizer as string,
+  );
   checkIds(trainIds, cfg.vocabSize, "the training ids");
   const model = makeMhcVariant(variant, cfg, "published", seed);
   const runName = (f.run_name as string) || `${variant}`;
   const outDir = `${f.out_dir}/${runName}`;
   await Deno.mkdir(outDir, { recursive: true });
-  await Deno.writeTextFile(`${outDir}/run.json`, JSON.stringify({ flags: f, config: model.config, seed, environment: describeEnvironment() }, null, 2));
-  console.log(`training ${variant} (${model.numParams().toLocaleString("en")} parameters) on ${backend}; ${trainIds.length} training tokens`);
+  await Deno.writeTextFile(
+    `${outDir}/run.json`,
+    JSON.stringify({ flags: f, config: model.config, seed, environment: describeEnvironment() }, null, 2),
+  );
+  console.log(
+    `training ${variant} (${
+      model.numParams().toLocaleString("en")
+    } parameters) on ${backend}; ${trainIds.length} training tokens`,
+  );
   const batch = num(f, "batch_size", true);
   await train({
     model,
@@ -198,8 +253,16 @@ async function cmdBenchmark(argv: string[]): Promise<void> {
     backend: { type: "string" },
     help: { type: "boolean", default: false },
   });
-  if (f.help) return console.log("ssmlab benchmark --ckpt RUN_OR_CHECKPOINT [--batch_size 16] [--steps 50] [--warmup 10] [--ppl_eval] [--ppl_batches 50] [--data DIR]");
-  if (!f.ckpt) throw new Error("Option --ckpt is required: a checkpoint folder or a run folder with a `latest` pointer.");
+  if (f.help) {
+    return console.log(
+      "ssmlab benchmark --ckpt RUN_OR_CHECKPOINT [--batch_size 16] [--steps 50] [--warmup 10] [--ppl_eval] [--ppl_batches 50] [--data DIR]",
+    );
+  }
+  if (!f.ckpt) {
+    throw new Error(
+      "Option --ckpt is required: a checkpoint folder or a run folder with a `latest` pointer.",
+    );
+  }
   const backend = await initBackend({ backend: f.backend as string | undefined });
   const { loadCheckpoint, restoreModel } = await import("./train/checkpoint.ts");
   const { createModel } = await import("./models/registry.ts");
@@ -210,7 +273,13 @@ async function cmdBenchmark(argv: string[]): Promise<void> {
   const seqLen = f.seq_len ? num(f, "seq_len", true) : (ck.config.maxLen ?? 256);
   const batch = num(f, "batch_size", true);
   model.setTraining?.(true);
-  const t = await measureThroughput(model, { batch, seqLen, warmup: num(f, "warmup", true), steps: num(f, "steps", true), restoreWeights: true });
+  const t = await measureThroughput(model, {
+    batch,
+    seqLen,
+    warmup: num(f, "warmup", true),
+    steps: num(f, "steps", true),
+    restoreWeights: true,
+  });
   const result: Record<string, unknown> = {
     backend,
     tokens_per_sec: t.tokensPerSec,
@@ -222,9 +291,16 @@ async function cmdBenchmark(argv: string[]): Promise<void> {
     const { ArrayBatchSource } = await import("./train/batch_source.ts");
     const ids = await loadTrainIds(f.data as string | undefined, "validation", f.tokenizer as string);
     const src = new ArrayBatchSource(ids, { batch, seqLen, shuffle: false });
-    const it = { *[Symbol.iterator]() { for (let b = src.next(); b; b = src.next()) yield b; } };
+    const it = {
+      *[Symbol.iterator]() {
+        for (let b = src.next(); b; b = src.next()) yield b;
+      },
+    };
     model.setTraining?.(false);
-    const p = await evaluatePerplexity(model, it, { maxBatches: num(f, "ppl_batches", true), source: "loss" });
+    const p = await evaluatePerplexity(model, it, {
+      maxBatches: num(f, "ppl_batches", true),
+      source: "loss",
+    });
     Object.assign(result, { val_loss: p.loss, ppl: p.ppl, ppl_batches: p.batches });
   }
   console.log(JSON.stringify(result, null, 2));

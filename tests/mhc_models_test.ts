@@ -68,7 +68,13 @@ for (const backend of ["cpu", "wasm"]) {
     await initBackend({ backend });
     const { x, y } = batch(128, 2, 12, 5);
     const n0 = tf.memory().numTensors;
-    for (const cfg of [{ kind: "baseline" }, { kind: "mhc" }, { kind: "mhc", streamAdapters: true, adapterDropout: 0 }]) {
+    for (
+      const cfg of [{ kind: "baseline" }, { kind: "mhc" }, {
+        kind: "mhc",
+        streamAdapters: true,
+        adapterDropout: 0,
+      }]
+    ) {
       const fast = createModel(mhcConfig({ ...cfg, scan: "fast" } as never, "tiny"), 7);
       const ref = createModel(mhcConfig({ ...cfg, scan: "ref" } as never, "tiny"), 7);
       const gf = tf.variableGrads(() => fast.loss(x, y));
@@ -77,7 +83,9 @@ for (const backend of ["cpu", "wasm"]) {
       let maxDiff = 0;
       for (const [name, v] of fast.weights) {
         const a = gf.grads[v.name].dataSync(), b = gr.grads[ref.weights.get(name)!.name].dataSync();
-        for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
+        for (let i = 0; i < a.length; i++) {
+          maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
+        }
       }
       assert(maxDiff < 1e-4, `${JSON.stringify(cfg)}: max gradient difference ${maxDiff}`);
       tf.dispose([gf.value, gr.value, ...Object.values(gf.grads), ...Object.values(gr.grads)]);

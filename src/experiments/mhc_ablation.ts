@@ -22,7 +22,13 @@ export const MHC_VARIANTS = ["baseline", "mhc", "mhc_adapters"] as const;
 export type MhcVariant = typeof MHC_VARIANTS[number];
 
 /** SPEC §1.9: the reference README's final-checkpoint benchmark (GPU not stated, AMP on, one run each). */
-export const PUBLISHED_MHC_TABLE: { variant: MhcVariant; val_loss: number; ppl: number; tokens_per_sec: number; peak_mb: number }[] = [
+export const PUBLISHED_MHC_TABLE: {
+  variant: MhcVariant;
+  val_loss: number;
+  ppl: number;
+  tokens_per_sec: number;
+  peak_mb: number;
+}[] = [
   { variant: "baseline", val_loss: 6.3507, ppl: 572.91, tokens_per_sec: 1025.52, peak_mb: 2365 },
   { variant: "mhc", val_loss: 6.2448, ppl: 515.35, tokens_per_sec: 964.81, peak_mb: 2568 },
   { variant: "mhc_adapters", val_loss: 6.1353, ppl: 461.88, tokens_per_sec: 938.90, peak_mb: 3092 },
@@ -95,7 +101,12 @@ export interface MhcCurvePoint {
 }
 
 /** Build the model of one ablation row. */
-export function makeMhcVariant(variant: MhcVariant, cfg: Partial<MhcConfig>, preset: string, seed: number): BaselineSLM | MhcSLM {
+export function makeMhcVariant(
+  variant: MhcVariant,
+  cfg: Partial<MhcConfig>,
+  preset: string,
+  seed: number,
+): BaselineSLM | MhcSLM {
   switch (variant) {
     case "baseline":
       return new BaselineSLM(mhcConfig({ ...cfg, kind: "baseline" }, preset), seed);
@@ -137,7 +148,9 @@ function* batches(src: ArrayBatchSource, max = Infinity): Generator<TokenBatch> 
  * // const { rows, curves } = await runMhcAblation({ train, valid, preset: "tiny", steps: 20 });
  * ```
  */
-export async function runMhcAblation(opts: MhcAblationOptions): Promise<{ rows: MhcAblationRow[]; curves: MhcCurvePoint[] }> {
+export async function runMhcAblation(
+  opts: MhcAblationOptions,
+): Promise<{ rows: MhcAblationRow[]; curves: MhcCurvePoint[] }> {
   const preset = opts.preset ?? "published";
   const base = mhcConfig(opts.model ?? {}, preset);
   const seqLen = opts.seqLen ?? base.maxLen;
@@ -150,7 +163,12 @@ export async function runMhcAblation(opts: MhcAblationOptions): Promise<{ rows: 
   const rows: MhcAblationRow[] = [];
   const curves: MhcCurvePoint[] = [];
   for (const variant of opts.variants ?? [...MHC_VARIANTS]) {
-    const model = makeMhcVariant(variant, { ...(opts.model ?? {}), maxLen: Math.max(seqLen, base.maxLen) }, preset, seed);
+    const model = makeMhcVariant(
+      variant,
+      { ...(opts.model ?? {}), maxLen: Math.max(seqLen, base.maxLen) },
+      preset,
+      seed,
+    );
     // Training mode: adapter dropout as in train.py; the benchmark below uses eval mode for perplexity.
     let tput: Awaited<ReturnType<typeof measureThroughput>> | null = null;
     if (opts.throughput !== false) {
@@ -164,7 +182,11 @@ export async function runMhcAblation(opts: MhcAblationOptions): Promise<{ rows: 
         seed,
         restoreWeights: true,
       });
-      log(`${variant}: ${Math.round(tput.tokensPerSec ?? 0)} training tokens/s, peak ${(tput.peakBytes / 2 ** 20).toFixed(0)} MiB (${tput.peakMeasure})`);
+      log(
+        `${variant}: ${Math.round(tput.tokensPerSec ?? 0)} training tokens/s, peak ${
+          (tput.peakBytes / 2 ** 20).toFixed(0)
+        } MiB (${tput.peakMeasure})`,
+      );
     }
     const data = new ArrayBatchSource(opts.train, { batch, seqLen, rng: new Rng(seed), dropLast: true });
     let steps = opts.steps;
@@ -172,7 +194,8 @@ export async function runMhcAblation(opts: MhcAblationOptions): Promise<{ rows: 
       const rate = tput?.tokensPerSec ?? 1000;
       steps = Math.max(1, Math.floor((opts.trainSeconds * rate) / (batch * seqLen)));
     }
-    const valSource = () => new ArrayBatchSource(opts.valid, { batch: opts.pplBatchSize ?? 8, seqLen, shuffle: false });
+    const valSource = () =>
+      new ArrayBatchSource(opts.valid, { batch: opts.pplBatchSize ?? 8, seqLen, shuffle: false });
     const t0 = performance.now();
     model.setTraining(true);
     const history = await train({
@@ -196,9 +219,23 @@ export async function runMhcAblation(opts: MhcAblationOptions): Promise<{ rows: 
     });
     const trainSeconds = (performance.now() - t0) / 1000;
     for (const r of history) {
-      curves.push({ variant, seed, step: r.step, tokens: r.step * batch * seqLen, split: "train", loss: r.loss });
+      curves.push({
+        variant,
+        seed,
+        step: r.step,
+        tokens: r.step * batch * seqLen,
+        split: "train",
+        loss: r.loss,
+      });
       if (r.valLoss !== undefined) {
-        curves.push({ variant, seed, step: r.step, tokens: r.step * batch * seqLen, split: "valid", loss: r.valLoss });
+        curves.push({
+          variant,
+          seed,
+          step: r.step,
+          tokens: r.step * batch * seqLen,
+          split: "valid",
+          loss: r.valLoss,
+        });
       }
     }
     model.setTraining(false);
@@ -223,7 +260,11 @@ export async function runMhcAblation(opts: MhcAblationOptions): Promise<{ rows: 
       peak_measure: tput?.peakMeasure ?? null,
       backend: currentBackend(),
     });
-    log(`${variant}: val_loss ${ppl.loss.toFixed(4)} ppl ${ppl.ppl.toFixed(2)} after ${last?.step} steps (${trainSeconds.toFixed(0)} s)`);
+    log(
+      `${variant}: val_loss ${ppl.loss.toFixed(4)} ppl ${ppl.ppl.toFixed(2)} after ${last?.step} steps (${
+        trainSeconds.toFixed(0)
+      } s)`,
+    );
     model.dispose();
     if (tf.memory().numTensors > 10_000) log(`warning: ${tf.memory().numTensors} tensors alive`);
   }

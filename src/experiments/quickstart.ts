@@ -45,7 +45,11 @@ export interface QuickstartOptions {
 /** What {@linkcode quickstart} returns. */
 export interface QuickstartResult {
   run: Run;
-  rows: (MhcAblationRow & { bits_per_char: number; blimp_first_token_unscored: number; blimp_eos_prefixed: number })[];
+  rows: (MhcAblationRow & {
+    bits_per_char: number;
+    blimp_first_token_unscored: number;
+    blimp_eos_prefixed: number;
+  })[];
   curves: MhcCurvePoint[];
   sample: string;
 }
@@ -80,7 +84,13 @@ export async function quickstart(opts: QuickstartOptions = {}): Promise<Quicksta
     experiment: "quickstart",
     seed,
     steps,
-    data: { dir: dataDir, split: "test", train_chars: train.length, valid_chars: valid.length, tokenizer: "ascii" },
+    data: {
+      dir: dataDir,
+      split: "test",
+      train_chars: train.length,
+      valid_chars: valid.length,
+      tokenizer: "ascii",
+    },
     model: { preset: "tiny", vocabSize: tok.vocabSize, dim: 32, layers: 2, maxLen: 64 },
     train: { batchSize: 8, seqLen: 64, lr: 3e-3, weightDecay: 0.1, gradClip: 1.0 },
   };
@@ -111,12 +121,24 @@ export async function quickstart(opts: QuickstartOptions = {}): Promise<Quicksta
   const out: QuickstartResult["rows"] = [];
   let sample = "";
   for (const r of rows) {
-    const model = makeMhcVariant(r.variant, { vocabSize: tok.vocabSize, dim: 32, layers: 2, maxLen: 64, adapterRank: 8 }, "tiny", seed);
+    const model = makeMhcVariant(
+      r.variant,
+      { vocabSize: tok.vocabSize, dim: 32, layers: 2, maxLen: 64, adapterRank: 8 },
+      "tiny",
+      seed,
+    );
     restoreModel(model, await loadCheckpoint(`${run.dir}/checkpoints/${r.variant}-seed${seed}`));
-    const a = await evaluateBlimp(model, tok, pairs, { variant: "first-token-unscored", overflow: "truncate" });
+    const a = await evaluateBlimp(model, tok, pairs, {
+      variant: "first-token-unscored",
+      overflow: "truncate",
+    });
     const b = await evaluateBlimp(model, tok, pairs, { variant: "eos-prefixed", overflow: "truncate" });
     if (r.variant === "mhc_adapters") {
-      const ids = await generate(model, tok.encode(" The "), { maxNewTokens: 48, greedy: true, noRepeatNgramSize: 4 });
+      const ids = await generate(model, tok.encode(" The "), {
+        maxNewTokens: 48,
+        greedy: true,
+        noRepeatNgramSize: 4,
+      });
       sample = tok.decode(ids);
     }
     out.push({
@@ -126,7 +148,11 @@ export async function quickstart(opts: QuickstartOptions = {}): Promise<Quicksta
       blimp_eos_prefixed: b.overall,
     });
     model.dispose();
-    log(`${r.variant}: bits/char ${(r.val_loss / Math.LN2).toFixed(3)}, BLiMP ${(a.overall * 100).toFixed(1)}% / ${(b.overall * 100).toFixed(1)}% (${pairs.length} pairs)`);
+    log(
+      `${r.variant}: bits/char ${(r.val_loss / Math.LN2).toFixed(3)}, BLiMP ${
+        (a.overall * 100).toFixed(1)
+      }% / ${(b.overall * 100).toFixed(1)}% (${pairs.length} pairs)`,
+    );
   }
   log(`sample (mHC + adapters, greedy): ${JSON.stringify(sample)}`);
 
@@ -144,7 +170,12 @@ export async function quickstart(opts: QuickstartOptions = {}): Promise<Quicksta
   );
   await run.writeChart(
     "bits_per_char",
-    barChart({ data: out.map((r) => ({ variant: r.variant, bits_per_char: r.bits_per_char })), x: "variant", y: "bits_per_char", title: "Held-out bits per character" }),
+    barChart({
+      data: out.map((r) => ({ variant: r.variant, bits_per_char: r.bits_per_char })),
+      x: "variant",
+      y: "bits_per_char",
+      title: "Held-out bits per character",
+    }),
   );
   await run.writeJson("summary", { rows: out, sample, environment: describeEnvironment() });
   log(`results written to ${run.dir}`);

@@ -89,7 +89,11 @@ export const MHC_PRESETS: Record<string, Partial<MhcConfig>> = {
 /** Build a full config from a preset name and overrides, validating every field. */
 export function mhcConfig(overrides: Partial<MhcConfig> = {}, preset = "published"): MhcConfig {
   const p = MHC_PRESETS[preset];
-  if (!p) throw new Error(`Unknown mHC preset "${preset}": expected one of ${Object.keys(MHC_PRESETS).join(", ")}.`);
+  if (!p) {
+    throw new Error(
+      `Unknown mHC preset "${preset}": expected one of ${Object.keys(MHC_PRESETS).join(", ")}.`,
+    );
+  }
   const cfg = { ...MHC_DEFAULTS, ...p, ...overrides } as MhcConfig;
   validateMhcConfig(cfg);
   return cfg;
@@ -106,15 +110,23 @@ export function validateMhcConfig(cfg: MhcConfig): void {
   if (!["baseline", "mhc"].includes(cfg.kind)) {
     throw new Error(`Model config field "kind" must be "baseline" or "mhc", got "${cfg.kind}".`);
   }
-  if (!["rms", "ln"].includes(cfg.norm)) throw new Error(`Model config field "norm" must be "rms" or "ln", got "${cfg.norm}".`);
-  if (!["fast", "ref"].includes(cfg.scan)) throw new Error(`Model config field "scan" must be "fast" or "ref", got "${cfg.scan}".`);
+  if (!["rms", "ln"].includes(cfg.norm)) {
+    throw new Error(`Model config field "norm" must be "rms" or "ln", got "${cfg.norm}".`);
+  }
+  if (!["fast", "ref"].includes(cfg.scan)) {
+    throw new Error(`Model config field "scan" must be "fast" or "ref", got "${cfg.scan}".`);
+  }
   for (const k of ["dropout", "adapterDropout"] as const) {
-    if (!(cfg[k] >= 0 && cfg[k] < 1)) throw new Error(`Model config field "${k}" must be in [0, 1), got "${cfg[k]}".`);
+    if (!(cfg[k] >= 0 && cfg[k] < 1)) {
+      throw new Error(`Model config field "${k}" must be in [0, 1), got "${cfg[k]}".`);
+    }
   }
   if (!Number.isInteger(cfg.sinkhornIters) || cfg.sinkhornIters < 0) {
     throw new Error(`Model config field "sinkhornIters" must be an integer ≥ 0, got "${cfg.sinkhornIters}".`);
   }
-  if (!(cfg.sinkhornTemp > 0)) throw new Error(`Model config field "sinkhornTemp" must be > 0, got "${cfg.sinkhornTemp}".`);
+  if (!(cfg.sinkhornTemp > 0)) {
+    throw new Error(`Model config field "sinkhornTemp" must be > 0, got "${cfg.sinkhornTemp}".`);
+  }
 }
 
 /** Create a norm's parameters under `prefix` ("…norm"): weight (1) and, for LayerNorm, bias (0). */
@@ -124,7 +136,12 @@ export function addNorm(p: Params, prefix: string, d: number, kind: "rms" | "ln"
 }
 
 /** Apply the norm whose parameters live under `prefix`. @param x [..., d] */
-export function applyNorm(w: Map<string, tf.Variable>, prefix: string, x: tf.Tensor, kind: "rms" | "ln"): tf.Tensor {
+export function applyNorm(
+  w: Map<string, tf.Variable>,
+  prefix: string,
+  x: tf.Tensor,
+  kind: "rms" | "ln",
+): tf.Tensor {
   return kind === "rms"
     ? rmsNorm(x, w.get(`${prefix}.weight`)!, 1e-6)
     : layerNorm(x, w.get(`${prefix}.weight`)!, w.get(`${prefix}.bias`)!, 1e-5);
@@ -256,7 +273,9 @@ export abstract class MhcFamilyModel implements LanguageModel {
    * @returns [B, T, V]
    */
   logits(ids: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => tiedHead(this.#hidden(ids, []), this.weights.get("tok_emb.emb.weight")!) as tf.Tensor3D);
+    return tf.tidy(() =>
+      tiedHead(this.#hidden(ids, []), this.weights.get("tok_emb.emb.weight")!) as tf.Tensor3D
+    );
   }
 
   logProbs(ids: tf.Tensor2D): tf.Tensor3D {
@@ -300,7 +319,10 @@ export class BaselineSLM extends MhcFamilyModel {
 
   protected body(x: tf.Tensor3D): tf.Tensor3D {
     for (let i = 0; i < this.config.layers; i++) {
-      x = tf.add(x, ssmBlock(this.weights, `blocks.${i}.ssm`, x, this.config, this.training, this.dropoutRng));
+      x = tf.add(
+        x,
+        ssmBlock(this.weights, `blocks.${i}.ssm`, x, this.config, this.training, this.dropoutRng),
+      );
     }
     return x;
   }

@@ -18,7 +18,7 @@ import { dropout, linear } from "../nn/linear.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
 
-export { type MhcConfig, mhcConfig, MHC_PRESETS } from "./diag_ssm.ts";
+export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./diag_ssm.ts";
 
 /**
  * Mix streams with a weight vector: Σ_i w_i X_i.
@@ -109,7 +109,11 @@ export class MhcSLM extends MhcFamilyModel {
    */
   #adapter(pre: string, x: tf.Tensor4D, gamma: tf.Tensor): tf.Tensor4D {
     const w = this.weights;
-    const h = linear(rmsNorm(x, w.get(`${pre}.ad_norm.weight`)!, 1e-6), w.get(`${pre}.ad_down.weight`)!, w.get(`${pre}.ad_down.bias`)!);
+    const h = linear(
+      rmsNorm(x, w.get(`${pre}.ad_norm.weight`)!, 1e-6),
+      w.get(`${pre}.ad_down.weight`)!,
+      w.get(`${pre}.ad_down.bias`)!,
+    );
     const z = tf.mul(tf.mul(h, tf.sigmoid(h)), gamma); // [B, T, n or 1, r] ⊙ [n, r] → [B, T, n, r]
     const up = linear(z, w.get(`${pre}.ad_up.weight`)!, w.get(`${pre}.ad_up.bias`)!);
     return dropout(up, this.config.adapterDropout, this.training, this.dropoutRng) as tf.Tensor4D;
@@ -120,10 +124,16 @@ export class MhcSLM extends MhcFamilyModel {
     const [B, T] = x.shape;
     const w = this.weights;
     const L = this.config.layers;
-    let X = linear(x, w.get("expand.proj.weight")!, w.get("expand.proj.bias")!).reshape([B, T, n, d]) as tf.Tensor4D;
+    let X = linear(x, w.get("expand.proj.weight")!, w.get("expand.proj.bias")!).reshape([
+      B,
+      T,
+      n,
+      d,
+    ]) as tf.Tensor4D;
     // The mixing maps are static: compute all layers' simplex weights and Sinkhorn matrices in one batch (the same
     // numbers as layer by layer, with L× fewer GPU dispatches in the forward and backward passes).
-    const stack = (suffix: string) => tf.stack([...Array(L).keys()].map((i) => w.get(`blocks.${i}.${suffix}`)!));
+    const stack = (suffix: string) =>
+      tf.stack([...Array(L).keys()].map((i) => w.get(`blocks.${i}.${suffix}`)!));
     const wPreAll = unstackLayers(simplexWeights(stack("hpre_logits")));
     const wPostAll = unstackLayers(simplexWeights(stack("hpost_logits")));
     const hAll = unstackLayers(sinkhornKnopp(stack("hres_logits"), sinkhornIters, sinkhornTemp));
@@ -135,7 +145,9 @@ export class MhcSLM extends MhcFamilyModel {
       const u = mixStreams(X, wPre);
       const y = ssmBlock(w, `${pre}.ssm`, u, this.config, this.training, this.dropoutRng);
       const y4 = y.reshape([B, T, 1, d]) as tf.Tensor4D;
-      const Y = this.config.streamAdapters ? tf.add(y4, this.#adapter(pre, y4, w.get(`${pre}.gamma_post`)!)) : y4;
+      const Y = this.config.streamAdapters
+        ? tf.add(y4, this.#adapter(pre, y4, w.get(`${pre}.gamma_post`)!))
+        : y4;
       const dX = tf.mul(Y, wPost.reshape([1, 1, n, 1])); // broadcasts y over streams when no adapters
       X = tf.add(mixResidual(X, hAll[i] as tf.Tensor2D), dX) as tf.Tensor4D;
     }

@@ -44,7 +44,11 @@ export async function exportReferenceWeights(model: LanguageModel): Promise<Map<
  *
  * @param source where the weights came from (named in errors)
  */
-export function importReferenceWeights(model: LanguageModel, weights: Map<string, HostTensor>, source = "checkpoint"): void {
+export function importReferenceWeights(
+  model: LanguageModel,
+  weights: Map<string, HostTensor>,
+  source = "checkpoint",
+): void {
   const missing: string[] = [];
   const misShaped: string[] = [];
   const extra: string[] = [];
@@ -58,7 +62,9 @@ export function importReferenceWeights(model: LanguageModel, weights: Map<string
     }
   }
   for (const name of weights.keys()) {
-    if (!model.weights.has(name) && !(name in TIED_ALIASES && model.weights.has(TIED_ALIASES[name]))) extra.push(name);
+    if (!model.weights.has(name) && !(name in TIED_ALIASES && model.weights.has(TIED_ALIASES[name]))) {
+      extra.push(name);
+    }
   }
   for (const [alias, target] of Object.entries(TIED_ALIASES)) {
     const a = weights.get(alias), t = weights.get(target);
@@ -71,7 +77,9 @@ export function importReferenceWeights(model: LanguageModel, weights: Map<string
   if (extra.length) problems.push(`unexpected ${extra.length}: ${extra.join(", ")}`);
   if (misShaped.length) problems.push(`mis-shaped ${misShaped.length}: ${misShaped.join(", ")}`);
   if (problems.length) {
-    throw new Error(`Cannot load weights from ${source} into a "${model.config.kind}" model: ${problems.join("; ")}.`);
+    throw new Error(
+      `Cannot load weights from ${source} into a "${model.config.kind}" model: ${problems.join("; ")}.`,
+    );
   }
   for (const [name, v] of model.weights) {
     const t = weights.get(name)!;

@@ -38,7 +38,10 @@ export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
       value: tf.matMul(x, y),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ys] = saved as [tf.Tensor2D, tf.Tensor2D];
-        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ys)), tf.matMul(xs, dy as tf.Tensor2D, true, false)];
+        return [
+          tf.matMul(dy as tf.Tensor2D, tf.transpose(ys)),
+          tf.matMul(xs, dy as tf.Tensor2D, true, false),
+        ];
       },
     };
   });
