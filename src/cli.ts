@@ -1,7 +1,7 @@
 /**
  * ssmlab command line.
  *
- *   deno run -A src/cli.ts quickstart [--steps 60] [--backend auto]
+ *   deno run -A src/cli.ts quickstart [--steps 150] [--backend auto]
  *   deno run -A src/cli.ts train --model baseline|mhc [reference flags…] [--data DIR] [--steps N] [--resume]
  *   deno run -A src/cli.ts benchmark --ckpt RUN_DIR [--batch_size 8] [--steps 50] [--warmup 10] [--ppl_eval] [--ppl_batches 62]
  *
@@ -82,7 +82,7 @@ function parse(
 
 async function cmdQuickstart(argv: string[]): Promise<void> {
   const f = parse(argv, {
-    steps: { type: "string", default: "60" },
+    steps: { type: "string", default: "150" },
     backend: { type: "string" },
     seed: { type: "string", default: "1337" },
     run: { type: "string" },
@@ -90,7 +90,7 @@ async function cmdQuickstart(argv: string[]): Promise<void> {
   });
   if (f.help) {
     return console.log(
-      "ssmlab quickstart [--steps 60] [--backend auto|cpu|wasm|webgpu] [--seed 1337] [--run NAME]",
+      "ssmlab quickstart [--steps 150] [--backend auto|cpu|wasm|webgpu] [--seed 1337] [--run NAME]",
     );
   }
   const { quickstart } = await import("./experiments/quickstart.ts");

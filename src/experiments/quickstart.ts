@@ -28,7 +28,7 @@ export interface QuickstartOptions {
   dataDir?: string;
   /** Folder of BLiMP jsonl files (default: the shipped sample `data/samples/blimp`). */
   blimpDir?: string;
-  /** Training steps per model (default 60). */
+  /** Training steps per model (default 150). */
   steps?: number;
   /** tfjs backend (default: SSMLAB_BACKEND or auto). */
   backend?: string;
@@ -66,7 +66,7 @@ export interface QuickstartResult {
 export async function quickstart(opts: QuickstartOptions = {}): Promise<QuickstartResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const seed = opts.seed ?? 1337;
-  const steps = opts.steps ?? 60;
+  const steps = opts.steps ?? 150;
   const backend = await initBackend({ backend: opts.backend });
   const root = new URL("../../", import.meta.url).pathname;
   const dataDir = opts.dataDir ?? `${root}data/samples/wikitext-2`;

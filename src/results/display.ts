@@ -26,33 +26,8 @@ import { lineChart, type LineChartOptions, renderSvg, type VegaLiteSpec } from "
 /** A Jupyter MIME bundle: MIME type → content. */
 export type MimeBundle = Record<string, unknown>;
 
-interface JupyterApi {
-  display(obj: unknown, options?: { raw?: boolean; update?: boolean; display_id?: string }): Promise<void>;
-  broadcast(msgType: string, content: Record<string, unknown>): Promise<void>;
-}
-
-/** The kernel's `Deno.jupyter`, or null: outside `deno jupyter`, even reading `Deno.jupyter` throws. */
-function jupyter(): JupyterApi | null {
-  try {
-    const j = (globalThis as { Deno?: { jupyter?: JupyterApi } }).Deno?.jupyter;
-    return j && typeof j.broadcast === "function" ? j : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * True inside a Deno Jupyter kernel.
- *
- * @example
- * ```ts
- * import { inJupyter } from "./display.ts";
- * if (!inJupyter()) console.log("running as a script");
- * ```
- */
-export function inJupyter(): boolean {
-  return jupyter() !== null;
-}
+export { inJupyter, jupyter, type JupyterApi } from "./jupyter.ts";
+import { jupyter } from "./jupyter.ts";
 
 /** Options of {@linkcode showFrame} and the table formatters. */
 export interface TableOptions {

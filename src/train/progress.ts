@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { inJupyter, jupyter, type JupyterApi } from "../results/jupyter.ts";
 
 /** What one progress update shows. */
 export interface ProgressInfo {
@@ -166,31 +167,7 @@ export class LogProgress implements ProgressReporter {
   end(): void {}
 }
 
-interface JupyterApi {
-  broadcast(type: string, content: Record<string, unknown>): Promise<void>;
-}
-
-function jupyterApi(): JupyterApi | null {
-  try {
-    // Outside `deno jupyter`, reading Deno.jupyter throws ("only available in `deno jupyter` subcommand").
-    const j = (globalThis as { Deno?: { jupyter?: JupyterApi } }).Deno?.jupyter;
-    return j && typeof j.broadcast === "function" ? j : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Whether this code runs inside the Deno Jupyter kernel.
- * @example
- * ```ts
- * import { inJupyter } from "./progress.ts";
- * if (inJupyter()) console.log("notebook");
- * ```
- */
-export function inJupyter(): boolean {
-  return jupyterApi() !== null;
-}
+export { inJupyter };
 
 /**
  * A live-updating output in a Jupyter cell: `display_data` once, then `update_display_data` with the same
@@ -207,7 +184,7 @@ export class JupyterProgress implements ProgressReporter {
   #last = 0;
   #log: string[] = [];
   #line = "";
-  constructor(readonly intervalMs = 500, readonly api: JupyterApi | null = jupyterApi()) {}
+  constructor(readonly intervalMs = 500, readonly api: Pick<JupyterApi, "broadcast"> | null = jupyter()) {}
   #send(): void {
     if (!this.api) return;
     const text = [...this.#log.slice(-8), this.#line].filter(Boolean).join("\n");
