@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { PackedDataset } from "../data/batches.ts";
 import { Rng, type RngState } from "../rng.ts";
 
 /** One batch: row-major [batch, seqLen] inputs and next-token targets (−100 = ignored). */
@@ -74,6 +75,7 @@ export class ArrayBatchSource implements BatchSource {
   #cursor = 0;
   #order: Int32Array;
   #rngAtEpoch: RngState;
+  #dataset: PackedDataset;
 
   constructor(tokens: Int32Array, opts: ArrayBatchSourceOptions) {
     const { batch, seqLen } = opts;
@@ -89,7 +91,8 @@ export class ArrayBatchSource implements BatchSource {
     this.shuffle = opts.shuffle ?? true;
     this.dropLast = opts.dropLast ?? false;
     this.rng = opts.rng instanceof Rng ? opts.rng : new Rng(opts.rng ?? 1337);
-    this.numSequences = Math.max(0, Math.floor((tokens.length - 1) / seqLen));
+    this.#dataset = new PackedDataset(tokens, seqLen); // SPEC §1.6 packing, one implementation (data/batches.ts)
+    this.numSequences = this.#dataset.length;
     if (this.numSequences === 0) {
       throw new Error(`ArrayBatchSource: ${tokens.length} tokens make no sequence of length ${seqLen} + 1.`);
     }
@@ -127,16 +130,9 @@ export class ArrayBatchSource implements BatchSource {
       return null;
     }
     const b = Math.min(this.batch, left);
-    const T = this.seqLen;
-    const x = new Int32Array(b * T);
-    const y = new Int32Array(b * T);
-    for (let r = 0; r < b; r++) {
-      const start = this.#order[this.#cursor + r] * T;
-      x.set(this.tokens.subarray(start, start + T), r * T);
-      y.set(this.tokens.subarray(start + 1, start + 1 + T), r * T);
-    }
+    const { x, y } = this.#dataset.gather(this.#order.subarray(this.#cursor, this.#cursor + b));
     this.#cursor += b;
-    return { x, y, batch: b, seqLen: T };
+    return { x, y, batch: b, seqLen: this.seqLen };
   }
 
   getState(): ArrayBatchSourceState {
