@@ -226,3 +226,150 @@ Deno.test("schedules: constant, linear warm-up, cosine", () => {
   assertThrows(() => constantLr(0), Error, `"0"`);
   assertThrows(() => makeSchedule("cosine", 1e-3, null), Error, "totalSteps");
 });
+
+Deno.test("AdamW (flat): a parameter without a gradient is skipped bit for bit and keeps its own step count", async () => {
+  await initBackend({ backend: "cpu" });
+  const w = vars([["a", [0.5, -1.25]], ["b", [2.0, 0.1, -0.3]]]);
+  const opt = new AdamW(w, { lr: 0.05, weightDecay: 0.1 });
+  const o = { lr: 0.05, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decay: [true, true] };
+  const ga = [[0.3, -0.2], [0.1, 0.4], [-0.5, 0.25]];
+  const gb = [[1.5, 0.0, 0.2], [0.7, 1e-3, -0.4]];
+  // step 1: both; step 2: only a (b untouched); step 3: both (a at its step 3, b at its step 2)
+  const n0 = tf.memory().numTensors;
+  let g = new Map([["a", tf.tensor1d(ga[0])], ["b", tf.tensor1d(gb[0])]]);
+  opt.applyGradients(g);
+  dispose(g);
+  const bAfter1 = Float32Array.from(w.get("b")!.dataSync());
+  g = new Map([["a", tf.tensor1d(ga[1])]]);
+  opt.applyGradients(g);
+  dispose(g);
+  assertEquals(Float32Array.from(w.get("b")!.dataSync()), bAfter1, "no gradient: unchanged bit for bit");
+  g = new Map([["a", tf.tensor1d(ga[2])], ["b", tf.tensor1d(gb[1])]]);
+  opt.applyGradients(g);
+  dispose(g);
+  assertEquals(tf.memory().numTensors, n0, "no tensor leak");
+  const refA = refAdamW([0.5, -1.25], ga, o);
+  const refB = refAdamW([2.0, 0.1, -0.3], gb, { ...o, decay: [true, true, true] });
+  w.get("a")!.dataSync().forEach((x, i) => assertAlmostEquals(x, refA[i], 1e-6));
+  w.get("b")!.dataSync().forEach((x, i) => assertAlmostEquals(x, refB[i], 1e-6));
+  const st = await opt.getState();
+  assertEquals(st.step, 3);
+  assertEquals(st.moments.get("a")!.step, 3);
+  assertEquals(st.moments.get("b")!.step, 2);
+  // steps now differ: the next full step uses per-parameter bias corrections
+  const g4 = [[0.2, 0.2], [0.1, -0.1, 0.3]];
+  g = new Map([["a", tf.tensor1d(g4[0])], ["b", tf.tensor1d(g4[1])]]);
+  opt.applyGradients(g);
+  dispose(g);
+  const refA4 = refAdamW([0.5, -1.25], [...ga, g4[0]], o);
+  const refB4 = refAdamW([2.0, 0.1, -0.3], [...gb, g4[1]], { ...o, decay: [true, true, true] });
+  w.get("a")!.dataSync().forEach((x, i) => assertAlmostEquals(x, refA4[i], 1e-6));
+  w.get("b")!.dataSync().forEach((x, i) => assertAlmostEquals(x, refB4[i], 1e-6));
+  opt.dispose();
+  dispose(w);
+});
+
+Deno.test("AdamW (flat): fused clipping equals clipGradNorm + step; prepare/apply; O(1) kernels per step", async () => {
+  await initBackend({ backend: "cpu" });
+  const shapes = [[2, 3], [4], [1, 5]];
+  const init = (tag: string) =>
+    new Map(shapes.map((s, i) => {
+      const n = s.reduce((a, b) => a * b, 1);
+      const x = Array.from({ length: n }, (_, j) => Math.sin(i * 7 + j));
+      return [`p${i}`, tf.variable(tf.tensor(x, s), true, `flat_test.${tag}.${i}.${Math.random()}`)] as const;
+    }));
+  const grads = () =>
+    new Map(shapes.map((s, i) => {
+      const n = s.reduce((a, b) => a * b, 1);
+      return [`p${i}`, tf.tensor(Array.from({ length: n }, (_, j) => 3 * Math.cos(i + j)), s)] as const;
+    }));
+  const w1 = init("a"), w2 = init("b"), w3 = init("c");
+  const o1 = new AdamW(w1, { lr: 0.01, weightDecay: 0.1, noDecayPatterns: ["p1"] });
+  const o2 = new AdamW(w2, { lr: 0.01, weightDecay: 0.1, noDecayPatterns: ["p1"] });
+  const o3 = new AdamW(w3, { lr: 0.01, weightDecay: 0.1, noDecayPatterns: ["p1"] });
+  const n0 = tf.memory().numTensors;
+  for (let k = 0; k < 3; k++) {
+    const g1 = grads(), g2 = grads(), g3 = grads();
+    const norm = o1.applyGradients(g1, 0.01, { clipNorm: 0.5 });
+    const ref = await clipGradNorm(g2, 0.5);
+    o2.applyGradients(g2, 0.01);
+    assertAlmostEquals((await norm.data())[0], ref, 1e-4);
+    norm.dispose();
+    const prep = o3.prepareGradients(g3);
+    dispose(g3);
+    assertAlmostEquals((await prep.norm.data())[0], ref, 1e-4);
+    o3.applyPrepared(prep, 0.01, { clipNorm: 0.5 });
+    prep.dispose();
+    dispose(g1);
+    dispose(g2);
+  }
+  assertEquals(tf.memory().numTensors, n0, "no tensor leak");
+  for (const n of w1.keys()) {
+    const a = w1.get(n)!.dataSync(), b = w2.get(n)!.dataSync(), c = w3.get(n)!.dataSync();
+    a.forEach((x, i) => assertAlmostEquals(x, b[i], 1e-6));
+    assertEquals(Float32Array.from(c), Float32Array.from(a), "prepare + apply = fused applyGradients");
+  }
+  // the number of (non-reshape) kernels of a step does not grow with the number of parameters
+  const kernels = async (count: number) => {
+    const w = new Map(
+      Array.from(
+        { length: count },
+        (_, i) => [`q${i}`, tf.variable(tf.ones([3, 2]), true, `flat_k.${Math.random()}`)],
+      ),
+    );
+    const opt = new AdamW(w, { lr: 0.01, weightDecay: 0.1, noDecayPatterns: ["q0"] });
+    const g = new Map([...w.keys()].map((n) => [n, tf.ones([3, 2])]));
+    const prof = await tf.profile(() => {
+      const norm = opt.applyGradients(g, 0.01, { clipNorm: 1 });
+      norm.dispose();
+    });
+    dispose(g);
+    opt.dispose();
+    dispose(w);
+    return prof.kernels.filter((k) => k.name !== "Reshape").length;
+  };
+  const k3 = await kernels(3), k40 = await kernels(40);
+  assertEquals(k40, k3, "O(1) kernels in the number of parameters");
+  assert(k3 < 30, `a fused clip + AdamW step is ${k3} kernels`);
+  // freezing after prepare is refused (the flat layout changed)
+  const g5 = grads();
+  const prep = o1.prepareGradients(g5);
+  dispose(g5);
+  o1.freeze(["p2"]);
+  assertThrows(() => o1.applyPrepared(prep, 0.01), Error, "changed since the gradients were prepared");
+  for (const o of [o1, o2, o3]) o.dispose();
+  for (const w of [w1, w2, w3]) dispose(w);
+});
+
+Deno.test("AdamW (flat): freeze/unfreeze keep the other moments; setState restores the flat state", async () => {
+  await initBackend({ backend: "cpu" });
+  const w = vars([["x", [1, 2]], ["y", [3, 4, 5]], ["z", [6]]]);
+  const opt = new AdamW(w, { lr: 0.01, weightDecay: 0 });
+  const g = new Map([["x", tf.tensor1d([0.1, 0.2])], ["y", tf.tensor1d([0.3, -0.4, 0.5])], [
+    "z",
+    tf.tensor1d([1]),
+  ]]);
+  opt.applyGradients(g);
+  const before = await opt.getState();
+  opt.freeze(["y"]);
+  assertEquals(opt.flatSize, 3);
+  const mid = await opt.getState();
+  assertEquals([...mid.moments.keys()], ["x", "z"]);
+  assertEquals(mid.moments.get("z")!.m, before.moments.get("z")!.m, "moments carried across the re-layout");
+  opt.unfreeze(["y"]);
+  const after = await opt.getState();
+  assertEquals([...after.moments.keys()], ["x", "y", "z"]);
+  assertEquals(after.moments.get("y")!.m, new Float32Array(3), "fresh zero moments after unfreezing");
+  assertEquals(after.moments.get("y")!.step, 0);
+  assertEquals(after.moments.get("x")!.v, before.moments.get("x")!.v);
+  opt.setState(before);
+  const back = await opt.getState();
+  for (const n of ["x", "y", "z"]) {
+    assertEquals(back.moments.get(n)!.m, before.moments.get(n)!.m);
+    assertEquals(back.moments.get(n)!.v, before.moments.get(n)!.v);
+    assertEquals(back.moments.get(n)!.step, 1);
+  }
+  dispose(g);
+  opt.dispose();
+  dispose(w);
+});

@@ -5,6 +5,8 @@
  *
  * Two fast kernels, chosen by `opts.impl` (default `auto`): on the host-memory backends (cpu, wasm) a sequential
  * loop over Float32Arrays (O(B·T·D) work, no per-op overhead), elsewhere (webgpu, native) a `parallel` tf-op scan.
+ * On webgpu the diagonal scan instead runs fused WGSL kernels (`scan_webgpu.ts`: one dispatch forward, three
+ * backward), since there the many small ops of the parallel scan are bound by per-dispatch overhead.
  * The parallel kernels run a log-depth Hillis–Steele scan with the associative operator
  * (a₁, b₁) ∘ (a₂, b₂) = (a₁a₂, a₂b₁ + b₂): ⌈log₂T⌉ levels of shift / multiply / add over the whole sequence. Only
  * products of decays are formed — never a division by a cumulative product (the trick of SPEC §3.2 that underflows
@@ -16,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { diagScanWebGPU } from "./scan_webgpu.ts";
 
 /** The function type `tf.customGrad` takes. */
 export type CustomFn = Parameters<typeof tf.customGrad>[0];
@@ -109,9 +112,10 @@ function unstack0(x: tf.Tensor): tf.Tensor[] {
 /**
  * Which fast kernel runs: `host` — a sequential loop over Float32Arrays on the host (O(B·T·D) work, fastest where
  * tensors already live in host memory: the cpu and wasm backends); `parallel` — the log-depth tf-op scan (no host
- * round trip: webgpu, native tensorflow); `auto` (default) — `host` on cpu and wasm, else `parallel`.
+ * round trip: webgpu, native tensorflow); `webgpu` — fused WGSL kernels (`scan_webgpu.ts`; diagScan only, webgpu
+ * backend only); `auto` (default) — `host` on cpu and wasm, `webgpu` for diagScan on webgpu, else `parallel`.
  */
-export type ScanImpl = "auto" | "host" | "parallel";
+export type ScanImpl = "auto" | "host" | "parallel" | "webgpu";
 
 /** Options of {@linkcode diagScan} and {@linkcode selectiveScan}. */
 export interface ScanOptions {
@@ -119,12 +123,23 @@ export interface ScanOptions {
   impl?: ScanImpl;
 }
 
-function resolveImpl(fn: string, impl: ScanImpl | undefined): "host" | "parallel" {
+function resolveImpl(
+  fn: string,
+  impl: ScanImpl | undefined,
+  hasWebgpu = false,
+): "host" | "parallel" | "webgpu" {
   const i = impl ?? "auto";
-  if (i === "host" || i === "parallel") return i;
-  if (i !== "auto") throw new Error(`${fn}: option "impl" is "${i}", expected "auto", "host" or "parallel".`);
+  if (i === "host" || i === "parallel" || (hasWebgpu && i === "webgpu")) return i;
+  if (i !== "auto") {
+    throw new Error(
+      `${fn}: option "impl" is "${i}", expected "auto", "host", "parallel"${
+        hasWebgpu ? ' or "webgpu"' : ""
+      }.`,
+    );
+  }
   const be = tf.getBackend();
-  return be === "cpu" || be === "wasm" ? "host" : "parallel";
+  if (be === "cpu" || be === "wasm") return "host";
+  return hasWebgpu && be === "webgpu" ? "webgpu" : "parallel";
 }
 
 const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
@@ -313,9 +328,9 @@ export function diagScanRef(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D): tf.
 }
 
 /**
- * Fast diagonal scan, same result as {@linkcode diagScanRef}: a host loop (cpu, wasm) or a log-depth parallel
- * scan (other backends), each with a custom gradient (the reverse scan). Differentiable w.r.t. u, a and b on every
- * backend.
+ * Fast diagonal scan, same result as {@linkcode diagScanRef}: a host loop (cpu, wasm), fused WGSL kernels
+ * (webgpu) or a log-depth parallel scan (other backends), each with a custom gradient (the reverse scan).
+ * Differentiable w.r.t. u, a and b on every backend.
  *
  * @param u [B, T, D] input
  * @param a [D] decay per channel (any real value; |a| ≤ 1 for stability)
@@ -337,7 +352,9 @@ export function diagScan(
 ): tf.Tensor3D {
   checkDiag("diagScan", u, a, b);
   if (u.shape[1] === 0) return tf.zeros(u.shape) as tf.Tensor3D;
-  if (resolveImpl("diagScan", opts.impl) === "host") return diagScanHost(u, a, b);
+  const impl = resolveImpl("diagScan", opts.impl, true);
+  if (impl === "host") return diagScanHost(u, a, b);
+  if (impl === "webgpu") return diagScanWebGPU(u, a, b);
   const f = tf.customGrad(
     ((u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
       const uT = tf.tidy(() => toTimeMajor(u)); // [T, B, D]

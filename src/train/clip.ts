@@ -17,8 +17,10 @@ function present(grads: Map<string, tf.Tensor | null>): tf.Tensor[] {
 }
 
 /**
- * The global L2 norm of a set of gradients as a float32 scalar tensor, computed with one `addN` of the
- * per-tensor sums of squares (null entries are skipped; no gradient at all gives 0). The caller owns the result.
+ * The global L2 norm of a set of gradients as a float32 scalar tensor, computed over their flat concatenation
+ * (a constant number of tensor ops whatever the number of gradients; null entries are skipped; no gradient at
+ * all gives 0). The caller owns the result. (The trainer does not use this: `AdamW.prepareGradients`
+ * in `optim.ts` computes the norm on the optimizer's own flat gradient and fuses the clipping into the update.)
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -31,10 +33,13 @@ function present(grads: Map<string, tf.Tensor | null>): tf.Tensor[] {
 export function globalNormTensor(grads: Map<string, tf.Tensor | null>): tf.Scalar {
   const list = present(grads);
   if (list.length === 0) return tf.scalar(0);
-  return tf.tidy(() => {
-    const sq = list.map((g) => tf.sum(tf.square(g.dtype === "float32" ? g : g.cast("float32"))));
-    return tf.sqrt(sq.length === 1 ? sq[0] : tf.addN(sq)) as tf.Scalar;
-  });
+  return tf.tidy(() => tf.sqrt(tf.sum(tf.square(flatten(list)))) as tf.Scalar);
+}
+
+/** All gradients as one flat float32 vector (one concat), so the norm is a constant number of ops. */
+function flatten(list: tf.Tensor[]): tf.Tensor1D {
+  const parts = list.map((g) => (g.dtype === "float32" ? g : g.cast("float32")).reshape([-1]));
+  return (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
 }
 
 /**
@@ -75,18 +80,22 @@ export async function globalNorm(grads: Map<string, tf.Tensor | null>): Promise<
  */
 export function clipGradNormTensor(grads: Map<string, tf.Tensor | null>, maxNorm: number): tf.Scalar {
   if (!(maxNorm > 0)) throw new Error(`Gradient clipping needs a positive max norm, got "${maxNorm}".`);
-  const norm = globalNormTensor(grads);
-  if (present(grads).length === 0) return norm;
-  const scale = tf.tidy(() =>
-    tf.minimum(tf.scalar(1), tf.div(tf.scalar(maxNorm), norm.add(tf.scalar(1e-6))))
-  );
+  const list = present(grads);
+  if (list.length === 0) return tf.scalar(0);
+  // One flat pass: concat → norm → scale → split back (a constant number of ops whatever the count).
+  const [norm, pieces] = tf.tidy(() => {
+    const flat = flatten(list);
+    const n = tf.sqrt(tf.sum(tf.square(flat))) as tf.Scalar;
+    const scaled = flat.mul(tf.minimum(tf.scalar(1), tf.div(tf.scalar(maxNorm), n.add(tf.scalar(1e-6)))));
+    const parts = list.length === 1 ? [scaled] : tf.split(scaled, list.map((g) => g.size));
+    return [n, parts.map((t, i) => t.reshape(list[i].shape))] as [tf.Scalar, tf.Tensor[]];
+  });
+  let i = 0;
   for (const [name, g] of grads) {
     if (!g) continue;
-    const scaled = tf.tidy(() => g.mul(scale));
     g.dispose();
-    grads.set(name, scaled);
+    grads.set(name, pieces[i++]);
   }
-  scale.dispose();
   return norm;
 }
 

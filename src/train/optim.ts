@@ -1,5 +1,5 @@
 /**
- * AdamW written by hand over tf.Variables, with PyTorch's `torch.optim.AdamW` semantics (SPEC §1.7):
+ * AdamW written by hand over tf.Variables (one flat m and v over all trainable parameters), with PyTorch's `torch.optim.AdamW` semantics (SPEC §1.7):
  *
  * ```
  * p ← p · (1 − lr·wd)                                  (decoupled decay, before the Adam update)
@@ -104,14 +104,94 @@ export interface AdamWState {
   moments: Map<string, AdamWMoments>;
 }
 
-interface Slot {
-  m: tf.Variable;
-  v: tf.Variable;
-  step: number;
+/** Options of {@linkcode AdamW.prepareGradients}. */
+export interface PrepareOptions {
+  /** Divide the flat gradient by this (e.g. the number of accumulated micro-batches; default 1 = none). */
+  divisor?: number;
+}
+
+/** Options of {@linkcode AdamW.applyPrepared} and of {@linkcode AdamW.applyGradients}. */
+export interface ApplyOptions {
+  /**
+   * Global-norm clip (PyTorch `clip_grad_norm_`: scale = min(1, clipNorm / (norm + 1e-6))); null/undefined =
+   * no clipping.
+   */
+  clipNorm?: number | null;
+}
+
+/**
+ * The gradients of one step concatenated into one flat float32 vector, in the optimizer's parameter order
+ * (zeros where a parameter got no gradient), with their global L2 norm. Made by
+ * {@linkcode AdamW.prepareGradients}; consumed by {@linkcode AdamW.applyPrepared}. Holds device memory:
+ * `dispose()` it (idempotent) if it is not applied.
+ */
+export class PreparedGradients {
+  #flat: tf.Tensor1D | null;
+  #norm: tf.Scalar | null;
+  /** @internal */
+  constructor(
+    flat: tf.Tensor1D | null,
+    norm: tf.Scalar | null,
+    /** Canonical names of the parameters that received a gradient. */
+    readonly present: ReadonlySet<string>,
+    /** @internal the optimizer layout version the flat vector follows */
+    readonly version: number,
+  ) {
+    this.#flat = flat;
+    this.#norm = norm;
+  }
+  /** The global L2 norm of the gradients before clipping (owned by this object). */
+  get norm(): tf.Scalar {
+    if (!this.#norm) throw new Error("PreparedGradients: the norm was not computed or is disposed.");
+    return this.#norm;
+  }
+  /** @internal take the flat gradient (once). */
+  takeFlat(): tf.Tensor1D | null {
+    const f = this.#flat;
+    this.#flat = null;
+    return f;
+  }
+  /** @internal take the norm (the caller owns it afterwards). */
+  takeNorm(): tf.Scalar | null {
+    const n = this.#norm;
+    this.#norm = null;
+    return n;
+  }
+  /** Release the flat gradient and the norm. */
+  dispose(): void {
+    this.#flat?.dispose();
+    this.#norm?.dispose();
+    this.#flat = null;
+    this.#norm = null;
+  }
+}
+
+/** The flat layout of the trainable parameters: m and v are one tensor each over all of them, in this order. */
+interface Layout {
+  names: string[];
+  sizes: number[];
+  offsets: number[];
+  total: number;
+  index: Map<string, number>;
+  /** null when there is no trainable parameter. */
+  m: tf.Variable | null;
+  v: tf.Variable | null;
+  /** Per-element "decayed by name" mask (bool); null when all or none are decayed. */
+  decayMask: tf.Tensor1D | null;
+  decayAll: boolean;
+  decayNone: boolean;
+  version: number;
 }
 
 /**
  * AdamW over a map of named tf.Variables.
+ *
+ * The moments of all trainable parameters are kept as one flat tensor each (m, v), so a step costs a constant
+ * number of tensor ops whatever the number of parameters: concatenate the gradients and the parameters, do the
+ * Adam math on the flat vectors, split the new values and `assign` them back. Gradient clipping can be fused in
+ * (`applyGradients(grads, lr, { clipNorm })`, or {@linkcode AdamW.prepareGradients} +
+ * {@linkcode AdamW.applyPrepared} when the norm must be checked on the host before the update, as the trainer
+ * does).
  *
  * @example
  * ```ts
@@ -121,6 +201,8 @@ interface Slot {
  * const opt = new AdamW(w, { lr: 1e-2, weightDecay: 0.1 });
  * const g = new Map([["w", tf.tensor1d([0.5, -0.5])]]);
  * opt.applyGradients(g);
+ * const norm = opt.applyGradients(g, 1e-2, { clipNorm: 1 }); // pre-clip norm, as a scalar tensor
+ * norm.dispose();
  * g.get("w")!.dispose();
  * opt.dispose();
  * ```
@@ -130,10 +212,14 @@ export class AdamW {
   /** Optimizer steps taken. */
   step = 0;
   readonly #params: Map<string, tf.Variable>;
-  readonly #slots = new Map<string, Slot>();
+  /** Per-parameter update counts (PyTorch's per-parameter `step`), for every trainable parameter. */
+  readonly #steps = new Map<string, number>();
+  #layout: Layout | null = null;
+  #version = 0;
   readonly #frozen = new Set<string>();
   readonly #noDecay: (name: string) => boolean;
   readonly #alias = new Map<string, string>();
+  #constructed = false;
 
   /**
    * @param params the model's weights by name (moments are created at once for every trainable one)
@@ -161,7 +247,8 @@ export class AdamW {
       if (first !== undefined) this.#alias.set(name, first);
       else seen.set(v, name);
     }
-    for (const name of params.keys()) if (!this.isFrozen(name) && !this.#alias.has(name)) this.#slot(name);
+    this.#constructed = true;
+    this.#rebuild();
   }
 
   /** Whether `name` is decayed. */
@@ -177,7 +264,7 @@ export class AdamW {
       (v !== undefined && v.trainable === false);
   }
 
-  /** Names of the parameters that are updated. */
+  /** Names of the parameters that are updated (the order of the flat state). */
   trainableNames(): string[] {
     return [...this.#params.keys()].filter((n) => !this.isFrozen(n) && !this.#alias.has(n));
   }
@@ -185,6 +272,11 @@ export class AdamW {
   /** Names frozen by name (see {@linkcode AdamW.isFrozen}). */
   frozenNames(): string[] {
     return [...this.#frozen];
+  }
+
+  /** Number of elements of the flat state (all trainable parameters together). */
+  get flatSize(): number {
+    return this.#ensure().total;
   }
 
   /**
@@ -203,15 +295,10 @@ export class AdamW {
       for (const hitName of hit) {
         const n = this.#alias.get(hitName) ?? hitName; // freezing a tied alias freezes the tensor
         this.#frozen.add(n);
-        const s = this.#slots.get(n);
-        if (s) {
-          s.m.dispose();
-          s.v.dispose();
-          this.#slots.delete(n);
-        }
         out.push(n);
       }
     }
+    if (this.#constructed) this.#rebuild();
     return out;
   }
 
@@ -220,37 +307,78 @@ export class AdamW {
     for (const n of names) {
       const c = this.#alias.get(n) ?? n;
       this.#frozen.delete(c);
-      if (!this.isFrozen(c) && this.#params.has(c)) this.#slot(c);
     }
+    if (this.#constructed) this.#rebuild();
   }
 
-  #slot(name: string): Slot {
-    let s = this.#slots.get(name);
-    if (!s) {
-      const p = this.#params.get(name)!;
-      const z = tf.zeros(p.shape, "float32");
-      s = { m: tf.variable(z, false), v: tf.variable(z, false), step: 0 };
-      z.dispose(); // the variables hold their own reference to the data
-      this.#slots.set(name, s);
-    }
-    return s;
+  #ensure(): Layout {
+    return this.#layout ?? this.#rebuild();
   }
 
-  /**
-   * One AdamW step.
-   *
-   * @param grads gradients by parameter name (the caller keeps ownership and disposes them); parameters
-   *   without an entry are skipped, as are frozen ones
-   * @param lr learning rate for this step (default `hyper.lr`)
-   * @throws Error naming gradients whose parameter is unknown or whose shape differs.
-   */
-  applyGradients(
+  /** (Re)build the flat layout over the current trainable set, keeping the moments of parameters still in it. */
+  #rebuild(): Layout {
+    const names = this.trainableNames();
+    const old = this.#layout;
+    if (old && old.names.length === names.length && old.names.every((n, i) => n === names[i])) return old;
+    const sizes = names.map((n) => this.#params.get(n)!.size);
+    const offsets: number[] = [];
+    let total = 0;
+    for (const s of sizes) {
+      offsets.push(total);
+      total += s;
+    }
+    const index = new Map(names.map((n, i) => [n, i]));
+    const carry = (flat: tf.Variable | null): tf.Variable | null => {
+      if (names.length === 0) return null;
+      const t = tf.tidy(() => {
+        const parts = names.map((n, i) => {
+          const j = old?.index.get(n);
+          return j !== undefined && flat ? flat.slice(old!.offsets[j], old!.sizes[j]) : tf.zeros([sizes[i]]);
+        });
+        return parts.length === 1 ? parts[0] : tf.concat(parts);
+      });
+      const variable = tf.variable(t, false);
+      t.dispose(); // the variable holds its own reference to the data
+      return variable;
+    };
+    const m = carry(old?.m ?? null), v = carry(old?.v ?? null);
+    const flags = names.map((n) => !this.#noDecay(n));
+    const decayAll = flags.every((f) => f), decayNone = flags.every((f) => !f);
+    let decayMask: tf.Tensor1D | null = null;
+    if (!decayAll && !decayNone) {
+      const mask = new Uint8Array(total);
+      names.forEach((_, i) => {
+        if (flags[i]) mask.fill(1, offsets[i], offsets[i] + sizes[i]);
+      });
+      decayMask = tf.tensor1d(mask, "bool");
+    }
+    if (old) {
+      old.m?.dispose();
+      old.v?.dispose();
+      old.decayMask?.dispose();
+    }
+    for (const n of [...this.#steps.keys()]) if (!index.has(n)) this.#steps.delete(n);
+    for (const n of names) if (!this.#steps.has(n)) this.#steps.set(n, 0);
+    this.#layout = {
+      names,
+      sizes,
+      offsets,
+      total,
+      index,
+      m,
+      v,
+      decayMask,
+      decayAll,
+      decayNone,
+      version: ++this.#version,
+    };
+    return this.#layout;
+  }
+
+  /** Validate gradients and map them to canonical (un-aliased) names. */
+  #canonical(
     grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>,
-    lr = this.hyper.lr,
-  ): void {
-    if (!(lr > 0) || !Number.isFinite(lr)) {
-      throw new Error(`AdamW: learning rate must be a positive number, got "${lr}".`);
-    }
+  ): Map<string, tf.Tensor | null> {
     const raw = grads instanceof Map ? [...grads.entries()] : Object.entries(grads);
     const names = new Set(raw.map(([n]) => this.#alias.get(n) ?? n));
     if (names.size !== raw.length) {
@@ -258,7 +386,7 @@ export class AdamW {
         `AdamW: gradients given twice for one tied parameter (${raw.map(([n]) => `"${n}"`).join(", ")}).`,
       );
     }
-    const entries = raw.map(([n, g]) => [this.#alias.get(n) ?? n, g] as const);
+    const entries = new Map(raw.map(([n, g]) => [this.#alias.get(n) ?? n, g] as const));
     const bad: string[] = [];
     for (const [name, g] of entries) {
       const p = this.#params.get(name);
@@ -268,52 +396,206 @@ export class AdamW {
       }
     }
     if (bad.length) throw new Error(`AdamW: bad gradients: ${bad.join(", ")}.`);
-    const { beta1, beta2, eps, weightDecay } = this.hyper;
-    this.step++;
-    for (const [name, g] of entries) {
-      if (!g || this.isFrozen(name)) continue;
-      const p = this.#params.get(name)!;
-      const s = this.#slot(name);
-      s.step++;
-      const bc1 = 1 - Math.pow(beta1, s.step);
-      const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, s.step));
-      const stepSize = lr / bc1;
-      const decay = this.isDecayed(name) ? 1 - lr * weightDecay : 1;
-      tf.tidy(() => {
-        const g32 = g.dtype === "float32" ? g : g.cast("float32");
-        const pd = decay !== 1 ? p.mul(tf.scalar(decay)) : p;
-        const m = s.m.mul(tf.scalar(beta1)).add(g32.mul(tf.scalar(1 - beta1)));
-        const v = s.v.mul(tf.scalar(beta2)).add(g32.mul(g32).mul(tf.scalar(1 - beta2)));
-        const denom = v.sqrt().div(tf.scalar(bc2Sqrt)).add(tf.scalar(eps));
-        const next = pd.sub(m.div(denom).mul(tf.scalar(stepSize)));
-        s.m.assign(m);
-        s.v.assign(v);
-        p.assign(next);
+    return entries;
+  }
+
+  #prepare(
+    grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>,
+    withNorm: boolean,
+    divisor = 1,
+  ): PreparedGradients {
+    if (!(divisor > 0) || !Number.isFinite(divisor)) {
+      throw new Error(`AdamW: the gradient divisor must be a positive number, got "${divisor}".`);
+    }
+    const entries = this.#canonical(grads);
+    const L = this.#ensure();
+    const present = new Set<string>();
+    for (const n of L.names) if (entries.get(n)) present.add(n);
+    if (present.size === 0) {
+      return new PreparedGradients(null, withNorm ? tf.scalar(0) : null, present, L.version);
+    }
+    const flat = tf.tidy(() => {
+      const parts = L.names.map((n, i) => {
+        const g = entries.get(n);
+        if (!g) return tf.zeros([L.sizes[i]]);
+        return (g.dtype === "float32" ? g : g.cast("float32")).reshape([-1]);
       });
+      const f = (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
+      return divisor === 1 ? f : f.div(tf.scalar(divisor)) as tf.Tensor1D;
+    });
+    const norm = withNorm ? tf.tidy(() => tf.sqrt(tf.sum(tf.square(flat))) as tf.Scalar) : null;
+    return new PreparedGradients(flat, norm, present, L.version);
+  }
+
+  /**
+   * Concatenate a step's gradients into one flat vector and compute their global L2 norm, without reading
+   * anything back and without touching the parameters: the caller can read the norm (e.g. together with the
+   * loss), check it, and only then {@linkcode AdamW.applyPrepared} it. The caller keeps ownership of `grads`
+   * (they may be disposed right after this call).
+   *
+   * @throws Error naming gradients whose parameter is unknown or whose shape differs.
+   */
+  prepareGradients(
+    grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>,
+    opts: PrepareOptions = {},
+  ): PreparedGradients {
+    return this.#prepare(grads, true, opts.divisor ?? 1);
+  }
+
+  /**
+   * Apply prepared gradients (clipped first when `clipNorm` is given). Consumes the flat gradient; the norm
+   * stays owned by `prepared` (dispose it).
+   *
+   * @throws Error when the learning rate is not positive, or the parameter set changed (freeze/unfreeze)
+   *   since the gradients were prepared.
+   */
+  applyPrepared(prepared: PreparedGradients, lr = this.hyper.lr, opts: ApplyOptions = {}): void {
+    checkLr(lr);
+    const clip = opts.clipNorm;
+    if (clip !== undefined && clip !== null && !(clip > 0)) {
+      throw new Error(`Gradient clipping needs a positive max norm, got "${clip}".`);
+    }
+    const L = this.#ensure();
+    if (prepared.version !== L.version) {
+      prepared.dispose();
+      throw new Error(
+        "AdamW.applyPrepared: the trainable parameters changed since the gradients were prepared.",
+      );
+    }
+    const flat = prepared.takeFlat();
+    try {
+      if (flat === null) {
+        this.step++;
+        return;
+      }
+      if (clip !== undefined && clip !== null) {
+        const norm = prepared.norm;
+        const clipped = tf.tidy(() =>
+          flat.mul(
+            tf.minimum(tf.scalar(1), tf.div(tf.scalar(clip), norm.add(tf.scalar(1e-6)))),
+          ) as tf.Tensor1D
+        );
+        this.#update(clipped, prepared.present, lr);
+        clipped.dispose();
+      } else this.#update(flat, prepared.present, lr);
+    } finally {
+      flat?.dispose();
     }
   }
 
   /**
-   * A copy of the state, the moments read to the host asynchronously (all reads are started at once, before
-   * the first await, so the copy is of the state at the time of the call).
+   * One AdamW step.
+   *
+   * @param grads gradients by parameter name (the caller keeps ownership and disposes them); parameters
+   *   without an entry are skipped, as are frozen ones
+   * @param lr learning rate for this step (default `hyper.lr`)
+   * @param opts with `clipNorm`, the gradients are first clipped to that global L2 norm (in the same flat pass)
+   *   and the norm before clipping is returned as a scalar tensor the caller must dispose
+   * @throws Error naming gradients whose parameter is unknown or whose shape differs.
+   */
+  applyGradients(grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>, lr?: number): void;
+  applyGradients(
+    grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>,
+    lr: number | undefined,
+    opts: ApplyOptions,
+  ): tf.Scalar;
+  applyGradients(
+    grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>,
+    lr = this.hyper.lr,
+    opts?: ApplyOptions,
+  ): tf.Scalar | void {
+    checkLr(lr);
+    const clip = opts?.clipNorm;
+    const prepared = this.#prepare(grads, opts !== undefined);
+    try {
+      this.applyPrepared(prepared, lr, { clipNorm: clip });
+      if (opts !== undefined) return prepared.takeNorm()!;
+    } finally {
+      prepared.dispose();
+    }
+  }
+
+  /** The Adam math over the flat vectors; `g` is the flat (already clipped) gradient. */
+  #update(g: tf.Tensor1D, present: ReadonlySet<string>, lr: number): void {
+    const L = this.#ensure();
+    const { beta1, beta2, eps, weightDecay } = this.hyper;
+    this.step++;
+    const all = present.size === L.names.length;
+    const stepsAfter = L.names.map((n) => this.#steps.get(n)! + (present.has(n) ? 1 : 0));
+    const uniform = all && stepsAfter.every((s) => s === stepsAfter[0]);
+    const decay = 1 - lr * weightDecay;
+    const doDecay = weightDecay !== 0 && !L.decayNone;
+    const params = L.names.map((n) => this.#params.get(n)!);
+    tf.tidy(() => {
+      const flatP = params.map((p) => p.reshape([-1]));
+      const p = flatP.length === 1 ? flatP[0] : tf.concat(flatP);
+      let bc2: tf.Tensor, stepSize: tf.Tensor, presentMask: tf.Tensor | null = null;
+      if (uniform) {
+        const s = stepsAfter[0];
+        bc2 = tf.scalar(Math.sqrt(1 - Math.pow(beta2, s)));
+        stepSize = tf.scalar(lr / (1 - Math.pow(beta1, s)));
+      } else {
+        // Parameters at different step counts (or without a gradient this step): per-element coefficients.
+        const bc2a = new Float32Array(L.total).fill(1), ssa = new Float32Array(L.total);
+        const mask = all ? null : new Uint8Array(L.total);
+        L.names.forEach((n, i) => {
+          if (!present.has(n)) return;
+          const s = stepsAfter[i], a = L.offsets[i], b = a + L.sizes[i];
+          bc2a.fill(Math.sqrt(1 - Math.pow(beta2, s)), a, b);
+          ssa.fill(lr / (1 - Math.pow(beta1, s)), a, b);
+          mask?.fill(1, a, b);
+        });
+        bc2 = tf.tensor1d(bc2a);
+        stepSize = tf.tensor1d(ssa);
+        if (mask) presentMask = tf.tensor1d(mask, "bool");
+      }
+      let pd = p;
+      if (doDecay) {
+        const decayed = p.mul(tf.scalar(decay));
+        pd = L.decayAll ? decayed : tf.where(L.decayMask!, decayed, p);
+      }
+      let m = L.m!.mul(tf.scalar(beta1)).add(g.mul(tf.scalar(1 - beta1)));
+      let v = L.v!.mul(tf.scalar(beta2)).add(g.mul(g).mul(tf.scalar(1 - beta2)));
+      const denom = v.sqrt().div(bc2).add(tf.scalar(eps));
+      let next = pd.sub(m.div(denom).mul(stepSize));
+      if (presentMask) {
+        // parameters without a gradient keep their values and moments bit for bit
+        m = tf.where(presentMask, m, L.m!);
+        v = tf.where(presentMask, v, L.v!);
+        next = tf.where(presentMask, next, p);
+      }
+      L.m!.assign(m);
+      L.v!.assign(v);
+      const pieces = params.length === 1 ? [next] : tf.split(next, L.sizes);
+      params.forEach((param, i) => {
+        if (present.has(L.names[i])) param.assign(pieces[i].reshape(param.shape));
+      });
+    });
+    for (const n of present) this.#steps.set(n, this.#steps.get(n)! + 1);
+  }
+
+  /**
+   * A copy of the state, the moments read to the host asynchronously (the reads are started at once, before
+   * the first await, so the copy is of the state at the time of the call). The per-name format is that of
+   * the per-parameter optimizer: the flat moments are sliced by name.
    */
   async getState(): Promise<AdamWState> {
-    const slots = [...this.#slots].map(([name, s]) => ({
+    const L = this.#ensure();
+    const mRead = L.m?.data(), vRead = L.v?.data();
+    const slots = L.names.map((name, i) => ({
       name,
-      shape: [...s.m.shape],
-      step: s.step,
-      m: s.m.data(),
-      v: s.v.data(),
+      shape: [...this.#params.get(name)!.shape],
+      step: this.#steps.get(name)!,
+      a: L.offsets[i],
+      b: L.offsets[i] + L.sizes[i],
     }));
     const step = this.step, hyper = { ...this.hyper }, frozen = [...this.#frozen];
     const moments = new Map<string, AdamWMoments>();
-    for (const s of slots) {
-      moments.set(s.name, {
-        m: Float32Array.from(await s.m as Float32Array),
-        v: Float32Array.from(await s.v as Float32Array),
-        shape: s.shape,
-        step: s.step,
-      });
+    if (mRead && vRead) {
+      const m = await mRead as Float32Array, v = await vRead as Float32Array;
+      for (const s of slots) {
+        moments.set(s.name, { m: m.slice(s.a, s.b), v: v.slice(s.a, s.b), shape: s.shape, step: s.step });
+      }
     }
     return { step, hyper, frozen, moments };
   }
@@ -344,29 +626,39 @@ export class AdamW {
       validateHyper(this.hyper);
     }
     this.step = state.step;
-    for (const [name, s] of this.#slots) {
+    const L = this.#ensure();
+    if (!L.m || !L.v) return;
+    const m = new Float32Array(L.total), v = new Float32Array(L.total);
+    L.names.forEach((name, i) => {
       const mo = state.moments.get(name);
-      tf.tidy(() => {
-        if (mo) {
-          s.m.assign(tf.tensor(mo.m, s.m.shape, "float32"));
-          s.v.assign(tf.tensor(mo.v, s.v.shape, "float32"));
-          s.step = mo.step;
-        } else {
-          s.m.assign(tf.zerosLike(s.m));
-          s.v.assign(tf.zerosLike(s.v));
-          s.step = 0;
-        }
-      });
-    }
+      if (mo) {
+        m.set(mo.m, L.offsets[i]);
+        v.set(mo.v, L.offsets[i]);
+      }
+      this.#steps.set(name, mo ? mo.step : 0);
+    });
+    tf.tidy(() => {
+      L.m!.assign(tf.tensor1d(m));
+      L.v!.assign(tf.tensor1d(v));
+    });
   }
 
-  /** Release the moments (not the parameters). */
+  /** Release the moments (not the parameters); a later step starts from fresh zero moments. */
   dispose(): void {
-    for (const s of this.#slots.values()) {
-      s.m.dispose();
-      s.v.dispose();
+    const L = this.#layout;
+    if (L) {
+      L.m?.dispose();
+      L.v?.dispose();
+      L.decayMask?.dispose();
     }
-    this.#slots.clear();
+    this.#layout = null;
+    this.#steps.clear();
+  }
+}
+
+function checkLr(lr: number): void {
+  if (!(lr > 0) || !Number.isFinite(lr)) {
+    throw new Error(`AdamW: learning rate must be a positive number, got "${lr}".`);
   }
 }
 

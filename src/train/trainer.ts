@@ -13,9 +13,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import { Rng } from "../rng.ts";
 import { currentBackend, describeEnvironment } from "../backend.ts";
-import { AdamW, type NamePattern } from "./optim.ts";
+import { AdamW, type NamePattern, type PreparedGradients } from "./optim.ts";
 import { makeSchedule, type Schedule, type ScheduleName, type ScheduleSpec } from "./schedule.ts";
-import { clipGradNormTensor, globalNormTensor } from "./clip.ts";
 import type { Batch, BatchSource } from "./batch_source.ts";
 import {
   diffConfigs,
@@ -170,6 +169,7 @@ export async function train(opts: TrainOptions): Promise<StepRecord[]> {
   let lastSaved = -1;
   let applying = false;
   let grads: Map<string, tf.Tensor> | null = null;
+  let prepared: PreparedGradients | null = null;
   const losses: tf.Tensor[] = []; // this step's micro-batch losses (then its gradient norm), not yet read
 
   const snapshot = (): Snapshot => ({
@@ -328,17 +328,14 @@ export async function train(opts: TrainOptions): Promise<StepRecord[]> {
         }
       }
       if (n === 0) break; // the epoch limit was reached exactly at a step boundary
-      if (n > 1) {
-        for (const [k2, g] of grads!) {
-          grads!.set(k2, tf.tidy(() => g.div(tf.scalar(n))));
-          g.dispose();
-        }
-      }
       const stepNo = step + 1;
+      // The gradients as one flat vector (averaged over the micro-batches) and its norm, in a constant number
+      // of ops; nothing is applied until the host has seen a finite loss and norm.
+      prepared = optimizer.prepareGradients(grads!, { divisor: n });
+      for (const g of grads!.values()) g.dispose();
+      grads = null;
       // One host read per step: the micro-batch losses and the gradient norm, stacked.
-      const norm = gradClip === null ? globalNormTensor(grads!) : clipGradNormTensor(grads!, gradClip);
-      losses.push(norm);
-      const stats = tf.stack(losses);
+      const stats = tf.stack([...losses, prepared.norm]);
       let vals: Float32Array;
       try {
         vals = await stats.data() as Float32Array;
@@ -354,10 +351,11 @@ export async function train(opts: TrainOptions): Promise<StepRecord[]> {
       assertFinite(stepNo, loss, gradNorm);
       const stepLr = schedule(step);
       applying = true;
-      optimizer.applyGradients(grads!, stepLr);
+      // clip (scale = min(1, clip / (norm + 1e-6))) and update in one flat pass
+      optimizer.applyPrepared(prepared, stepLr, { clipNorm: gradClip });
       applying = false;
-      for (const g of grads!.values()) g.dispose();
-      grads = null;
+      prepared.dispose();
+      prepared = null;
       step = stepNo;
       sessionSteps++;
       const rec: StepRecord = {
@@ -418,6 +416,7 @@ export async function train(opts: TrainOptions): Promise<StepRecord[]> {
     throw e;
   } finally {
     if (grads) { for (const g of (grads as Map<string, tf.Tensor>).values()) g.dispose(); }
+    (prepared as PreparedGradients | null)?.dispose();
     for (const l of losses) l.dispose();
     optimizer.dispose();
     progress.end();
