@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { expectShape } from "./scan.ts";
+import { causalDepthwiseConv1dWebGPU } from "./conv_webgpu.ts";
 
 function checkConv(fn: string, x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor | null): number {
   if (x.rank !== 3) {
@@ -67,12 +68,27 @@ export function causalDepthwiseConv1dRef(
 }
 
 /**
- * Causal depthwise conv, same result as {@linkcode causalDepthwiseConv1dRef}: k shifted slices of the left-padded
- * input, multiplied and added. Differentiable in x, w and bias on every backend.
+ * Implementation of {@linkcode causalDepthwiseConv1d}: `slices` — k shifted slices multiplied and added (every
+ * backend); `webgpu` — fused WGSL kernels (`conv_webgpu.ts`: one dispatch forward, two or three backward; webgpu
+ * backend only); `auto` (default) — `webgpu` on the webgpu backend, else `slices`.
+ */
+export type ConvImpl = "auto" | "slices" | "webgpu";
+
+/** Options of {@linkcode causalDepthwiseConv1d}. */
+export interface CausalConvOptions {
+  /** Which implementation runs (default `auto`). */
+  impl?: ConvImpl;
+}
+
+/**
+ * Causal depthwise conv, same result as {@linkcode causalDepthwiseConv1dRef}: on webgpu fused WGSL kernels
+ * (`conv_webgpu.ts`), elsewhere k shifted slices of the left-padded input, multiplied and added. Differentiable in
+ * x, w and bias on every backend.
  *
  * @param x [B, T, D]
  * @param w [D, 1, k] (PyTorch Conv1d depthwise layout)
  * @param bias [D] or null
+ * @param opts implementation (see {@linkcode ConvImpl})
  * @returns [B, T, D]
  * @example
  * ```ts
@@ -81,8 +97,22 @@ export function causalDepthwiseConv1dRef(
  * const y = causalDepthwiseConv1d(tf.ones([1, 3, 1]), tf.ones([1, 1, 2]), null); // [[1], [2], [2]]
  * ```
  */
-export function causalDepthwiseConv1d(x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D | null): tf.Tensor3D {
+export function causalDepthwiseConv1d(
+  x: tf.Tensor3D,
+  w: tf.Tensor3D,
+  bias: tf.Tensor1D | null,
+  opts: CausalConvOptions = {},
+): tf.Tensor3D {
   const k = checkConv("causalDepthwiseConv1d", x, w, bias);
+  const impl = opts.impl ?? "auto";
+  if (impl !== "auto" && impl !== "slices" && impl !== "webgpu") {
+    throw new Error(
+      `causalDepthwiseConv1d: option "impl" is "${impl}", expected "auto", "slices" or "webgpu".`,
+    );
+  }
+  if (impl === "webgpu" || (impl === "auto" && tf.getBackend() === "webgpu")) {
+    return causalDepthwiseConv1dWebGPU(x, w, bias);
+  }
   return tf.tidy(() => {
     const [B, T, D] = x.shape;
     const wt = tf.transpose(tf.reshape(w, [D, k])); // [k, D]

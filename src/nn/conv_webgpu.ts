@@ -1,0 +1,295 @@
+/**
+ * Fused WGSL kernels for the short causal depthwise conv y_t[c] = Σ_{j<k} w[c, 0, j] · x_{t−(k−1)+j}[c] + b[c]
+ * (zeros for t < 0) on the webgpu backend.
+ *
+ * The slice version of `conv.ts` issues ~3k dispatches forward (more backward); on a fast GPU a training step is
+ * bound by per-dispatch overhead. Here the conv is one compute dispatch forward and two or three backward, run
+ * through the webgpu backend's own program API (`runWebGPUProgram`, so tfjs keeps managing the buffers) and
+ * registered as tfjs kernels (so `tf.profile` and `tf.memory` see them), as in `scan_webgpu.ts`:
+ *
+ * - `SsmlabCausalConv1d` / `SsmlabCausalConv1dBias` — one invocation per output element: y [B, T, D].
+ * - `SsmlabCausalConv1dGradX` — one invocation per input element: dx_s[c] = Σ_j w[c, j] · dy_{s+(k−1)−j}[c]
+ *   (terms with s + (k−1) − j ≥ T dropped).
+ * - `SsmlabCausalConv1dGradW` — one workgroup of 256 invocations per (tile of 8 channels, tap j): 32 row groups
+ *   stride over the B·T rows accumulating dy_t[c] · x_{t−(k−1)+j}[c], then a workgroup tree reduction: dw [D, 1, k].
+ * - `SsmlabCausalConv1dGradBias` — the same with x ≡ 1: db [D] (only when there is a bias).
+ *
+ * Eight adjacent channels per workgroup row keep the loads of a row group in one 32-byte sector.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** The function type `tf.customGrad` takes. */
+type CustomFn = Parameters<typeof tf.customGrad>[0];
+
+/** Lanes per workgroup of the element-wise kernels. */
+const WG = 64;
+/** Channels per workgroup of the reduction kernels. */
+const CT = 8;
+/** Row groups per workgroup of the reduction kernels (CT · RG = 256 lanes, WebGPU's default maximum). */
+const RG = 32;
+const WG_RED = CT * RG;
+
+/** Is the current tfjs backend webgpu (so {@linkcode causalDepthwiseConv1dWebGPU} can run)? */
+export function webgpuConvAvailable(): boolean {
+  try {
+    return tf.getBackend() === "webgpu";
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Programs in the shape tfjs-backend-webgpu expects (see scan_webgpu.ts): the backend prepends the buffer
+// declarations (`result`, one `array<f32>` per variable name, `uniforms` with every input's and the output's shape)
+// and calls `main(globalIndex)`; it also folds a dispatch too large for one dimension into y and z.
+
+interface WebGPUProgramLike {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  getUserCode(): string;
+}
+
+interface WebGPUBackendLike {
+  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], dtype: "float32"): tf.TensorInfo;
+}
+
+function program(
+  key: string,
+  variableNames: string[],
+  outputShape: number[],
+  workgroups: number,
+  wg: number,
+  code: string,
+): WebGPUProgramLike {
+  return {
+    variableNames,
+    outputShape,
+    shaderKey: `ssmlab_${key}`,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.max(1, workgroups), 1, 1],
+    workgroupSize: [wg, 1, 1],
+    getUserCode: () => code,
+  };
+}
+
+/** Forward: one invocation per output element. Inputs X [B,T,D], W [D,1,k] (, Bias [D]); output y [B,T,D]. */
+function fwdCode(withBias: boolean): string {
+  return `
+  fn main(index : i32) {
+    let nT = uniforms.outShape.y;
+    let nD = uniforms.outShape.z;
+    if (index >= uniforms.outShape.x * nT * nD) { return; }
+    let k = uniforms.wShape.z;
+    let row = index / nD;
+    let d = index - row * nD;
+    let t = row - (row / nT) * nT;
+    var acc = ${withBias ? "Bias[d]" : "0.0"};
+    for (var j = max(0, k - 1 - t); j < k; j++) {
+      acc = acc + W[d * k + j] * X[index + (j - (k - 1)) * nD];
+    }
+    result[index] = acc;
+  }
+`;
+}
+
+/** dx: one invocation per input element. Inputs Dy [B,T,D], W [D,1,k]; output dx [B,T,D]. */
+const GRAD_X_CODE = `
+  fn main(index : i32) {
+    let nT = uniforms.outShape.y;
+    let nD = uniforms.outShape.z;
+    if (index >= uniforms.outShape.x * nT * nD) { return; }
+    let k = uniforms.wShape.z;
+    let row = index / nD;
+    let d = index - row * nD;
+    let s = row - (row / nT) * nT;
+    var acc = 0.0;
+    for (var j = max(0, s + k - nT); j < k; j++) {
+      acc = acc + W[d * k + j] * Dy[index + ((k - 1) - j) * nD];
+    }
+    result[index] = acc;
+  }
+`;
+
+/**
+ * dw (forW) or db: one workgroup per (tile of CT channels, tap j), CT · RG lanes. Inputs Dy [B,T,D] (, X [B,T,D]);
+ * output dw [D,1,k] (workgroups ⌈D/CT⌉ · k) or db [D] (workgroups ⌈D/CT⌉).
+ */
+function gradParamCode(forW: boolean): string {
+  return `
+  var<workgroup> partial : array<f32, ${WG_RED}>;
+  fn main(index : i32) {
+    let nB = uniforms.dyShape.x;
+    let nT = uniforms.dyShape.y;
+    let nD = uniforms.dyShape.z;
+    let k = ${forW ? "uniforms.outShape.z" : "1"};
+    let nTiles = (nD + ${CT - 1}) / ${CT};
+    let wg = index / ${WG_RED};
+    let lane = index - wg * ${WG_RED};
+    let j = wg / nTiles;
+    let c = (wg - j * nTiles) * ${CT} + lane % ${CT};
+    let rg = lane / ${CT};
+    var acc = 0.0;
+    if (c < nD && j < k) {
+      let lag = (k - 1) - j;
+      for (var r = rg; r < nB * nT; r = r + ${RG}) {
+        ${
+    forW
+      ? `if (r % nT >= lag) { acc = acc + Dy[r * nD + c] * X[(r - lag) * nD + c]; }`
+      : `acc = acc + Dy[r * nD + c];`
+  }
+      }
+    }
+    partial[lane] = acc;
+    workgroupBarrier();
+    for (var h = ${RG / 2}; h > 0; h = h / 2) {
+      if (rg < h) { partial[lane] = partial[lane] + partial[lane + h * ${CT}]; }
+      workgroupBarrier();
+    }
+    if (rg == 0 && c < nD && j < k) { result[c * k + j] = partial[lane]; }
+  }
+`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kernel registration (lazy: the webgpu backend package may not be loaded)
+
+const K_FWD = "SsmlabCausalConv1d";
+const K_FWD_BIAS = "SsmlabCausalConv1dBias";
+const K_GX = "SsmlabCausalConv1dGradX";
+const K_GW = "SsmlabCausalConv1dGradW";
+const K_GB = "SsmlabCausalConv1dGradBias";
+
+let registered = false;
+
+function ensureKernels(): void {
+  if (registered) return;
+  const reg = (
+    name: string,
+    make: (ins: tf.TensorInfo[], attrs: Record<string, unknown>) => WebGPUProgramLike,
+    names: string[],
+  ) => {
+    if (tf.getKernel(name, "webgpu")) return;
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "webgpu",
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const ins = names.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
+        const prog = make(ins, (attrs ?? {}) as Record<string, unknown>);
+        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(prog, ins, "float32");
+      },
+    });
+  };
+  const elementwise = (ins: tf.TensorInfo[]) => Math.ceil(ins[0].shape.reduce((a, b) => a * b, 1) / WG);
+  reg(K_FWD, (ins) => {
+    return program("dwconv_fwd", ["X", "W"], ins[0].shape, elementwise(ins), WG, fwdCode(false));
+  }, ["x", "w"]);
+  reg(K_FWD_BIAS, (ins) => {
+    return program("dwconv_fwd_bias", ["X", "W", "Bias"], ins[0].shape, elementwise(ins), WG, fwdCode(true));
+  }, ["x", "w", "bias"]);
+  reg(K_GX, (ins) => {
+    return program("dwconv_gx", ["Dy", "W"], ins[0].shape, elementwise(ins), WG, GRAD_X_CODE);
+  }, ["dy", "w"]);
+  reg(K_GW, ([dy], attrs) => {
+    const D = dy.shape[2], k = attrs.k as number;
+    return program("dwconv_gw", ["Dy", "X"], [D, 1, k], Math.ceil(D / CT) * k, WG_RED, gradParamCode(true));
+  }, ["dy", "x"]);
+  reg(K_GB, ([dy]) => {
+    const D = dy.shape[2];
+    return program("dwconv_gb", ["Dy"], [D], Math.ceil(D / CT), WG_RED, gradParamCode(false));
+  }, ["dy"]);
+  registered = true;
+}
+
+function run<T extends tf.Tensor>(
+  name: string,
+  inputs: Record<string, tf.Tensor>,
+  attrs: Record<string, number> = {},
+): T {
+  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as T;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Causal depthwise conv by fused WGSL kernels (webgpu backend only): same result and gradients (x, w, bias) as
+ * `causalDepthwiseConv1dRef` of `conv.ts`. One dispatch forward; backward one for dx, one for dw and one for db.
+ *
+ * @param x [B, T, D] input
+ * @param w [D, 1, k] taps (PyTorch Conv1d depthwise layout; tap k−1 multiplies x_t)
+ * @param bias [D] or null
+ * @returns y [B, T, D]
+ * @throws Error when the current backend is not webgpu or the shapes or dtypes do not match.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./conv_webgpu.ts";
+ * if (webgpuConvAvailable()) {
+ *   const y = causalDepthwiseConv1dWebGPU(tf.ones([1, 3, 1]), tf.ones([1, 1, 2]), null); // [[1], [2], [2]]
+ * }
+ * ```
+ */
+export function causalDepthwiseConv1dWebGPU(
+  x: tf.Tensor3D,
+  w: tf.Tensor3D,
+  bias: tf.Tensor1D | null,
+): tf.Tensor3D {
+  const fn = "causalDepthwiseConv1dWebGPU";
+  if (!webgpuConvAvailable()) {
+    throw new Error(`${fn}: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`);
+  }
+  if (x.rank !== 3) {
+    throw new Error(`${fn}: argument "x" has shape [${x.shape.join(", ")}], expected [B, T, D] (rank 3).`);
+  }
+  const D = x.shape[2];
+  if (w.rank !== 3 || w.shape[0] !== D || w.shape[1] !== 1 || w.shape[2] < 1) {
+    throw new Error(
+      `${fn}: argument "w" has shape [${w.shape.join(", ")}], expected [D, 1, k] = [${D}, 1, k] with k ≥ 1 ` +
+        `(PyTorch Conv1d depthwise layout).`,
+    );
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== D)) {
+    throw new Error(`${fn}: argument "bias" has shape [${bias.shape.join(", ")}], expected [D] = [${D}].`);
+  }
+  for (const [n, t] of [["x", x], ["w", w], ["bias", bias]] as const) {
+    if (t && t.dtype !== "float32") {
+      throw new Error(`${fn}: argument "${n}" is ${t.dtype}, expected float32.`);
+    }
+  }
+  if (x.size === 0) return tf.zeros(x.shape) as tf.Tensor3D;
+  ensureKernels();
+  const grads = (dy: tf.Tensor3D, x: tf.Tensor, w: tf.Tensor): tf.Tensor[] => [
+    run(K_GX, { dy, w }),
+    run(K_GW, { dy, x }, { k: w.shape[2] as number }),
+  ];
+  if (bias) {
+    const f = tf.customGrad(
+      ((x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
+        save([x, w]);
+        return {
+          value: run<tf.Tensor3D>(K_FWD_BIAS, { x, w, bias }),
+          gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => [
+            ...grads(dy, saved[0], saved[1]),
+            run(K_GB, { dy }),
+          ],
+        };
+      }) as unknown as CustomFn,
+    );
+    return f(x, w, bias) as unknown as tf.Tensor3D;
+  }
+  const f = tf.customGrad(
+    ((x: tf.Tensor3D, w: tf.Tensor3D, save: tf.GradSaveFunc) => {
+      save([x, w]);
+      return {
+        value: run<tf.Tensor3D>(K_FWD, { x, w }),
+        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => grads(dy, saved[0], saved[1]),
+      };
+    }) as unknown as CustomFn,
+  );
+  return f(x, w) as unknown as tf.Tensor3D;
+}
