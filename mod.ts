@@ -68,6 +68,11 @@ export { glu, sigmoidGate, siluGate } from "./src/nn/gated.ts";
 export { dropout, linear } from "./src/nn/linear.ts";
 export { crossEntropy, crossEntropyRef, IGNORE_INDEX, logSoftmax } from "./src/nn/losses.ts";
 export {
+  DEFAULT_HEAD_CHUNK_ROWS,
+  tiedHeadCrossEntropy,
+  type TiedHeadCrossEntropyOptions,
+} from "./src/nn/head_loss.ts";
+export {
   type ExpertWeights,
   gatherRows,
   gelu,
@@ -391,3 +396,6 @@ export {
   runMhcSeeds,
   summarizeMhcRows,
 } from "./src/experiments/seeds.ts";
+export { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./src/nn/conv_webgpu.ts";
+export type { CausalConvOptions, ConvImpl } from "./src/nn/conv.ts";
+export { diagScanWebGPU, webgpuScanAvailable } from "./src/nn/scan_webgpu.ts";

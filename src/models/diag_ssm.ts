@@ -18,7 +18,7 @@ import { Params } from "../nn/params.ts";
 import { layerNorm, rmsNorm } from "../nn/norm.ts";
 import { dropout, linear } from "../nn/linear.ts";
 import { embed, tiedHead } from "../nn/embedding.ts";
-import { crossEntropy } from "../nn/losses.ts";
+import { tiedHeadCrossEntropy } from "../nn/head_loss.ts";
 import { diagScan, diagScanRef } from "../nn/scan.ts";
 import { causalDepthwiseConv1d } from "../nn/conv.ts";
 import { Rng } from "../rng.ts";
@@ -286,7 +286,7 @@ export abstract class MhcFamilyModel implements LanguageModel {
     return tf.tidy(() => {
       const aux: tf.Scalar[] = [];
       const h = this.#hidden(ids, aux);
-      let l = crossEntropy(tiedHead(h, this.weights.get("tok_emb.emb.weight")!), targets);
+      let l = tiedHeadCrossEntropy(h, this.weights.get("tok_emb.emb.weight")!, targets);
       for (const a of aux) l = l.add(a);
       return l;
     });
