@@ -1,17 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertThrows } from "./assert.ts";
 import { assertGradCheck } from "./gradcheck.ts";
-import { assertClose as close } from "./tensor_assert.ts";
+import { assertClose as close, normal } from "./tensor_assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { causalDepthwiseConv1d, causalDepthwiseConv1dRef, longConv, longConvRef } from "../src/nn/conv.ts";
 import { diagScan } from "../src/nn/scan.ts";
 import { Rng } from "../src/rng.ts";
 
 const BACKENDS = ["cpu", "wasm"];
-
-function normal(rng: Rng, shape: number[], std = 1): tf.Tensor {
-  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, std), shape);
-}
 
 for (const backend of BACKENDS) {
   Deno.test(`[${backend}] causalDepthwiseConv1d follows PyTorch's pad-then-crop convention`, async () => {

@@ -6,34 +6,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { assertClose } from "./tensor_assert.ts";
+import { assertCloseAsync as close, batch, normal } from "./tensor_assert.ts";
+import { countKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { causalDepthwiseConv1d, causalDepthwiseConv1dRef, type ConvImpl } from "../src/nn/conv.ts";
 import { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "../src/nn/conv_webgpu.ts";
 import { BaselineSLM, mhcConfig } from "../src/models/diag_ssm.ts";
 import { Rng } from "../src/rng.ts";
 
-async function hasWebGpu(): Promise<boolean> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown | null> } }).gpu;
-  return !!(await gpu?.requestAdapter().catch(() => null));
-}
-
-const GPU = await hasWebGpu();
-if (!GPU) {
-  console.warn(
-    "SKIPPED conv_webgpu tests: no WebGPU adapter here (navigator.gpu?.requestAdapter() gave null)",
-  );
-}
-
-function normal(rng: Rng, shape: number[], std = 1): tf.Tensor {
-  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, std), shape);
-}
-
-/** Read both with `await data()` (webgpu in Deno cannot `dataSync`), compare, no NaN (relDiff checks finiteness). */
-async function close(a: tf.Tensor, b: tf.Tensor, tol: number, what: string): Promise<void> {
-  assertEquals(a.shape, b.shape, `${what} shape`);
-  assertClose(await a.data(), await b.data(), tol, what);
-}
+const GPU = await webgpuOrWarn("conv_webgpu tests");
 
 type ConvFn = (x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D | null) => tf.Tensor3D;
 
@@ -129,22 +110,6 @@ Deno.test({
     tf.dispose([x, w, b2, e]);
   },
 });
-
-function batch(V: number, B: number, T: number, seed = 0) {
-  const rng = new Rng(seed);
-  const x = new Int32Array(B * T).map(() => rng.int(V));
-  const y = new Int32Array(B * T).map(() => rng.int(V));
-  return { x: tf.tensor2d(x, [B, T], "int32"), y: tf.tensor2d(y, [B, T], "int32") };
-}
-
-/** Kernels run by fn (tf.profile), with every tensor it returns disposed. */
-async function countKernels(fn: () => tf.TensorContainer): Promise<number> {
-  const info = await tf.profile(() => {
-    const out = fn();
-    tf.dispose(out);
-  });
-  return info.kernels.length;
-}
 
 Deno.test({
   name: "[webgpu] a baseline tiny training step runs fewer kernels with the fused conv than the slice conv",

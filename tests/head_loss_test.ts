@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "./assert.ts";
 import { assertGradCheck } from "./gradcheck.ts";
 import { assertClose } from "./tensor_assert.ts";
+import { backendCases } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { tiedHeadCrossEntropy } from "../src/nn/head_loss.ts";
 import { tiedHead } from "../src/nn/embedding.ts";
@@ -15,20 +16,7 @@ import { BaselineSLM, mhcConfig } from "../src/models/diag_ssm.ts";
 import { MhcSLM } from "../src/models/mhc_ssm.ts";
 import { Rng } from "../src/rng.ts";
 
-async function hasWebGpu(): Promise<boolean> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown | null> } }).gpu;
-  return !!(await gpu?.requestAdapter().catch(() => null));
-}
-
-const GPU = await hasWebGpu();
-const BACKENDS: { name: string; ignore: boolean }[] = [
-  { name: "cpu", ignore: false },
-  { name: "wasm", ignore: false },
-  { name: "webgpu", ignore: !GPU },
-];
-if (!GPU) {
-  console.warn("SKIPPED webgpu cases: no WebGPU adapter here (navigator.gpu?.requestAdapter() gave null)");
-}
+const BACKENDS = await backendCases();
 
 /** [leading dims of h, d, V, chunkRows, fraction of ignored targets]. */
 const CASES: [number[], number, number, number | undefined, number][] = [

@@ -5,31 +5,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert } from "./assert.ts";
 import { assertGradCheck } from "./gradcheck.ts";
-import { assertClose } from "./tensor_assert.ts";
+import { assertClose, normal } from "./tensor_assert.ts";
+import { backendCases } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { matmul } from "../src/nn/matmul.ts";
 import { linear } from "../src/nn/linear.ts";
 import { tiedHead } from "../src/nn/embedding.ts";
 import { Rng } from "../src/rng.ts";
 
-async function hasWebGpu(): Promise<boolean> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown | null> } }).gpu;
-  return !!(await gpu?.requestAdapter().catch(() => null));
-}
-
-const GPU = await hasWebGpu();
-const BACKENDS: { name: string; ignore: boolean }[] = [
-  { name: "cpu", ignore: false },
-  { name: "wasm", ignore: false },
-  { name: "webgpu", ignore: !GPU },
-];
-if (!GPU) {
-  console.warn("SKIPPED webgpu cases: no WebGPU adapter here (navigator.gpu?.requestAdapter() gave null)");
-}
-
-function normal(rng: Rng, shape: number[], std = 1): tf.Tensor {
-  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, std), shape);
-}
+const BACKENDS = await backendCases();
 
 /** [M, K, N]: odd, prime, multiples of 4 and 1-sized dimensions. */
 const SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [7, 13, 5], [4, 8, 12], [9, 4, 1], [

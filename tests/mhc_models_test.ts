@@ -1,18 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { batch } from "./tensor_assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { BaselineSLM, mhcConfig } from "../src/models/diag_ssm.ts";
 import { MhcSLM, mixResidual, mixResidualRef } from "../src/models/mhc_ssm.ts";
 import { exportReferenceWeights, importReferenceWeights } from "../src/models/reference_weights.ts";
 import { createModel } from "../src/models/registry.ts";
 import { Rng } from "../src/rng.ts";
-
-function batch(V: number, B: number, T: number, seed = 0) {
-  const rng = new Rng(seed);
-  const x = new Int32Array(B * T).map(() => rng.int(V));
-  const y = new Int32Array(B * T).map(() => rng.int(V));
-  return { x: tf.tensor2d(x, [B, T], "int32"), y: tf.tensor2d(y, [B, T], "int32") };
-}
 
 Deno.test("parameter counts at the published config are exactly SPEC §1.10/§1.12", async () => {
   await initBackend({ backend: "cpu" });

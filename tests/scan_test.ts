@@ -1,16 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertThrows } from "./assert.ts";
 import { assertGradCheck } from "./gradcheck.ts";
-import { assertClose as close } from "./tensor_assert.ts";
+import { assertClose as close, normal } from "./tensor_assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { diagScan, diagScanRef, selectiveScan, selectiveScanRef } from "../src/nn/scan.ts";
 import { Rng } from "../src/rng.ts";
 
 const BACKENDS = ["cpu", "wasm"];
-
-function normal(rng: Rng, shape: number[], std = 1, mean = 0): tf.Tensor {
-  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), mean, std), shape);
-}
 
 /** Decays spanning near 0, near 1 and negative values, cycled to D entries. */
 function decays(D: number): tf.Tensor1D {

@@ -5,39 +5,20 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { assertClose } from "./tensor_assert.ts";
+import { assertCloseAsync as close, batch, normal } from "./tensor_assert.ts";
+import { countKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { diagScan, diagScanRef } from "../src/nn/scan.ts";
 import { diagScanWebGPU, webgpuScanAvailable } from "../src/nn/scan_webgpu.ts";
 import { BaselineSLM, mhcConfig } from "../src/models/diag_ssm.ts";
 import { Rng } from "../src/rng.ts";
 
-async function hasWebGpu(): Promise<boolean> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown | null> } }).gpu;
-  return !!(await gpu?.requestAdapter().catch(() => null));
-}
-
-const GPU = await hasWebGpu();
-if (!GPU) {
-  console.warn(
-    "SKIPPED scan_webgpu tests: no WebGPU adapter here (navigator.gpu?.requestAdapter() gave null)",
-  );
-}
-
-function normal(rng: Rng, shape: number[], std = 1): tf.Tensor {
-  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, std), shape);
-}
+const GPU = await webgpuOrWarn("scan_webgpu tests");
 
 /** Decays near 0 and near 1 (plus a negative and mid values), cycled to D entries. */
 function decays(D: number): tf.Tensor1D {
   const base = [1e-4, 1 - 1e-4, 0.5, 0.999, 1e-6, 0.99, -0.5, 1 - 1e-6];
   return tf.tensor1d(Array.from({ length: D }, (_, i) => base[i % base.length]));
-}
-
-/** Read both with `await data()` (webgpu in Deno cannot `dataSync`), compare, no NaN (relDiff checks finiteness). */
-async function close(a: tf.Tensor, b: tf.Tensor, tol: number, what: string): Promise<void> {
-  assertEquals(a.shape, b.shape, `${what} shape`);
-  assertClose(await a.data(), await b.data(), tol, what);
 }
 
 Deno.test({
@@ -89,13 +70,6 @@ Deno.test({
   },
 });
 
-function batch(V: number, B: number, T: number, seed = 0) {
-  const rng = new Rng(seed);
-  const x = new Int32Array(B * T).map(() => rng.int(V));
-  const y = new Int32Array(B * T).map(() => rng.int(V));
-  return { x: tf.tensor2d(x, [B, T], "int32"), y: tf.tensor2d(y, [B, T], "int32") };
-}
-
 Deno.test({
   name: '[webgpu] baseline tiny model: fused scan gives the loss and gradients of scan: "ref"',
   ignore: !GPU,
@@ -119,15 +93,6 @@ Deno.test({
     tf.dispose([x, y]);
   },
 });
-
-/** Kernels run by fn (tf.profile), with every tensor it returns disposed. */
-async function countKernels(fn: () => tf.TensorContainer): Promise<number> {
-  const info = await tf.profile(() => {
-    const out = fn();
-    tf.dispose(out);
-  });
-  return info.kernels.length;
-}
 
 Deno.test({
   name:

@@ -19,9 +19,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-
-/** The function type `tf.customGrad` takes. */
-type CustomFn = Parameters<typeof tf.customGrad>[0];
+import {
+  type CustomFn,
+  registerWebGPUKernel as reg,
+  runWebGPUKernel as run,
+  webgpuBackendActive,
+  webgpuProgram as program,
+} from "./webgpu_kernel.ts";
 
 /** Lanes per workgroup of the element-wise kernels. */
 const WG = 64;
@@ -33,62 +37,28 @@ const WG_RED = CT * RG;
 
 /** Is the current tfjs backend webgpu (so {@linkcode causalDepthwiseConv1dWebGPU} can run)? */
 export function webgpuConvAvailable(): boolean {
-  try {
-    return tf.getBackend() === "webgpu";
-  } catch {
-    return false;
-  }
+  return webgpuBackendActive();
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Programs in the shape tfjs-backend-webgpu expects (see scan_webgpu.ts): the backend prepends the buffer
-// declarations (`result`, one `array<f32>` per variable name, `uniforms` with every input's and the output's shape)
-// and calls `main(globalIndex)`; it also folds a dispatch too large for one dimension into y and z.
-
-interface WebGPUProgramLike {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  getUserCode(): string;
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], dtype: "float32"): tf.TensorInfo;
-}
-
-function program(
-  key: string,
-  variableNames: string[],
-  outputShape: number[],
-  workgroups: number,
-  wg: number,
-  code: string,
-): WebGPUProgramLike {
-  return {
-    variableNames,
-    outputShape,
-    shaderKey: `ssmlab_${key}`,
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [Math.max(1, workgroups), 1, 1],
-    workgroupSize: [wg, 1, 1],
-    getUserCode: () => code,
-  };
-}
-
-/** Forward: one invocation per output element. Inputs X [B,T,D], W [D,1,k] (, Bias [D]); output y [B,T,D]. */
-function fwdCode(withBias: boolean): string {
+/**
+ * Shared head of the forward and dx kernels: one invocation per element (row, channel d) of the [B,T,D] output,
+ * with the tap count k and the time step `pos` of the row.
+ */
+function perElementHead(pos: string): string {
   return `
-  fn main(index : i32) {
     let nT = uniforms.outShape.y;
     let nD = uniforms.outShape.z;
     if (index >= uniforms.outShape.x * nT * nD) { return; }
     let k = uniforms.wShape.z;
     let row = index / nD;
     let d = index - row * nD;
-    let t = row - (row / nT) * nT;
+    let ${pos} = row - (row / nT) * nT;`;
+}
+
+/** Forward: one invocation per output element. Inputs X [B,T,D], W [D,1,k] (, Bias [D]); output y [B,T,D]. */
+function fwdCode(withBias: boolean): string {
+  return `
+  fn main(index : i32) {${perElementHead("t")}
     var acc = ${withBias ? "Bias[d]" : "0.0"};
     for (var j = max(0, k - 1 - t); j < k; j++) {
       acc = acc + W[d * k + j] * X[index + (j - (k - 1)) * nD];
@@ -100,14 +70,7 @@ function fwdCode(withBias: boolean): string {
 
 /** dx: one invocation per input element. Inputs Dy [B,T,D], W [D,1,k]; output dx [B,T,D]. */
 const GRAD_X_CODE = `
-  fn main(index : i32) {
-    let nT = uniforms.outShape.y;
-    let nD = uniforms.outShape.z;
-    if (index >= uniforms.outShape.x * nT * nD) { return; }
-    let k = uniforms.wShape.z;
-    let row = index / nD;
-    let d = index - row * nD;
-    let s = row - (row / nT) * nT;
+  fn main(index : i32) {${perElementHead("s")}
     var acc = 0.0;
     for (var j = max(0, s + k - nT); j < k; j++) {
       acc = acc + W[d * k + j] * Dy[index + ((k - 1) - j) * nD];
@@ -169,49 +132,25 @@ let registered = false;
 
 function ensureKernels(): void {
   if (registered) return;
-  const reg = (
-    name: string,
-    make: (ins: tf.TensorInfo[], attrs: Record<string, unknown>) => WebGPUProgramLike,
-    names: string[],
-  ) => {
-    if (tf.getKernel(name, "webgpu")) return;
-    tf.registerKernel({
-      kernelName: name,
-      backendName: "webgpu",
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const ins = names.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
-        const prog = make(ins, (attrs ?? {}) as Record<string, unknown>);
-        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(prog, ins, "float32");
-      },
-    });
-  };
   const elementwise = (ins: tf.TensorInfo[]) => Math.ceil(ins[0].shape.reduce((a, b) => a * b, 1) / WG);
-  reg(K_FWD, (ins) => {
+  reg(K_FWD, ["x", "w"], (ins) => {
     return program("dwconv_fwd", ["X", "W"], ins[0].shape, elementwise(ins), WG, fwdCode(false));
-  }, ["x", "w"]);
-  reg(K_FWD_BIAS, (ins) => {
+  });
+  reg(K_FWD_BIAS, ["x", "w", "bias"], (ins) => {
     return program("dwconv_fwd_bias", ["X", "W", "Bias"], ins[0].shape, elementwise(ins), WG, fwdCode(true));
-  }, ["x", "w", "bias"]);
-  reg(K_GX, (ins) => {
+  });
+  reg(K_GX, ["dy", "w"], (ins) => {
     return program("dwconv_gx", ["Dy", "W"], ins[0].shape, elementwise(ins), WG, GRAD_X_CODE);
-  }, ["dy", "w"]);
-  reg(K_GW, ([dy], attrs) => {
+  });
+  reg(K_GW, ["dy", "x"], ([dy], attrs) => {
     const D = dy.shape[2], k = attrs.k as number;
     return program("dwconv_gw", ["Dy", "X"], [D, 1, k], Math.ceil(D / CT) * k, WG_RED, gradParamCode(true));
-  }, ["dy", "x"]);
-  reg(K_GB, ([dy]) => {
+  });
+  reg(K_GB, ["dy"], ([dy]) => {
     const D = dy.shape[2];
     return program("dwconv_gb", ["Dy"], [D], Math.ceil(D / CT), WG_RED, gradParamCode(false));
-  }, ["dy"]);
+  });
   registered = true;
-}
-
-function run<T extends tf.Tensor>(
-  name: string,
-  inputs: Record<string, tf.Tensor>,
-  attrs: Record<string, number> = {},
-): T {
-  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as T;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

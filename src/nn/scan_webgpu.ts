@@ -20,41 +20,24 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-
-/** The function type `tf.customGrad` takes. */
-type CustomFn = Parameters<typeof tf.customGrad>[0];
+import {
+  type CustomFn,
+  registerWebGPUKernel as reg,
+  runWebGPUKernel as run,
+  webgpuBackendActive,
+  webgpuProgram,
+  type WebGPUProgramLike,
+} from "./webgpu_kernel.ts";
 
 /** Lanes per workgroup (also the reduction width of the parameter-gradient kernels). */
 const WG = 64;
 
 /** Is the current tfjs backend webgpu (so {@linkcode diagScanWebGPU} can run)? */
 export function webgpuScanAvailable(): boolean {
-  try {
-    return tf.getBackend() === "webgpu";
-  } catch {
-    return false;
-  }
+  return webgpuBackendActive();
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Programs in the shape tfjs-backend-webgpu expects (see its UnaryOpProgram): the backend prepends the buffer
-// declarations (`result`, one `array<f32>` per variable name, `uniforms` with every input's and the output's shape)
-// and calls `main(globalIndex)` for a flat dispatch layout.
-
-interface WebGPUProgramLike {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  getUserCode(): string;
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], dtype: "float32"): tf.TensorInfo;
-}
-
+/** A flat program of one invocation per thread, ⌈threads / WG⌉ workgroups of WG lanes. */
 function program(
   key: string,
   variableNames: string[],
@@ -62,20 +45,14 @@ function program(
   threads: number,
   code: string,
 ): WebGPUProgramLike {
-  return {
-    variableNames,
-    outputShape,
-    shaderKey: `ssmlab_${key}`,
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [Math.max(1, Math.ceil(threads / WG)), 1, 1],
-    workgroupSize: [WG, 1, 1],
-    getUserCode: () => code,
-  };
+  return webgpuProgram(key, variableNames, outputShape, Math.ceil(threads / WG), WG, code);
 }
 
-/** Forward: one invocation per (batch, channel). Inputs U [B,T,D], A [D], Bv [D]; output s [B,T,D]. */
-const FWD_CODE = `
-  fn main(index : i32) {
+/**
+ * Shared head of the forward and du kernels: one invocation per (batch bi, channel d) of the [B,T,D] output, with
+ * the channel's decay av and gain bv.
+ */
+const PER_BATCH_CHANNEL_HEAD = `
     let nB = uniforms.outShape.x;
     let nT = uniforms.outShape.y;
     let nD = uniforms.outShape.z;
@@ -83,7 +60,11 @@ const FWD_CODE = `
     let bi = index / nD;
     let d = index - bi * nD;
     let av = A[d];
-    let bv = Bv[d];
+    let bv = Bv[d];`;
+
+/** Forward: one invocation per (batch, channel). Inputs U [B,T,D], A [D], Bv [D]; output s [B,T,D]. */
+const FWD_CODE = `
+  fn main(index : i32) {${PER_BATCH_CHANNEL_HEAD}
     var s = 0.0;
     var i = bi * nT * nD + d;
     for (var t = 0; t < nT; t++) {
@@ -96,15 +77,7 @@ const FWD_CODE = `
 
 /** du: reverse loop per (batch, channel). Inputs Dy [B,T,D], A [D], Bv [D]; output du [B,T,D]. */
 const GRAD_U_CODE = `
-  fn main(index : i32) {
-    let nB = uniforms.outShape.x;
-    let nT = uniforms.outShape.y;
-    let nD = uniforms.outShape.z;
-    if (index >= nB * nD) { return; }
-    let bi = index / nD;
-    let d = index - bi * nD;
-    let av = A[d];
-    let bv = Bv[d];
+  fn main(index : i32) {${PER_BATCH_CHANNEL_HEAD}
     var g = 0.0;
     var i = bi * nT * nD + (nT - 1) * nD + d;
     for (var t = nT - 1; t >= 0; t--) {
@@ -164,38 +137,23 @@ let registered = false;
 
 function ensureKernels(): void {
   if (registered) return;
-  const reg = (name: string, make: (ins: tf.TensorInfo[]) => WebGPUProgramLike, names: string[]) => {
-    if (tf.getKernel(name, "webgpu")) return;
-    tf.registerKernel({
-      kernelName: name,
-      backendName: "webgpu",
-      kernelFunc: ({ inputs, backend }) => {
-        const ins = names.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
-        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(make(ins), ins, "float32");
-      },
-    });
-  };
-  reg(K_FWD, ([u]) => {
+  reg(K_FWD, ["u", "a", "b"], ([u]) => {
     const [B, , D] = u.shape;
     return program("diagscan_fwd", ["U", "A", "Bv"], u.shape, B * D, FWD_CODE);
-  }, ["u", "a", "b"]);
-  reg(K_GU, ([dy]) => {
+  });
+  reg(K_GU, ["dy", "a", "b"], ([dy]) => {
     const [B, , D] = dy.shape;
     return program("diagscan_gu", ["Dy", "A", "Bv"], dy.shape, B * D, GRAD_U_CODE);
-  }, ["dy", "a", "b"]);
-  reg(K_GA, ([dy]) => {
+  });
+  reg(K_GA, ["dy", "a", "x"], ([dy]) => {
     const D = dy.shape[2];
     return program("diagscan_ga", ["Dy", "A", "X"], [D], D * WG, gradParamCode(true));
-  }, ["dy", "a", "x"]);
-  reg(K_GB, ([dy]) => {
+  });
+  reg(K_GB, ["dy", "a", "x"], ([dy]) => {
     const D = dy.shape[2];
     return program("diagscan_gb", ["Dy", "A", "X"], [D], D * WG, gradParamCode(false));
-  }, ["dy", "a", "x"]);
+  });
   registered = true;
-}
-
-function run<T extends tf.Tensor>(name: string, inputs: Record<string, tf.Tensor>): T {
-  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, {}) as unknown as T;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
