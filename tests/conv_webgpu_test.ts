@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { assertCloseAsync as close, batch, normal } from "./tensor_assert.ts";
-import { countKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
+import { compareStepKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { causalDepthwiseConv1d, causalDepthwiseConv1dRef, type ConvImpl } from "../src/nn/conv.ts";
 import { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "../src/nn/conv_webgpu.ts";
@@ -130,16 +130,9 @@ Deno.test({
           causalDepthwiseConv1d(u as tf.Tensor3D, w as tf.Tensor3D, b as tf.Tensor1D, { impl }),
         ) as tf.Scalar
       )([u, w, b]);
-    const convSlices = await countKernels(convStep("slices"));
-    const convFused = await countKernels(convStep("webgpu"));
-    // The whole training step (loss + gradients of every weight) with the fused conv (auto on webgpu).
-    const model = new BaselineSLM(cfg, 7);
-    const stepFused = await countKernels(() => {
-      const { value, grads } = tf.variableGrads(() => model.loss(x, y));
-      return [value, ...Object.values(grads)];
-    });
-    // The same step with the slice conv: the model picks the conv by backend only, so swap the per-layer counts.
-    const stepSlices = stepFused + cfg.layers * (convSlices - convFused);
+    const model = new BaselineSLM(cfg, 7); // the fused conv is auto on webgpu
+    const c = await compareStepKernels(convStep, "slices", "webgpu", model, x, y, cfg.layers);
+    const [convSlices, convFused, stepSlices, stepFused] = [c.opSlow, c.opFused, c.stepSlow, c.stepFused];
     console.log(
       `kernels per conv fwd+bwd (B=${B}, T=${T}, D=${cfg.dim}, k=${cfg.convKernel}): slices ${convSlices}, ` +
         `fused ${convFused}; tiny baseline training step (${cfg.layers} layers): slices ${stepSlices}, ` +

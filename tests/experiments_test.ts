@@ -33,22 +33,26 @@ function synthIds(n: number, seed: number): Int32Array {
 const MODEL = { vocabSize: 32, dim: 8, layers: 2, maxLen: 16, adapterRank: 2 };
 const TRAIN = synthIds(2048, 1);
 const VALID = synthIds(512, 2);
+/** The small run both ablation tests make: tiny preset, 2 steps of 2×16 tokens. */
+const SMALL_RUN = {
+  train: TRAIN,
+  valid: VALID,
+  preset: "tiny",
+  model: MODEL,
+  batchSize: 2,
+  seqLen: 16,
+  steps: 2,
+  evalBatches: 1,
+  pplBatches: 2,
+};
 
 Deno.test("runMhcAblation: one row and finite curves per variant", async () => {
   const logs: string[] = [];
   let onStep = 0;
   const { rows, curves } = await runMhcAblation({
-    train: TRAIN,
-    valid: VALID,
-    preset: "tiny",
-    model: MODEL,
-    batchSize: 2,
-    seqLen: 16,
-    steps: 2,
+    ...SMALL_RUN,
     lr: 1e-3,
     evalEvery: 1,
-    evalBatches: 1,
-    pplBatches: 2,
     throughput: { batch: 2, warmup: 1, steps: 1 },
     log: (l) => logs.push(l),
     onStep: () => void onStep++,
@@ -110,16 +114,8 @@ Deno.test("runMhcSeeds: 2 seeds × 1 variant, rows, curves and summary", async (
   const res = await runMhcSeeds({
     seeds: [3, 4],
     variants: ["mhc"],
-    train: TRAIN,
-    valid: VALID,
-    preset: "tiny",
-    model: MODEL,
-    batchSize: 2,
-    seqLen: 16,
-    steps: 2,
+    ...SMALL_RUN,
     evalEvery: 2,
-    evalBatches: 1,
-    pplBatches: 2,
     throughput: false,
   });
   assertEquals(res.rows.map((r) => [r.variant, r.seed]), [["mhc", 3], ["mhc", 4]]);

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { assertCloseAsync as close, batch, normal } from "./tensor_assert.ts";
-import { countKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
+import { compareStepKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { diagScan, diagScanRef } from "../src/nn/scan.ts";
 import { diagScanWebGPU, webgpuScanAvailable } from "../src/nn/scan_webgpu.ts";
@@ -110,16 +110,9 @@ Deno.test({
       tf.grads((u: tf.Tensor, a: tf.Tensor, b: tf.Tensor) =>
         tf.sum(diagScan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D, { impl })) as tf.Scalar
       )([u, a, b]);
-    const scanParallel = await countKernels(scanStep("parallel"));
-    const scanFused = await countKernels(scanStep("webgpu"));
-    // The whole training step (loss + gradients of every weight) with the fused scan (scan: "fast" → auto → fused).
-    const model = new BaselineSLM(cfg, 7);
-    const stepFused = await countKernels(() => {
-      const { value, grads } = tf.variableGrads(() => model.loss(x, y));
-      return [value, ...Object.values(grads)];
-    });
-    // The same step with the parallel scan: the model picks its scan by config only, so swap the per-layer counts.
-    const stepParallel = stepFused + cfg.layers * (scanParallel - scanFused);
+    const model = new BaselineSLM(cfg, 7); // scan: "fast" → auto → fused on webgpu
+    const c = await compareStepKernels(scanStep, "parallel", "webgpu", model, x, y, cfg.layers);
+    const [scanParallel, scanFused, stepParallel, stepFused] = [c.opSlow, c.opFused, c.stepSlow, c.stepFused];
     console.log(
       `kernels per scan fwd+bwd (B=${B}, T=${T}, D=${cfg.dim}): parallel ${scanParallel}, fused ${scanFused}; ` +
         `tiny baseline training step (${cfg.layers} layers): parallel ${stepParallel}, fused ${stepFused}`,

@@ -39,3 +39,35 @@ export async function countKernels(fn: () => tf.TensorContainer): Promise<number
   });
   return info.kernels.length;
 }
+
+/** Kernel counts of one per-layer op (forward + backward) in two implementations and of a whole training step. */
+export interface StepKernelCounts {
+  opSlow: number;
+  opFused: number;
+  /** The model's step as it runs (with the fused op). */
+  stepFused: number;
+  /** The same step with the slow op: the fused step plus `layers` × the per-op difference. */
+  stepSlow: number;
+}
+
+/**
+ * Count kernels of `opStep(slow)` and `opStep(fused)` and of one training step (loss + all gradients) of `model`,
+ * which uses the fused op; the slow step is derived per layer, because the model picks its op by backend/config.
+ */
+export async function compareStepKernels<I extends string>(
+  opStep: (impl: I) => () => tf.TensorContainer,
+  slow: I,
+  fused: I,
+  model: { loss(x: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar },
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+  layers: number,
+): Promise<StepKernelCounts> {
+  const opSlow = await countKernels(opStep(slow));
+  const opFused = await countKernels(opStep(fused));
+  const stepFused = await countKernels(() => {
+    const { value, grads } = tf.variableGrads(() => model.loss(x, y));
+    return [value, ...Object.values(grads)];
+  });
+  return { opSlow, opFused, stepFused, stepSlow: stepFused + layers * (opSlow - opFused) };
+}
