@@ -3,9 +3,10 @@
  * random batch x, y ~ U{0..V−1}, `warmup` untimed steps, then `steps` timed steps
  * (forward + backward + update, no clipping); tokens/s = B·T·steps / elapsed.
  *
- * Optimiser: tfjs's `tf.train.adam(lr, 0.9, 0.999, 1e-8)` followed by PyTorch-style decoupled weight decay
- * (w ← w·(1 − lr·wd), wd = 0.01 = torch.optim.AdamW's default, skipped for the model's `noDecay` weights), so
- * every step costs what an AdamW step costs. The weights are copied to host memory first and restored at the end
+ * Optimiser: the trainer's own {@linkcode AdamW} (flat state, PyTorch semantics; β = 0.9/0.999, ε = 1e-8,
+ * decoupled weight decay wd = 0.01 = torch.optim.AdamW's default, skipped for the model's `noDecay` weights), so
+ * a timed step costs what a training step of the trainer costs, less the clipping and the host
+ * read of the loss. The weights are copied to host memory first and restored at the end
  * (SPEC §1.8 restores the saved weights before measuring perplexity); pass `restoreWeights: false` to skip.
  *
  * Memory: tfjs has no `max_memory_allocated`, so the peak is measured as follows, and `peakMeasure` says which:
@@ -23,6 +24,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import { Rng } from "../rng.ts";
+import { AdamW } from "../train/optim.ts";
 
 /** Options of {@linkcode measureThroughput}. */
 export interface ThroughputOptions {
@@ -156,8 +158,8 @@ export async function measureThroughput(
 
   const mem = new MemoryTracker();
   const variables = [...model.weights.entries()].filter(([, v]) => v.trainable);
-  const decayed = variables.filter(([name]) => !(model.noDecay?.has(name) ?? false)).map(([, v]) => v);
   const varList = variables.map(([, v]) => v);
+  const keyOf = new Map(variables.map(([name, v]) => [v.name, name]));
 
   // Host copies of every weight, so the benchmark leaves the model as it found it.
   const saved: [tf.Variable, Float32Array | Int32Array | Uint8Array][] = [];
@@ -168,7 +170,14 @@ export async function measureThroughput(
   const x = tf.tensor2d(xs, [batch, seqLen], "int32");
   const y = tf.tensor2d(ys, [batch, seqLen], "int32");
   mem.sample();
-  const optimizer = tf.train.adam(lr, 0.9, 0.999, 1e-8);
+  const optimizer = new AdamW(model.weights, {
+    lr,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: wd,
+    noDecay: model.noDecay ?? [],
+  });
   let last: tf.Scalar | null = null;
   const keep = (l: tf.Scalar) => {
     last?.dispose();
@@ -182,12 +191,9 @@ export async function measureThroughput(
       return l;
     }, varList);
     mem.sample();
-    if (wd > 0) {
-      tf.tidy(() => {
-        for (const v of decayed) v.assign(v.mul(1 - lr * wd));
-      });
-    }
-    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    const byName = new Map<string, tf.Tensor>();
+    for (const [vn, t] of Object.entries(grads)) if (t) byName.set(keyOf.get(vn) ?? vn, t);
+    optimizer.applyGradients(byName, lr);
     tf.dispose(Object.values(grads));
     mem.sample();
     return value;

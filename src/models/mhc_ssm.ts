@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { rmsNorm } from "../nn/norm.ts";
 import { dropout, linear } from "../nn/linear.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
+import { streamMix } from "../nn/stream_mix.ts";
 import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
 
 export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./diag_ssm.ts";
@@ -27,9 +28,8 @@ export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./diag_ssm.ts";
  * @returns [B, T, d]
  */
 export function mixStreams(X: tf.Tensor4D, w: tf.Tensor1D): tf.Tensor3D {
-  const n = X.shape[2];
-  // A broadcast multiply and a sum: both have cheap gradients (tile's gradient is one slice per repetition).
-  return tf.sum(tf.mul(X, w.reshape([1, 1, n, 1])), 2) as tf.Tensor3D;
+  const [B, T, n, d] = X.shape;
+  return streamMix(X.reshape([B * T, n, d]), w.reshape([1, n])).reshape([B, T, d]) as tf.Tensor3D;
 }
 
 /**
@@ -40,11 +40,7 @@ export function mixStreams(X: tf.Tensor4D, w: tf.Tensor1D): tf.Tensor3D {
  */
 export function mixResidual(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
   const [B, T, n, d] = X.shape;
-  // Broadcast multiply-and-sum over the source stream j: [B·T, 1, n, d] ⊙ [1, n, n, 1] → sum over j. With n = 4 this
-  // beats a skinny [B·T·d, n]·[n, n] matmul on WebGPU (which also exceeds the dispatch limit at B·T·d ≥ 2²¹).
-  const Xs = X.reshape([B * T, 1, n, d]);
-  const Hb = H.reshape([1, n, n, 1]);
-  return tf.sum(tf.mul(Xs, Hb), 2).reshape([B, T, n, d]) as tf.Tensor4D;
+  return streamMix(X.reshape([B * T, n, d]), H).reshape([B, T, n, d]) as tf.Tensor4D;
 }
 
 /** Reference of {@linkcode mixResidual} with per-stream slices (test oracle). */
@@ -148,7 +144,11 @@ export class MhcSLM extends MhcFamilyModel {
       const Y = this.config.streamAdapters
         ? tf.add(y4, this.#adapter(pre, y4, w.get(`${pre}.gamma_post`)!))
         : y4;
-      const dX = tf.mul(Y, wPost.reshape([1, 1, n, 1])); // broadcasts y over streams when no adapters
+      // ΔX_i = wPost_i · Y_i: distributes y over the streams ([n, 1] map) or, with adapters (n versions of y),
+      // scales each stream (the diagonal map).
+      const nY = Y.shape[2] as number;
+      const post = nY === 1 ? wPost.reshape([n, 1]) : tf.mul(tf.eye(n), wPost.reshape([n, 1]));
+      const dX = streamMix(Y.reshape([B * T, nY, d]), post as tf.Tensor2D).reshape([B, T, n, d]);
       X = tf.add(mixResidual(X, hAll[i] as tf.Tensor2D), dX) as tf.Tensor4D;
     }
     if (this.config.streamDiversityCoeff > 0) {

@@ -1,0 +1,333 @@
+/**
+ * The GPU half of the benchmark suite: the entry bundled by `../shared/tools/device-kit` and run on the H100
+ * (no native addons there, so it writes CSV and JSON by hand; `bench/report.ts` turns them into Parquet and
+ * charts here). Same measurements as `bench/run.ts` on a hardware WebGPU adapter, plus the GPU-only ones:
+ *
+ * - `dispatch`: cost of one tfjs-webgpu kernel launch (chains of 2,000 dependent ops: tiny adds, 4 MiB adds,
+ *   512² matmuls), issued vs completed;
+ * - `models`: every model of {@linkcode benchVariants} at its published config, B = 8, T = 256 (SPEC §1.8):
+ *   training and forward-only tokens/s, peak GPU memory, GPU dispatches per training step, and how long the
+ *   host takes to issue one step against how long the step takes, beside the PyTorch reference's numbers;
+ * - `scaling`: the same at T = 256…4096 (B = 8);
+ * - `scan`: the diagonal scan (forward + backward) at B = 8, D = 512 per implementation and T;
+ * - `matmul`: TFLOP/s of the LM-head shapes through `src/nn/matmul.ts` and tfjs.
+ *
+ * Usage (device): `deno run -A .device/device_bench.js --out $OUT/bench [--sections dispatch,models,scaling,scan,matmul]
+ *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]`
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { describeEnvironment, initBackend } from "../src/backend.ts";
+import { MHC_PRESETS } from "../src/models/diag_ssm.ts";
+import { createModel } from "../src/models/registry.ts";
+import type { ModelConfig } from "../src/models/types.ts";
+import { measureThroughput } from "../src/eval/throughput.ts";
+import { AdamW } from "../src/train/optim.ts";
+import { diagScan, type ScanImpl } from "../src/nn/scan.ts";
+import { matmul } from "../src/nn/matmul.ts";
+import { benchVariants } from "./model_bench.ts";
+import { REFERENCE_H100 } from "./reference.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    out: { type: "string", default: "results/bench/h100" },
+    sections: { type: "string", default: "dispatch,models,scaling,scan,matmul" },
+    steps: { type: "string", default: "10" },
+    warmup: { type: "string", default: "2" },
+    "scaling-models": { type: "string", default: "baseline,mhc_adapters" },
+    "scaling-T": { type: "string", default: "256,1024,2048,4096" },
+    backend: { type: "string", default: "webgpu" },
+    preset: { type: "string", default: "published" },
+  },
+});
+const out = a.out!;
+const sections = new Set(a.sections!.split(","));
+const steps = Number(a.steps), warmup = Number(a.warmup);
+await Deno.mkdir(out, { recursive: true });
+const backend = await initBackend({ backend: a.backend });
+const t00 = performance.now();
+const secs = () => ((performance.now() - t00) / 1000).toFixed(0);
+const env = { ...describeEnvironment(), date: new Date().toISOString(), args: Deno.args };
+console.log(JSON.stringify(env));
+await Deno.writeTextFile(`${out}/environment.json`, JSON.stringify(env, null, 2) + "\n");
+
+type Row = Record<string, string | number | null>;
+async function writeCsv(name: string, rows: Row[]): Promise<void> {
+  if (!rows.length) return;
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (
+    v: unknown,
+  ) => (v === null || v === undefined
+    ? ""
+    : /[",\n]/.test(String(v))
+    ? JSON.stringify(String(v))
+    : String(v));
+  const text = [cols.join(","), ...rows.map((r) => cols.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+  await Deno.writeTextFile(`${out}/${name}.csv`, text);
+}
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Count the backend's GPU dispatches (tfjs-webgpu `recordAndSubmit` calls) while `fn` runs. */
+function countDispatches(fn: () => void): number {
+  const be = tf.backend() as unknown as { recordAndSubmit?: (...args: unknown[]) => unknown };
+  if (typeof be.recordAndSubmit !== "function") return NaN;
+  const orig = be.recordAndSubmit;
+  let n = 0;
+  be.recordAndSubmit = function (this: unknown, ...args: unknown[]) {
+    n++;
+    return orig.apply(be, args);
+  };
+  try {
+    fn();
+  } finally {
+    be.recordAndSubmit = orig;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+if (sections.has("dispatch")) {
+  console.log(`\n## dispatch cost [${secs()} s]`);
+  const rows: Row[] = [];
+  const cases: [string, number[], (x: tf.Tensor, c: tf.Tensor) => tf.Tensor][] = [
+    ["add [4]", [4], (x, c) => tf.add(x, c)],
+    ["add [1M] (4 MiB)", [1 << 20], (x, c) => tf.add(x, c)],
+    ["matmul 512x512", [512, 512], (x, c) => tf.matMul(x, c)],
+  ];
+  for (const [name, shape, f] of cases) {
+    const c = tf.mul(tf.ones(shape), shape.length === 2 ? 1 / 512 : 1e-6);
+    for (let rep = 0; rep < 2; rep++) {
+      let x = tf.ones(shape);
+      await x.data();
+      const n = 2000;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const y = f(x, c);
+        x.dispose();
+        x = y;
+      }
+      const t1 = performance.now();
+      await x.data();
+      const t2 = performance.now();
+      x.dispose();
+      if (rep === 1) {
+        const r = {
+          case: name,
+          ops: n,
+          issue_us_per_op: round((t1 - t0) * 1000 / n, 1),
+          total_us_per_op: round((t2 - t0) * 1000 / n, 1),
+        };
+        rows.push(r);
+        console.log(JSON.stringify(r));
+      }
+    }
+    c.dispose();
+  }
+  await writeCsv("dispatch", rows);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+/** One training step's dispatches and host issue time vs completion time (after the benchmark's warm-up). */
+async function stepAnatomy(model: ReturnType<typeof createModel>, B: number, T: number): Promise<Row> {
+  const V = model.config.vocabSize;
+  const x = tf.randomUniformInt([B, T], 0, V) as tf.Tensor2D,
+    y = tf.randomUniformInt([B, T], 0, V) as tf.Tensor2D;
+  const vars = [...model.weights.entries()].filter(([, v]) => v.trainable);
+  const keyOf = new Map(vars.map(([n, v]) => [v.name, n]));
+  const opt = new AdamW(model.weights, { weightDecay: 0.01, noDecay: model.noDecay ?? [] });
+  let loss: tf.Scalar | null = null;
+  const step = () => {
+    const { value, grads } = tf.variableGrads(() => model.loss(x, y), vars.map(([, v]) => v));
+    const g = new Map<string, tf.Tensor>();
+    for (const [k, t] of Object.entries(grads)) g.set(keyOf.get(k) ?? k, t);
+    opt.applyGradients(g, 1e-4);
+    tf.dispose(Object.values(grads));
+    loss?.dispose();
+    loss = value;
+  };
+  step();
+  await loss!.data();
+  const dispatches = countDispatches(step);
+  await loss!.data();
+  const t0 = performance.now();
+  step();
+  const t1 = performance.now();
+  await loss!.data();
+  const t2 = performance.now();
+  const fwd = countDispatches(() => tf.tidy(() => model.loss(x, y)));
+  loss!.dispose();
+  opt.dispose();
+  tf.dispose([x, y]);
+  return {
+    dispatches_per_step: dispatches,
+    fwd_dispatches: fwd,
+    issue_ms: round(t1 - t0, 1),
+    step_ms: round(t2 - t0, 1),
+  };
+}
+
+async function benchModel(
+  name: string,
+  cfg: Record<string, unknown>,
+  B: number,
+  T: number,
+  st: number,
+  wu: number,
+  anatomy: boolean,
+): Promise<Row> {
+  const preset = MHC_PRESETS[a.preset!];
+  if (!preset) {
+    throw new Error(
+      `Unknown --preset "${a.preset}": expected one of ${Object.keys(MHC_PRESETS).join(", ")}.`,
+    );
+  }
+  const model = createModel({ ...preset, ...cfg, maxLen: Math.max(256, T) } as unknown as ModelConfig, 1337);
+  try {
+    const params = [...model.weights.values()].reduce((s, w) => s + w.size, 0);
+    console.log(`  ${name} B=${B} T=${T}: ${params.toLocaleString("en")} parameters [${secs()} s]`);
+    const r = await measureThroughput(model, {
+      batch: B,
+      seqLen: T,
+      warmup: wu,
+      steps: st,
+      forward: true,
+      restoreWeights: false,
+    });
+    const ref = a.preset === "published" ? REFERENCE_H100[name] : undefined;
+    const row: Row = {
+      backend,
+      model: name,
+      preset: a.preset!,
+      params,
+      B,
+      T,
+      warmup: wu,
+      steps: st,
+      train_tok_s: Math.round(r.tokensPerSec ?? 0),
+      fwd_tok_s: Math.round(r.forwardTokensPerSec ?? 0),
+      peak_mib: round(r.peakBytes / 2 ** 20, 1),
+      peak_measure: r.peakMeasure,
+      final_loss: round(r.finalLoss, 4),
+      ref_train_tok_s: ref?.tokS ?? null,
+      ref_peak_mib: ref?.peakMiB ?? null,
+      ratio_to_ref: ref ? round((r.tokensPerSec ?? 0) / ref.tokS, 3) : null,
+    };
+    if (anatomy) Object.assign(row, await stepAnatomy(model, B, T));
+    return row;
+  } finally {
+    model.dispose();
+  }
+}
+
+if (sections.has("models")) {
+  console.log(`\n## models, published config, B 8, T 256 [${secs()} s]`);
+  const rows: Row[] = [];
+  for (const v of benchVariants()) {
+    try {
+      const r = await benchModel(v.name, v.config, 8, 256, steps, warmup, true);
+      rows.push(r);
+      console.log(`[${secs()} s] ${JSON.stringify(r)}`);
+    } catch (e) {
+      console.log(`[${secs()} s] ${v.name}: FAILED ${(e as Error).message}`);
+      rows.push({ model: v.name, error: (e as Error).message });
+    }
+    await writeCsv("models", rows);
+  }
+}
+
+if (sections.has("scaling")) {
+  console.log(`\n## scaling with T, B 8 [${secs()} s]`);
+  const rows: Row[] = [];
+  const wanted = a["scaling-models"]!.split(",");
+  for (const v of benchVariants().filter((v) => wanted.includes(v.name))) {
+    for (const T of a["scaling-T"]!.split(",").map(Number)) {
+      try {
+        const st = T >= 2048 ? 2 : 4;
+        const r = await benchModel(v.name, v.config, 8, T, st, 1, false);
+        rows.push(r);
+        console.log(`[${secs()} s] ${JSON.stringify(r)}`);
+      } catch (e) {
+        console.log(`[${secs()} s] ${v.name} T=${T}: FAILED ${(e as Error).message}`);
+        rows.push({ model: v.name, T, error: (e as Error).message });
+      }
+      await writeCsv("scaling", rows);
+    }
+  }
+}
+
+if (sections.has("scan")) {
+  console.log(`\n## diagonal scan forward + backward, B 8, D 512 [${secs()} s]`);
+  const rows: Row[] = [];
+  const B = 8, D = 512;
+  for (const T of [256, 1024, 4096]) {
+    for (const impl of ["webgpu", "parallel"] as ScanImpl[]) {
+      const u = tf.randomNormal([B, T, D]) as tf.Tensor3D;
+      const av = tf.randomUniform([D], 0.5, 0.999) as tf.Tensor1D;
+      const bv = tf.randomNormal([D]) as tf.Tensor1D;
+      const f = () => {
+        const g = tf.grads((u: tf.Tensor, a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(diagScan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D, { impl })) as tf.Scalar
+        )([u, av, bv]);
+        return g;
+      };
+      try {
+        tf.dispose(f());
+        const reps = 5;
+        let last: tf.Tensor[] = [];
+        const t0 = performance.now();
+        for (let i = 0; i < reps; i++) {
+          tf.dispose(last);
+          last = f();
+        }
+        await last[0].data();
+        const ms = (performance.now() - t0) / reps;
+        tf.dispose(last);
+        const r = { impl, B, D, T, fwd_bwd_ms: round(ms, 3) };
+        rows.push(r);
+        console.log(JSON.stringify(r));
+      } catch (e) {
+        rows.push({ impl, B, D, T, error: (e as Error).message });
+      }
+      tf.dispose([u, av, bv]);
+    }
+  }
+  await writeCsv("scan", rows);
+}
+
+if (sections.has("matmul")) {
+  console.log(`\n## matmul [${secs()} s]`);
+  const rows: Row[] = [];
+  const N = 2048, d = 512, V = 50257;
+  const x = tf.randomNormal([N, d]) as tf.Tensor2D, E = tf.randomNormal([V, d]) as tf.Tensor2D;
+  const Et = tf.transpose(E) as tf.Tensor2D, G = tf.randomNormal([N, V]) as tf.Tensor2D;
+  const Gt = tf.transpose(G) as tf.Tensor2D;
+  const sq = tf.randomNormal([4096, 4096]) as tf.Tensor2D;
+  const cases: [string, () => tf.Tensor, number][] = [
+    ["head fwd x·Eᵀ (src/nn/matmul, E untransposed copy)", () => matmul(x, Et), 2 * N * d * V],
+    ["head dX G·E (src/nn/matmul)", () => matmul(G, E), 2 * N * d * V],
+    ["head dE Gᵀ·x (src/nn/matmul on Gᵀ)", () => matmul(Gt, x), 2 * N * d * V],
+    ["head fwd x·Eᵀ (tf.matMul transposeB)", () => tf.matMul(x, E, false, true), 2 * N * d * V],
+    ["square 4096³ (src/nn/matmul)", () => matmul(sq, sq), 2 * 4096 ** 3],
+  ];
+  for (const [name, f, flops] of cases) {
+    tf.dispose(f());
+    const reps = 5;
+    let last: tf.Tensor | null = null;
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) {
+      last?.dispose();
+      last = f();
+    }
+    await last!.data();
+    last!.dispose();
+    const ms = (performance.now() - t0) / reps;
+    const r = { case: name, ms: round(ms, 2), tflops: round(flops / ms / 1e9, 2) };
+    rows.push(r);
+    console.log(JSON.stringify(r));
+  }
+  tf.dispose([x, E, Et, G, Gt, sq]);
+  await writeCsv("matmul", rows);
+}
+console.log(`\ndevice bench finished in ${secs()} s; outputs in ${out}/`);

@@ -1,0 +1,12 @@
+/**
+ * The WebGPU parity tests in one module, so device-kit can bundle them for the GPU machine (no node_modules there):
+ * `deno test -A --filter webgpu .device/gpu_tests.js`. Here they run as part of `deno test tests/`.
+ *
+ * @module
+ */
+import "../tests/scan_webgpu_test.ts";
+import "../tests/conv_webgpu_test.ts";
+import "../tests/head_loss_test.ts";
+import "../tests/matmul_test.ts";
+import "../tests/stream_mix_test.ts";
+import "../tests/models_webgpu_test.ts";

@@ -1,0 +1,263 @@
+/**
+ * Stream mixing for multi-stream residuals (mHC, SPEC §1.4): Y[r, i, :] = Σ_j W[i, j] · X[r, j, :].
+ *
+ * One op covers every map of the mHC block: the pre-mix and the aggregator (W = a simplex row, [1, n]), the
+ * residual mixing (W = the Sinkhorn matrix, [n, n]) and the post-distribution of the block output over the streams
+ * (W = a simplex column, [n, 1]).
+ *
+ * Implementations:
+ * - `ops` — a broadcast multiply and a sum over the source-stream axis (cpu, wasm);
+ * - `webgpu` — fused WGSL kernels: one dispatch forward; backward one for dX (the same map with Wᵀ) and two for dW
+ *   (per-workgroup partial sums of dY[r,i,:]·X[r,j,:], then one reduction over the partials). tfjs-webgpu reduces a
+ *   middle axis by transposing it last and running one workgroup per output element: for the residual mixing at the
+ *   published size that is 4M workgroups per sum, forward and backward, per layer.
+ *
+ * {@linkcode streamMixRef} (one slice per stream, plain adds) is the test oracle.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type CustomFn,
+  registerWebGPUKernel as reg,
+  runWebGPUKernel as run,
+  webgpuBackendActive,
+  webgpuProgram as program,
+} from "./webgpu_kernel.ts";
+
+/** Which implementation {@linkcode streamMix} uses; `auto` = `webgpu` on the webgpu backend, else `ops`. */
+export type StreamMixImpl = "auto" | "ops" | "webgpu";
+
+/** Options of {@linkcode streamMix}. */
+export interface StreamMixOptions {
+  /** Implementation (default `auto`). */
+  impl?: StreamMixImpl;
+}
+
+function check(fn: string, x: tf.Tensor, w: tf.Tensor): void {
+  if (x.rank !== 3) {
+    throw new Error(`${fn}: argument "x" has shape [${x.shape.join(", ")}], expected [R, n, d] (rank 3).`);
+  }
+  if (w.rank !== 2 || w.shape[1] !== x.shape[1]) {
+    throw new Error(
+      `${fn}: argument "w" has shape [${w.shape.join(", ")}], expected [m, n] with n = ${x.shape[1]} ` +
+        `(the stream axis of x).`,
+    );
+  }
+  for (const [n, t] of [["x", x], ["w", w]] as const) {
+    if (t.dtype !== "float32") throw new Error(`${fn}: argument "${n}" is ${t.dtype}, expected float32.`);
+  }
+}
+
+/**
+ * Reference stream mixing by slices: Y[:, i, :] = Σ_j W[i, j] · X[:, j, :] (test oracle).
+ * @param x [R, n, d]
+ * @param w [m, n]
+ * @returns [R, m, d]
+ */
+export function streamMixRef(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
+  check("streamMixRef", x, w);
+  return tf.tidy(() => {
+    const [m, n] = w.shape;
+    const xs = [...Array(n).keys()].map((j) => tf.slice(x, [0, j, 0], [-1, 1, -1]));
+    const out: tf.Tensor[] = [];
+    for (let i = 0; i < m; i++) {
+      let acc: tf.Tensor | null = null;
+      for (let j = 0; j < n; j++) {
+        const term = tf.mul(xs[j], tf.slice(w, [i, j], [1, 1]).reshape([1, 1, 1]));
+        acc = acc === null ? term : tf.add(acc, term);
+      }
+      out.push(acc!);
+    }
+    return tf.concat(out, 1) as tf.Tensor3D;
+  });
+}
+
+/** The tf-op form: [R, 1, n, d] ⊙ [1, m, n, 1], summed over n. */
+function streamMixOps(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [R, n, d] = x.shape;
+    const m = w.shape[0];
+    return tf.sum(tf.mul(x.reshape([R, 1, n, d]), w.reshape([1, m, n, 1])), 2) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Mix streams: Y[r, i, :] = Σ_j W[i, j] · X[r, j, :].
+ *
+ * @param x [R, n, d] (R = B·T rows of n streams of width d)
+ * @param w [m, n] mixing weights
+ * @param opts see {@linkcode StreamMixOptions}
+ * @returns [R, m, d]
+ * @throws Error on mismatched shapes or dtypes, or `impl: "webgpu"` on another backend.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { streamMix } from "./stream_mix.ts";
+ * const x = tf.tensor3d([[[1, 2], [3, 4]]]); // R = 1, n = 2, d = 2
+ * streamMix(x, tf.tensor2d([[0.5, 0.5]])).print(); // [[[2, 3]]]
+ * ```
+ */
+export function streamMix(x: tf.Tensor3D, w: tf.Tensor2D, opts: StreamMixOptions = {}): tf.Tensor3D {
+  check("streamMix", x, w);
+  const impl = opts.impl ?? "auto";
+  if (!["auto", "ops", "webgpu"].includes(impl)) {
+    throw new Error(`streamMix: option "impl" is "${impl}", expected "auto", "ops" or "webgpu".`);
+  }
+  const gpu = webgpuBackendActive();
+  if (impl === "webgpu" && !gpu) {
+    throw new Error(
+      `streamMix: impl "webgpu" needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
+    );
+  }
+  if (impl === "ops" || !gpu || x.size === 0) return streamMixOps(x, w);
+  return streamMixWebGPU(x, w);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// WGSL kernels
+
+/** Lanes per workgroup of the element-wise kernels. */
+const WG = 64;
+/** Lanes per workgroup of the dW partial-sum kernel. */
+const WG_RED = 256;
+/** Elements (r, k) per lane of the dW kernel, roughly: sets the number of partials. */
+const PER_LANE = 8;
+/** Most partial rows of the dW kernel. */
+const MAX_PARTIALS = 1024;
+
+/**
+ * Forward (and dX with `transposed`): one invocation per output element.
+ * Y[r, i, k] = Σ_j W[i, j] X[r, j, k]; transposed: Y[r, j, k] = Σ_i W[i, j] X[r, i, k] (X has m streams then).
+ */
+function mixCode(transposed: boolean): string {
+  return `
+  fn main(index : i32) {
+    let nR = uniforms.outShape.x;
+    let mOut = uniforms.outShape.y;
+    let d = uniforms.outShape.z;
+    if (index >= nR * mOut * d) { return; }
+    let nIn = uniforms.xShape.y;
+    let wCols = uniforms.wShape.y;
+    let k = index % d;
+    let ri = index / d;
+    let i = ri % mOut;
+    let r = ri / mOut;
+    let base = r * nIn * d + k;
+    var acc = 0.0;
+    for (var j = 0; j < nIn; j++) {
+      acc = acc + W[${transposed ? "j * wCols + i" : "i * wCols + j"}] * X[base + j * d];
+    }
+    result[index] = acc;
+  }
+`;
+}
+
+/**
+ * dW partial sums: workgroup g of WG_RED lanes strides over the (r, k) elements and accumulates
+ * P[g, i·n + j] = Σ dY[r, i, k] · X[r, j, k] for all m·n pairs, reduced across the workgroup in shared memory.
+ * Inputs Dy [R, m, d], X [R, n, d]; output [G, m·n].
+ */
+function gradWCode(m: number, n: number): string {
+  const mn = m * n;
+  return `
+  var<workgroup> part : array<f32, ${WG_RED}>;
+  fn main(index : i32) {
+    let nR = uniforms.xShape.x;
+    let d = uniforms.xShape.z;
+    let G = uniforms.outShape.x;
+    let g = index / ${WG_RED};
+    let lane = index - g * ${WG_RED};
+    var acc : array<f32, ${mn}>;
+    for (var p = 0; p < ${mn}; p++) { acc[p] = 0.0; }
+    let total = nR * d;
+    for (var e = g * ${WG_RED} + lane; e < total; e = e + G * ${WG_RED}) {
+      let r = e / d;
+      let k = e - r * d;
+      var xv : array<f32, ${n}>;
+      for (var j = 0; j < ${n}; j++) { xv[j] = X[(r * ${n} + j) * d + k]; }
+      for (var i = 0; i < ${m}; i++) {
+        let dy = Dy[(r * ${m} + i) * d + k];
+        for (var j = 0; j < ${n}; j++) { acc[i * ${n} + j] = acc[i * ${n} + j] + dy * xv[j]; }
+      }
+    }
+    for (var p = 0; p < ${mn}; p++) {
+      part[lane] = acc[p];
+      workgroupBarrier();
+      for (var h = ${WG_RED / 2}; h > 0; h = h / 2) {
+        if (lane < h) { part[lane] = part[lane] + part[lane + h]; }
+        workgroupBarrier();
+      }
+      if (lane == 0) { result[g * ${mn} + p] = part[0]; }
+      workgroupBarrier();
+    }
+  }
+`;
+}
+
+const K_MIX = "SsmlabStreamMix";
+const K_MIX_T = "SsmlabStreamMixTransposed";
+const K_GW = "SsmlabStreamMixGradW";
+let registered = false;
+
+function ensureKernels(): void {
+  if (registered) return;
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  reg(K_MIX, ["x", "w"], ([x, w]) => {
+    const out = [x.shape[0], w.shape[0], x.shape[2]];
+    return program("streammix", ["X", "W"], out, Math.ceil(size(out) / WG), WG, mixCode(false));
+  });
+  reg(K_MIX_T, ["x", "w"], ([x, w]) => {
+    const out = [x.shape[0], w.shape[1], x.shape[2]];
+    return program("streammix_t", ["X", "W"], out, Math.ceil(size(out) / WG), WG, mixCode(true));
+  });
+  reg(K_GW, ["dy", "x"], ([dy, x], attrs) => {
+    const m = dy.shape[1], n = x.shape[1];
+    const G = attrs.partials as number;
+    return program(`streammix_gw_${m}_${n}`, ["Dy", "X"], [G, m * n], G, WG_RED, gradWCode(m, n));
+  });
+  registered = true;
+}
+
+/** Number of dW partial rows for R·d elements. */
+function partialsFor(elements: number): number {
+  return Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(elements / (WG_RED * PER_LANE))));
+}
+
+/**
+ * Stream mixing by fused WGSL kernels (webgpu backend only); same values and gradients as
+ * {@linkcode streamMixRef}. Prefer {@linkcode streamMix}, which picks this on webgpu.
+ *
+ * @param x [R, n, d]
+ * @param w [m, n]
+ * @returns [R, m, d]
+ */
+export function streamMixWebGPU(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
+  check("streamMixWebGPU", x, w);
+  if (!webgpuBackendActive()) {
+    throw new Error(
+      `streamMixWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
+    );
+  }
+  ensureKernels();
+  const f = tf.customGrad(
+    ((x: tf.Tensor3D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([x, w]);
+      return {
+        value: run<tf.Tensor3D>(K_MIX, { x, w }),
+        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
+          const [xs, ws] = saved as [tf.Tensor3D, tf.Tensor2D];
+          const dx = run<tf.Tensor3D>(K_MIX_T, { x: dy, w: ws });
+          const [m, n] = ws.shape;
+          const partials = run<tf.Tensor2D>(K_GW, { dy, x: xs }, {
+            partials: partialsFor(xs.shape[0] * xs.shape[2]),
+          });
+          const dw = tf.sum(partials, 0).reshape([m, n]);
+          partials.dispose();
+          return [dx, dw];
+        },
+      };
+    }) as unknown as CustomFn,
+  );
+  return f(x, w) as unknown as tf.Tensor3D;
+}
