@@ -10,3 +10,4 @@ import "../tests/head_loss_test.ts";
 import "../tests/matmul_test.ts";
 import "../tests/stream_mix_test.ts";
 import "../tests/models_webgpu_test.ts";
+import "../tests/dropout_webgpu_test.ts";

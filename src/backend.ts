@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { installDeviceGradients } from "./nn/device_grads.ts";
 
 /** The backends ssmlab knows how to start. */
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -148,6 +149,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<string> {
         `expected one of auto, ${BACKENDS.join(", ")}.`,
     );
   }
+  installDeviceGradients();
   const candidates = requested === "auto" ? AUTO_ORDER : [requested as typeof BACKENDS[number]];
   const failures: string[] = [];
   for (const name of candidates) {
@@ -159,6 +161,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<string> {
       if (await tf.setBackend(name)) {
         await tf.ready();
         silenceNodeBanner();
+        // tfjs-webgpu runs an op on the CPU when its inputs are small host arrays, even when its output is large
+        // (a scalar gradient broadcast to [B, T, d]); the result is then uploaded. Keep every op on the GPU.
+        if (name === "webgpu") tf.env().set("WEBGPU_CPU_FORWARD", false);
         applyFlags(opts.flags ?? parseTfFlags(envVar("SSMLAB_TF_FLAGS") ?? ""));
         started = name;
         return name;

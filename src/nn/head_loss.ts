@@ -76,7 +76,8 @@ export function tiedHeadCrossEntropy(
 
   /** [1, Vp]: 0 on the real columns, PAD_LOGIT on the padded ones (null when V is a multiple of 4). */
   const colBias = () =>
-    padV ? tf.concat([tf.zeros([1, vocab]), tf.fill([1, padV], PAD_LOGIT)], 1) as tf.Tensor2D : null;
+    // tf.fill runs on the device; tf.zeros would build the values on the host and upload them every step.
+    padV ? tf.concat([tf.fill([1, vocab], 0), tf.fill([1, padV], PAD_LOGIT)], 1) as tf.Tensor2D : null;
   /** Logits of rows [r, r + rows) with the padded columns at PAD_LOGIT: [rows, Vp]. */
   const chunkLogits = (
     h2: tf.Tensor2D,
@@ -136,7 +137,7 @@ export function tiedHeadCrossEntropy(
         const b = colBias();
         const scale = m.div(c).mul(dy) as tf.Tensor1D; // [N]
         const dhParts: tf.Tensor2D[] = [];
-        let de: tf.Tensor2D = tf.zeros([vp, d]);
+        let de: tf.Tensor2D | null = null;
         for (const r of starts) {
           const rows = Math.min(chunk, n - r);
           const [dhc, de2] = tf.tidy(() => {
@@ -149,15 +150,17 @@ export function tiedHeadCrossEntropy(
             oh.dispose();
             const g = then(d1, (v) => tf.mul(v, tf.slice(scale, [r], [rows]).reshape([rows, 1]))); // [rows, Vp]
             const hc = rows === n ? hs : tf.slice(hs, [r, 0], [rows, d]);
-            // dh_c = G_c E (untransposed B, inner size Vp); dE += G_cᵀ h_c (transposed A).
-            return [tf.matMul(g, eps), tf.add(de, tf.matMul(g, hc, true, false))] as tf.Tensor2D[];
+            // dh_c = G_c E (untransposed B, inner size Vp); dE += G_cᵀ h_c (transposed A, Vp a multiple of 4).
+            const dec = tf.matMul(g, hc, true, false);
+            return [tf.matMul(g, eps), de ? tf.add(de, dec) : dec] as tf.Tensor2D[];
           });
-          de.dispose();
+          de?.dispose();
           de = de2;
           dhParts.push(dhc);
         }
         const dh = (dhParts.length === 1 ? dhParts[0] : tf.concat(dhParts)).reshape(x.shape);
-        const dE = padV ? tf.slice(de, [0, 0], [vocab, d]) : de;
+        const dE = padV ? tf.slice(de!, [0, 0], [vocab, d]) : de!;
+        if (padV) de!.dispose();
         return [dh, dE];
       },
     };

@@ -6,6 +6,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { matmul } from "./matmul.ts";
+import { dropoutMaskWebGPU } from "./dropout_webgpu.ts";
+import { webgpuBackendActive } from "./webgpu_kernel.ts";
 
 /**
  * y = x Wᵀ + b, with W in PyTorch's nn.Linear layout [out, in].
@@ -38,11 +40,17 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tens
 }
 
 /**
- * Inverted dropout with a seed drawn from `rng` (identity when `rate` is 0 or not training).
+ * Inverted dropout with a seed drawn from `rng` (identity when `rate` is 0 or not training). On webgpu the mask is
+ * drawn on the GPU ({@linkcode dropoutMaskWebGPU}); elsewhere by `tf.dropout`. Either way one seed from `rng` per
+ * call, so a run is reproducible on its backend.
  * @param x any shape
  */
 export function dropout(x: tf.Tensor, rate: number, training: boolean, rng: Rng): tf.Tensor {
   if (!training || rate <= 0) return x;
   if (rate >= 1) throw new Error(`Dropout rate must be in [0, 1), got "${rate}".`);
-  return tf.dropout(x, rate, undefined, rng.seed());
+  const seed = rng.seed();
+  if (webgpuBackendActive() && x.dtype === "float32") {
+    return tf.tidy(() => tf.mul(x, dropoutMaskWebGPU(x.shape, rate, seed)));
+  }
+  return tf.dropout(x, rate, undefined, seed);
 }

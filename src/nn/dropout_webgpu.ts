@@ -1,0 +1,83 @@
+/**
+ * Dropout masks generated on the GPU (webgpu backend).
+ *
+ * `tf.dropout` draws its uniforms on the host (tfjs-core's seeded generator) and uploads them: at the published
+ * mHC + adapters size that is 16 calls × 4M numbers per forward pass, which took seconds per step on the H100.
+ * Here one WGSL dispatch writes the inverted-dropout mask m_i ∈ {0, 1/(1 − p)} from a counter-based hash (PCG) of
+ * the element index and a 64-bit seed (two int32 words, a 2-element upload), so a mask is a pure function of
+ * (seed, shape, p): reproducible, and independent across seeds.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  registerWebGPUKernel as reg,
+  runWebGPUKernel as run,
+  webgpuBackendActive,
+  webgpuProgram as program,
+} from "./webgpu_kernel.ts";
+
+const WG = 64;
+const K_MASK = "SsmlabDropoutMask";
+
+/** WGSL: mask[i] = (u_i ≥ p) / (1 − p), u_i = PCG(PCG(i ⊕ s₀) + s₁) / 2³² (24-bit resolution). */
+function maskCode(rate: number): string {
+  const keep = 1 - rate;
+  return `
+  fn pcg(v : u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+  }
+  fn main(index : i32) {
+    if (index >= uniforms.size) { return; }
+    let s0 = bitcast<u32>(Seed[0]);
+    let s1 = bitcast<u32>(Seed[1]);
+    let h = pcg(pcg(bitcast<u32>(index) ^ s0) + s1);
+    let u = f32(h >> 8u) * ${(1 / 16777216).toExponential(10)};
+    result[index] = select(0.0, ${(1 / keep).toExponential(10)}, u >= ${rate.toExponential(10)});
+  }
+`;
+}
+
+let registered = false;
+function ensureKernel(): void {
+  if (registered) return;
+  reg(K_MASK, ["seed"], (_ins, attrs) => {
+    const shape = attrs.shape as number[];
+    const rate = attrs.rate as number;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const p = program(`dropout_mask_${rate}`, ["Seed"], shape, Math.ceil(size / WG), WG, maskCode(rate));
+    return { ...p, size: true } as typeof p;
+  });
+  registered = true;
+}
+
+/**
+ * An inverted-dropout mask on the GPU: each entry 0 with probability `rate`, else 1/(1 − rate).
+ *
+ * @param shape the mask's shape
+ * @param rate drop probability in [0, 1)
+ * @param seed any integer (only its low 53 bits count)
+ * @returns float32 tensor of `shape`
+ * @throws Error off the webgpu backend, or for a rate outside [0, 1).
+ * @example
+ * ```ts
+ * import { dropoutMaskWebGPU } from "./dropout_webgpu.ts";
+ * // on webgpu: const m = dropoutMaskWebGPU([8, 256, 512], 0.1, 1234); // mean ≈ 1
+ * ```
+ */
+export function dropoutMaskWebGPU(shape: number[], rate: number, seed: number): tf.Tensor {
+  if (!webgpuBackendActive()) {
+    throw new Error(
+      `dropoutMaskWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
+    );
+  }
+  if (!(rate >= 0 && rate < 1)) throw new Error(`Dropout rate must be in [0, 1), got "${rate}".`);
+  ensureKernel();
+  const lo = seed % 2 ** 32 | 0, hi = Math.floor(seed / 2 ** 32) ^ 0x5bd1e995;
+  return tf.tidy(() => {
+    const s = tf.tensor1d([lo, hi], "int32");
+    return run(K_MASK, { seed: s }, { shape, rate } as unknown as Record<string, number>);
+  });
+}
