@@ -5,8 +5,9 @@
  *
  * Two fast kernels, chosen by `opts.impl` (default `auto`): on the host-memory backends (cpu, wasm) a sequential
  * loop over Float32Arrays (O(B·T·D) work, no per-op overhead), elsewhere (webgpu, native) a `parallel` tf-op scan.
- * On webgpu the diagonal scan instead runs fused WGSL kernels (`scan_webgpu.ts`: one dispatch forward, three
- * backward), since there the many small ops of the parallel scan are bound by per-dispatch overhead.
+ * On webgpu both scans instead run fused WGSL kernels (`scan_webgpu.ts`: diagonal, one dispatch forward, three
+ * backward; `selective_scan_webgpu.ts`: selective, two forward, eight backward), since there the many small ops of
+ * the parallel scan are bound by per-dispatch overhead.
  * The parallel kernels run a log-depth Hillis–Steele scan with the associative operator
  * (a₁, b₁) ∘ (a₂, b₂) = (a₁a₂, a₂b₁ + b₂): ⌈log₂T⌉ levels of shift / multiply / add over the whole sequence. Only
  * products of decays are formed — never a division by a cumulative product (the trick of SPEC §3.2 that underflows
@@ -19,6 +20,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { diagScanWebGPU } from "./scan_webgpu.ts";
+import { selectiveScanWebGPU } from "./selective_scan_webgpu.ts";
 
 /** The function type `tf.customGrad` takes. */
 export type CustomFn = Parameters<typeof tf.customGrad>[0];
@@ -112,8 +114,8 @@ function unstack0(x: tf.Tensor): tf.Tensor[] {
 /**
  * Which fast kernel runs: `host` — a sequential loop over Float32Arrays on the host (O(B·T·D) work, fastest where
  * tensors already live in host memory: the cpu and wasm backends); `parallel` — the log-depth tf-op scan (no host
- * round trip: webgpu, native tensorflow); `webgpu` — fused WGSL kernels (`scan_webgpu.ts`; diagScan only, webgpu
- * backend only); `auto` (default) — `host` on cpu and wasm, `webgpu` for diagScan on webgpu, else `parallel`.
+ * round trip: webgpu, native tensorflow); `webgpu` — fused WGSL kernels (`scan_webgpu.ts`, `selective_scan_webgpu.ts`;
+ * webgpu backend only); `auto` (default) — `host` on cpu and wasm, `webgpu` on webgpu, else `parallel`.
  */
 export type ScanImpl = "auto" | "host" | "parallel" | "webgpu";
 
@@ -458,8 +460,9 @@ export function selectiveScanRef(
 }
 
 /**
- * Fast selective scan, same result as {@linkcode selectiveScanRef}: a host loop (cpu, wasm) or a log-depth
- * parallel scan over the [T, B, Din·N] states (other backends), each with a custom gradient (the reverse scan).
+ * Fast selective scan, same result as {@linkcode selectiveScanRef}: a host loop (cpu, wasm), fused WGSL kernels
+ * (webgpu) or a log-depth parallel scan over the [T, B, Din·N] states (other backends), each with a custom
+ * gradient (the reverse scan).
  * Differentiable in x, delta, A, Bm, Cm and D. Memory: the [B, T, Din, N] states are kept for the backward pass.
  *
  * @param x [B, T, Din]
@@ -490,7 +493,9 @@ export function selectiveScan(
   checkSelective("selectiveScan", x, delta, A, Bm, Cm, D);
   const [B, T, Din] = x.shape;
   if (T === 0) return tf.zeros([B, 0, Din]) as tf.Tensor3D;
-  if (resolveImpl("selectiveScan", opts.impl) === "host") return selectiveScanHost(x, delta, A, Bm, Cm, D);
+  const impl = resolveImpl("selectiveScan", opts.impl, true);
+  if (impl === "host") return selectiveScanHost(x, delta, A, Bm, Cm, D);
+  if (impl === "webgpu") return selectiveScanWebGPU(x, delta, A, Bm, Cm, D);
   const hasD = D !== null;
   const f = tf.customGrad(
     ((...args: unknown[]) => {

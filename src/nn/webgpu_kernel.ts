@@ -4,6 +4,10 @@
  * `runWebGPUProgram` (so tfjs keeps managing the buffers) and running a registered kernel through the engine (so
  * `tf.profile` and `tf.memory` see it).
  *
+ * A rule for every kernel built on this: its WGSL must read every input and the uniforms. tfjs-webgpu creates
+ * pipelines with layout "auto", which drops unused bindings; the bind group it then makes (every input) fails
+ * validation and the dispatch silently does not run, leaving the output buffer's old contents.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
