@@ -9,7 +9,7 @@ import { assertCloseAsync as close, normal } from "./tensor_assert.ts";
 import { assertGradCheck } from "./gradcheck.ts";
 import { backendCases } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
-import { streamMix, type StreamMixImpl, streamMixRef } from "../src/nn/stream_mix.ts";
+import { streamMix, type StreamMixImpl, streamMixRef, streamScale } from "../src/nn/stream_mix.ts";
 import { Rng } from "../src/rng.ts";
 
 /** [R, n, d, m]: square mixing, a simplex row (pre-mix, aggregator), a column (post), odd sizes, many rows. */
@@ -90,3 +90,31 @@ Deno.test("[cpu] streamMix rejects mismatched shapes and unknown implementations
   );
   tf.dispose(x);
 });
+
+for (const { name: backend, ignore } of await backendCases()) {
+  Deno.test({
+    name: `[${backend}] streamScale equals a per-stream multiply in values and gradients`,
+    ignore,
+    async fn() {
+      await initBackend({ backend });
+      const rng = new Rng(33);
+      const n0 = tf.memory().numTensors;
+      const x = normal(rng, [6, 4, 5]) as tf.Tensor3D;
+      const w = normal(rng, [4]) as tf.Tensor1D;
+      const p = normal(rng, [6, 4, 5]);
+      const want = tf.tidy(() => streamMixRef(x, tf.mul(tf.eye(4), w.reshape([4, 1])) as tf.Tensor2D));
+      const loss = (f: typeof streamScale) => (x: tf.Tensor, w: tf.Tensor) =>
+        tf.sum(tf.mul(f(x as tf.Tensor3D, w as tf.Tensor1D), p)) as tf.Scalar;
+      const gr = tf.grads(loss((x, w) => streamScale(x, w, { impl: "ops" })))([x, w]);
+      const y = streamScale(x, w);
+      await close(y, want, 1e-5, "values");
+      const g = tf.grads(loss(streamScale))([x, w]);
+      await close(g[0], gr[0], 1e-4, "dx");
+      await close(g[1], gr[1], 1e-4, "dw");
+      const bad = tf.ones([3]) as tf.Tensor1D;
+      assertThrows(() => streamScale(x, bad), Error, 'argument "w" has shape [3]');
+      tf.dispose([x, w, p, want, y, bad, ...g, ...gr]);
+      assertEquals(tf.memory().numTensors, n0, "no tensor leaks");
+    },
+  });
+}

@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { rmsNorm } from "../nn/norm.ts";
 import { dropout, linear } from "../nn/linear.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
-import { streamMix } from "../nn/stream_mix.ts";
+import { streamMix, streamScale } from "../nn/stream_mix.ts";
 import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
 
 export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./diag_ssm.ts";
@@ -145,10 +145,10 @@ export class MhcSLM extends MhcFamilyModel {
         ? tf.add(y4, this.#adapter(pre, y4, w.get(`${pre}.gamma_post`)!))
         : y4;
       // ΔX_i = wPost_i · Y_i: distributes y over the streams ([n, 1] map) or, with adapters (n versions of y),
-      // scales each stream (the diagonal map).
-      const nY = Y.shape[2] as number;
-      const post = nY === 1 ? wPost.reshape([n, 1]) : tf.mul(tf.eye(n), wPost.reshape([n, 1]));
-      const dX = streamMix(Y.reshape([B * T, nY, d]), post as tf.Tensor2D).reshape([B, T, n, d]);
+      // scales each stream.
+      const dX = (Y.shape[2] === 1
+        ? streamMix(Y.reshape([B * T, 1, d]), wPost.reshape([n, 1]))
+        : streamScale(Y.reshape([B * T, n, d]), wPost)).reshape([B, T, n, d]);
       X = tf.add(mixResidual(X, hAll[i] as tf.Tensor2D), dX) as tf.Tensor4D;
     }
     if (this.config.streamDiversityCoeff > 0) {

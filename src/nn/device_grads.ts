@@ -13,12 +13,17 @@ import * as tf from "@tensorflow/tfjs";
 
 let installed = false;
 
-/** The upstream gradient reshaped to `x` with the reduced axes kept (size 1), broadcast back to `x`'s shape. */
+/**
+ * The upstream gradient reshaped to `x` with the reduced axes kept (size 1), broadcast back to `x`'s shape: on the
+ * device by `broadcastTo` on webgpu; elsewhere as tfjs does it (times host ones), which is faster on cpu and wasm
+ * (their Tile kernel is slower than a broadcast multiply; no upload there).
+ */
 function broadcastBack(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
   const axes = tf.util.parseAxisParam(axis, x.shape);
   const kept = x.shape.slice();
   for (const a of axes) kept[a] = 1;
-  return tf.broadcastTo(tf.reshape(dy, kept), x.shape);
+  const r = tf.reshape(dy, kept);
+  return tf.getBackend() === "webgpu" ? tf.broadcastTo(r, x.shape) : tf.mul(r, tf.ones(x.shape, "float32"));
 }
 
 /**

@@ -261,3 +261,33 @@ export function streamMixWebGPU(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
   );
   return f(x, w) as unknown as tf.Tensor3D;
 }
+
+/**
+ * Scale each stream by its own weight: Y[r, i, :] = w_i · X[r, i, :] (the diagonal case of {@linkcode streamMix}).
+ * A broadcast multiply on cpu and wasm; on webgpu {@linkcode streamMix} with diag(w), whose dW kernel avoids
+ * tfjs-webgpu's transpose-and-reduce for the weight gradient.
+ *
+ * @param x [R, n, d]
+ * @param w [n]
+ * @returns [R, n, d]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { streamScale } from "./stream_mix.ts";
+ * streamScale(tf.ones([1, 2, 3]), tf.tensor1d([2, 3])).print(); // [[[2, 2, 2], [3, 3, 3]]]
+ * ```
+ */
+export function streamScale(x: tf.Tensor3D, w: tf.Tensor1D, opts: StreamMixOptions = {}): tf.Tensor3D {
+  const n = x.shape[1];
+  if (w.rank !== 1 || w.shape[0] !== n) {
+    throw new Error(`streamScale: argument "w" has shape [${w.shape.join(", ")}], expected [n] = [${n}].`);
+  }
+  const impl = opts.impl ?? "auto";
+  if (impl === "ops" || (impl === "auto" && !webgpuBackendActive())) {
+    if (x.rank !== 3) {
+      throw new Error(`streamScale: argument "x" has shape [${x.shape.join(", ")}], expected [R, n, d] (rank 3).`);
+    }
+    return tf.tidy(() => tf.mul(x, w.reshape([1, n, 1])) as tf.Tensor3D);
+  }
+  return tf.tidy(() => streamMix(x, tf.mul(tf.eye(n), w.reshape([n, 1])) as tf.Tensor2D, opts));
+}
