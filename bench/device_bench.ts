@@ -24,11 +24,12 @@ import { MHC_PRESETS } from "../src/models/diag_ssm.ts";
 import { createModel } from "../src/models/registry.ts";
 import type { ModelConfig } from "../src/models/types.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
-import { AdamW } from "../src/train/optim.ts";
 import { diagScan, type ScanImpl } from "../src/nn/scan.ts";
 import { matmul } from "../src/nn/matmul.ts";
 import { benchVariants } from "./model_bench.ts";
 import { REFERENCE_H100 } from "./reference.ts";
+import { syntheticStep } from "./synthetic_step.ts";
+import { timeOp } from "./matmul_bench.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -131,21 +132,11 @@ if (sections.has("dispatch")) {
 // ---------------------------------------------------------------------------------------------------------------
 /** One training step's dispatches and host issue time vs completion time (after the benchmark's warm-up). */
 async function stepAnatomy(model: ReturnType<typeof createModel>, B: number, T: number): Promise<Row> {
-  const V = model.config.vocabSize;
-  const x = tf.randomUniformInt([B, T], 0, V) as tf.Tensor2D,
-    y = tf.randomUniformInt([B, T], 0, V) as tf.Tensor2D;
-  const vars = [...model.weights.entries()].filter(([, v]) => v.trainable);
-  const keyOf = new Map(vars.map(([n, v]) => [v.name, n]));
-  const opt = new AdamW(model.weights, { weightDecay: 0.01, noDecay: model.noDecay ?? [] });
+  const s = syntheticStep(model, B, T);
   let loss: tf.Scalar | null = null;
   const step = () => {
-    const { value, grads } = tf.variableGrads(() => model.loss(x, y), vars.map(([, v]) => v));
-    const g = new Map<string, tf.Tensor>();
-    for (const [k, t] of Object.entries(grads)) g.set(keyOf.get(k) ?? k, t);
-    opt.applyGradients(g, 1e-4);
-    tf.dispose(Object.values(grads));
     loss?.dispose();
-    loss = value;
+    loss = s.step();
   };
   step();
   await loss!.data();
@@ -156,10 +147,9 @@ async function stepAnatomy(model: ReturnType<typeof createModel>, B: number, T: 
   const t1 = performance.now();
   await loss!.data();
   const t2 = performance.now();
-  const fwd = countDispatches(() => tf.tidy(() => model.loss(x, y)));
+  const fwd = countDispatches(() => tf.tidy(() => model.loss(s.x, s.y)));
   loss!.dispose();
-  opt.dispose();
-  tf.dispose([x, y]);
+  s.dispose();
   return {
     dispatches_per_step: dispatches,
     fwd_dispatches: fwd,
@@ -273,17 +263,7 @@ if (sections.has("scan")) {
         return g;
       };
       try {
-        tf.dispose(f());
-        const reps = 5;
-        let last: tf.Tensor[] = [];
-        const t0 = performance.now();
-        for (let i = 0; i < reps; i++) {
-          tf.dispose(last);
-          last = f();
-        }
-        await last[0].data();
-        const ms = (performance.now() - t0) / reps;
-        tf.dispose(last);
+        const ms = await timeOp(f, 5);
         const r = { impl, B, D, T, fwd_bwd_ms: round(ms, 3) };
         rows.push(r);
         console.log(JSON.stringify(r));
@@ -312,17 +292,7 @@ if (sections.has("matmul")) {
     ["square 4096³ (src/nn/matmul)", () => matmul(sq, sq), 2 * 4096 ** 3],
   ];
   for (const [name, f, flops] of cases) {
-    tf.dispose(f());
-    const reps = 5;
-    let last: tf.Tensor | null = null;
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) {
-      last?.dispose();
-      last = f();
-    }
-    await last!.data();
-    last!.dispose();
-    const ms = (performance.now() - t0) / reps;
+    const ms = await timeOp(f, 5);
     const r = { case: name, ms: round(ms, 2), tflops: round(flops / ms / 1e9, 2) };
     rows.push(r);
     console.log(JSON.stringify(r));

@@ -8,7 +8,7 @@ import { initBackend } from "../src/backend.ts";
 import { MHC_PRESETS } from "../src/models/diag_ssm.ts";
 import { createModel } from "../src/models/registry.ts";
 import type { ModelConfig } from "../src/models/types.ts";
-import { AdamW } from "../src/train/optim.ts";
+import { syntheticStep } from "./synthetic_step.ts";
 
 await initBackend({ backend: "webgpu" });
 const name = Deno.args[0] ?? "baseline";
@@ -16,17 +16,10 @@ const B = Number(Deno.args[1] ?? 8), T = Number(Deno.args[2] ?? 256);
 const cfg = name === "mhc_adapters" ? { kind: "mhc", streamAdapters: true } : { kind: name };
 const model = createModel({ ...MHC_PRESETS.published, ...cfg } as unknown as ModelConfig, 1);
 model.setTraining?.(true);
-const V = model.config.vocabSize;
-const x = tf.randomUniformInt([B, T], 0, V) as tf.Tensor2D,
-  y = tf.randomUniformInt([B, T], 0, V) as tf.Tensor2D;
-const vars = [...model.weights.entries()].filter(([, v]) => v.trainable);
-const keyOf = new Map(vars.map(([n, v]) => [v.name, n]));
-const opt = new AdamW(model.weights, { weightDecay: 0.01, noDecay: model.noDecay ?? [] });
+const s = syntheticStep(model, B, T);
+const { opt } = s;
 const adam = tf.train.adam(1e-4);
-const grads = () => {
-  const { value, grads } = tf.variableGrads(() => model.loss(x, y), vars.map(([, v]) => v));
-  return { value, grads };
-};
+const grads = () => s.grads();
 const sync = async (t: tf.Tensor) => void (await t.data());
 async function time(label: string, fn: () => Promise<void>, reps = 3) {
   await fn();
@@ -39,27 +32,26 @@ async function time(label: string, fn: () => Promise<void>, reps = 3) {
   console.log(`${label}: ${ts.map((t) => t.toFixed(1)).join(" / ")} ms`);
 }
 await time("forward (loss)", async () => {
-  const l = tf.tidy(() => model.loss(x, y));
+  const l = tf.tidy(() => model.loss(s.x, s.y));
   await sync(l);
   l.dispose();
 });
 await time("forward + backward (variableGrads)", async () => {
   const { value, grads: g } = grads();
   await sync(value);
-  await sync(Object.values(g)[0]);
-  tf.dispose([value, ...Object.values(g)]);
+  await sync([...g.values()][0]);
+  tf.dispose([value, ...g.values()]);
 });
 {
   const { value, grads: g } = grads();
-  const gm = new Map<string, tf.Tensor>();
-  for (const [k, t] of Object.entries(g)) gm.set(keyOf.get(k) ?? k, t);
+  const gm = g;
   const probe = model.weights.values().next().value!;
   await time("AdamW (flat) apply", async () => {
     opt.applyGradients(gm, 1e-4);
     await sync(probe);
   });
   await time("tfjs Adam apply", async () => {
-    adam.applyGradients(Object.entries(g).map(([name, tensor]) => ({ name, tensor })));
+    adam.applyGradients([...g].map(([name, tensor]) => ({ name: model.weights.get(name)!.name, tensor })));
     await sync(probe);
   });
   await time("AdamW prepare (concat + norm)", async () => {
@@ -67,7 +59,7 @@ await time("forward + backward (variableGrads)", async () => {
     await sync(p.norm);
     p.dispose();
   });
-  tf.dispose([value, ...Object.values(g)]);
+  tf.dispose([value, ...g.values()]);
 }
 // host time per kernel launch during one full step
 const be = tf.backend() as any;
@@ -93,15 +85,14 @@ be.runWebGPUProgram = function (p: any, inputs: any[], ...rest: any[]) {
 };
 const t0 = performance.now();
 const { value, grads: g } = grads();
-const gm = new Map<string, tf.Tensor>();
-for (const [k, t] of Object.entries(g)) gm.set(keyOf.get(k) ?? k, t);
+const gm = g;
 opt.applyGradients(gm, 1e-4);
 const t1 = performance.now();
 await sync(value);
 await sync(model.weights.values().next().value!);
 const t2 = performance.now();
 be.runWebGPUProgram = orig;
-tf.dispose([value, ...Object.values(g)]);
+tf.dispose([value, ...g.values()]);
 console.log(`instrumented step: issue ${(t1 - t0).toFixed(1)} ms, total ${(t2 - t0).toFixed(1)} ms`);
 const rows = [...per.entries()].sort((a, b) => b[1].ms - a[1].ms);
 for (const [k, e] of rows.slice(0, 30)) {

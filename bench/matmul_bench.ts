@@ -2,6 +2,25 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend.ts";
 
+/**
+ * Mean milliseconds of `f` over `reps` calls after one untimed call, synchronised by reading the last result
+ * (every call's outputs but the last are disposed as the next one starts).
+ */
+export async function timeOp(f: () => tf.TensorContainer, reps = 5): Promise<number> {
+  tf.dispose(f());
+  let last: tf.TensorContainer = [];
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) {
+    tf.dispose(last);
+    last = f();
+  }
+  const first = (Array.isArray(last) ? last[0] : last) as tf.Tensor;
+  await first.data(); // the results depend on nothing but their inputs: the last read waits for the queue
+  const ms = (performance.now() - t0) / reps;
+  tf.dispose(last);
+  return ms;
+}
+
 export async function matmulBench(N = 2048, d = 512, V = 50257, reps = 5): Promise<Record<string, number>[]> {
   const rows: Record<string, number | string>[] = [];
   const x = tf.randomNormal([N, d]), E = tf.randomNormal([V, d]), G = tf.randomNormal([N, V]);
@@ -20,18 +39,7 @@ export async function matmulBench(N = 2048, d = 512, V = 50257, reps = 5): Promi
     ],
   ];
   for (const [name, f, flops] of cases) {
-    const w = f();
-    await w.data();
-    w.dispose();
-    const t0 = performance.now();
-    let last: tf.Tensor | null = null;
-    for (let i = 0; i < reps; i++) {
-      last?.dispose();
-      last = f();
-    }
-    await last!.data();
-    last!.dispose();
-    const ms = (performance.now() - t0) / reps;
+    const ms = await timeOp(f, reps);
     rows.push({
       name,
       ms: Math.round(ms * 100) / 100,

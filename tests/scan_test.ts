@@ -5,6 +5,7 @@ import { assertClose as close, normal } from "./tensor_assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { diagScan, diagScanRef, selectiveScan, selectiveScanRef } from "../src/nn/scan.ts";
 import { Rng } from "../src/rng.ts";
+import { selectiveCase, selectiveLoss } from "./scan_cases.ts";
 
 const BACKENDS = ["cpu", "wasm"];
 
@@ -69,28 +70,8 @@ for (const backend of BACKENDS) {
     for (const [B, T, Din, N] of [[2, 1, 3, 4], [2, 7, 3, 4], [2, 64, 3, 4], [1, 1024, 2, 2]]) {
       for (const withD of [true, false]) {
         tf.tidy(() => {
-          const x = normal(rng, [B, T, Din]) as tf.Tensor3D;
-          const delta = tf.softplus(normal(rng, [B, T, Din], 1, -2)) as tf.Tensor3D;
-          // S4D-real A = −(1..N) and a very slow mode −1e-4 (decays ≈ 1) and a fast one −64 (decays ≈ 0)
-          const Avals = Array.from({ length: Din * N }, (_, i) => [-1e-4, -64, -1, -(1 + (i % N))][i % 4]);
-          const A = tf.tensor2d(Avals, [Din, N]);
-          const Bm = normal(rng, [B, T, N]) as tf.Tensor3D;
-          const Cm = normal(rng, [B, T, N]) as tf.Tensor3D;
-          const D = withD ? normal(rng, [Din]) as tf.Tensor1D : null;
-          const w = normal(rng, [B, T, Din]);
-          const inputs = D ? [x, delta, A, Bm, Cm, D] : [x, delta, A, Bm, Cm];
-          const loss = (fn: typeof selectiveScanRef) => (...z: tf.Tensor[]) =>
-            tf.sum(tf.mul(
-              fn(
-                z[0] as tf.Tensor3D,
-                z[1] as tf.Tensor3D,
-                z[2] as tf.Tensor2D,
-                z[3] as tf.Tensor3D,
-                z[4] as tf.Tensor3D,
-                (z[5] ?? null) as tf.Tensor1D | null,
-              ),
-              w,
-            )) as tf.Scalar;
+          const { x, delta, A, Bm, Cm, D, w, inputs } = selectiveCase(rng, B, T, Din, N, withD);
+          const loss = (fn: typeof selectiveScanRef) => selectiveLoss(fn, w);
           const gr = tf.grads(loss(selectiveScanRef))(inputs);
           const want = selectiveScanRef(x, delta, A, Bm, Cm, D);
           for (const impl of IMPLS) {

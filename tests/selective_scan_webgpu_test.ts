@@ -6,43 +6,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "./assert.ts";
-import { assertCloseAsync as close, normal } from "./tensor_assert.ts";
+import { assertCloseAsync as close } from "./tensor_assert.ts";
 import { countKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { selectiveScan, selectiveScanRef } from "../src/nn/scan.ts";
 import { selectiveScanWebGPU } from "../src/nn/selective_scan_webgpu.ts";
 import { Rng } from "../src/rng.ts";
+import { selectiveCase as makeCase, selectiveLoss as lossOf } from "./scan_cases.ts";
 
 const GPU = await webgpuOrWarn("selective_scan_webgpu tests");
-
-type Scan = typeof selectiveScanRef;
-
-function makeCase(rng: Rng, B: number, T: number, Din: number, N: number, withD: boolean) {
-  const x = normal(rng, [B, T, Din]) as tf.Tensor3D;
-  const delta = tf.tidy(() => tf.softplus(normal(rng, [B, T, Din], 1, -2))) as tf.Tensor3D;
-  // a very slow mode −1e-4 (decays ≈ 1), a fast one −64 (decays ≈ 0) and S4D-real −(1..N)
-  const Avals = Array.from({ length: Din * N }, (_, i) => [-1e-4, -64, -1, -(1 + (i % N))][i % 4]);
-  const A = tf.tensor2d(Avals, [Din, N]);
-  const Bm = normal(rng, [B, T, N]) as tf.Tensor3D;
-  const Cm = normal(rng, [B, T, N]) as tf.Tensor3D;
-  const D = withD ? normal(rng, [Din]) as tf.Tensor1D : null;
-  const w = normal(rng, [B, T, Din]);
-  const inputs = D ? [x, delta, A, Bm, Cm, D] : [x, delta, A, Bm, Cm];
-  return { x, delta, A, Bm, Cm, D, w, inputs };
-}
-
-const lossOf = (fn: Scan, w: tf.Tensor) => (...z: tf.Tensor[]) =>
-  tf.sum(tf.mul(
-    fn(
-      z[0] as tf.Tensor3D,
-      z[1] as tf.Tensor3D,
-      z[2] as tf.Tensor2D,
-      z[3] as tf.Tensor3D,
-      z[4] as tf.Tensor3D,
-      (z[5] ?? null) as tf.Tensor1D | null,
-    ),
-    w,
-  )) as tf.Scalar;
 
 Deno.test({
   name: "[webgpu] selectiveScanWebGPU matches the loop in values and gradients (x, Δ, A, B, C, D)",

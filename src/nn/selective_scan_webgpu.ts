@@ -36,7 +36,7 @@ const SIZES = `
     let nN = uniforms.amShape.y;`;
 
 /** States: per (b, d, n). Inputs X, Dt [B,T,Din], Am [Din,N], Bm [B,T,N]; output H [B,T,Din,N]. */
-const H_CODE = () => `
+const H_CODE = `
   fn main(index : i32) {${SIZES}
     if (index >= nB * nD * nN) { return; }
     let n = index % nN;
@@ -55,10 +55,7 @@ const H_CODE = () => `
 `;
 
 /** Output: per (b, t, d). Inputs X, H, Cm, Am (sizes) (, Dv [Din]); output y [B,T,Din]. */
-function yCode(withD: boolean) {
-  return () => yCodeNow(withD);
-}
-function yCodeNow(withD: boolean): string {
+function yCode(withD: boolean): string {
   return `
   fn main(index : i32) {${SIZES}
     if (index >= nB * nT * nD) { return; }
@@ -74,7 +71,7 @@ function yCodeNow(withD: boolean): string {
 }
 
 /** Reverse recurrence: per (b, d, n). Inputs X (sizes), Dy, Dt [B,T,Din], Am, Cm; output G [B,T,Din,N]. */
-const G_CODE = () => `
+const G_CODE = `
   fn main(index : i32) {${SIZES}
     if (index >= nB * nD * nN) { return; }
     let n = index % nN;
@@ -93,10 +90,7 @@ const G_CODE = () => `
 `;
 
 /** dx: per (b, t, d). Inputs X (sizes), G, Bm, Dt, Am (sizes) (, Dy, Dv); output [B,T,Din]. */
-function dxCode(withD: boolean) {
-  return () => dxCodeNow(withD);
-}
-function dxCodeNow(withD: boolean): string {
+function dxCode(withD: boolean): string {
   return `
   fn main(index : i32) {${SIZES}
     if (index >= nB * nT * nD) { return; }
@@ -109,7 +103,7 @@ function dxCodeNow(withD: boolean): string {
 }
 
 /** dΔ: per (b, t, d). Inputs X, G, H, Dt, Am, Bm; output [B,T,Din]. */
-const DDT_CODE = () => `
+const DDT_CODE = `
   fn main(index : i32) {${SIZES}
     if (index >= nB * nT * nD) { return; }
     let d = index % nD;
@@ -129,7 +123,7 @@ const DDT_CODE = () => `
 `;
 
 /** dA: per (d, n), summing over (b, t). Inputs X (sizes), G, H, Dt, Am; output [Din, N]. */
-const DA_CODE = () => `
+const DA_CODE = `
   fn main(index : i32) {${SIZES}
     if (index >= nD * nN) { return; }
     let n = index % nN;
@@ -146,8 +140,12 @@ const DA_CODE = () => `
   }
 `;
 
-/** dB: per (b, t, n), summing over d. Inputs X, G, Dt, Am (sizes); output [B,T,N]. */
-const DB_CODE = () => `
+/**
+ * dB or dC: per (b, t, n), a sum over the channels d of `term` (with i = (b, t, d)). dB: ḡ Δ x (inputs X, G, Dt,
+ * Am); dC: h ȳ (inputs X, H, Dy, Am; X and Am for the sizes). Output [B,T,N].
+ */
+function sumOverChannelsCode(term: string): string {
+  return `
   fn main(index : i32) {${SIZES}
     if (index >= nB * nT * nN) { return; }
     let n = index % nN;
@@ -155,26 +153,12 @@ const DB_CODE = () => `
     var acc = 0.0;
     for (var d = 0; d < nD; d++) {
       let i = bt * nD + d;
-      acc = acc + G[i * nN + n] * Dt[i] * X[i];
+      acc = acc + ${term};
     }
     result[index] = acc;
   }
 `;
-
-/** dC: per (b, t, n), summing over d. Inputs X (sizes), H, Dy, Am (sizes); output [B,T,N]. */
-const DC_CODE = () => `
-  fn main(index : i32) {${SIZES}
-    if (index >= nB * nT * nN) { return; }
-    let n = index % nN;
-    let bt = index / nN;
-    var acc = 0.0;
-    for (var d = 0; d < nD; d++) {
-      let i = bt * nD + d;
-      acc = acc + H[i * nN + n] * Dy[i];
-    }
-    result[index] = acc;
-  }
-`;
+}
 
 const K = {
   h: "SsmlabSelScanH",
@@ -200,7 +184,7 @@ function ensureKernels(): void {
     inputs: string[],
     out: (x: number[], N: number) => number[],
     threads: (x: number[], N: number) => number,
-    code: () => string,
+    code: string,
   ) =>
     reg(kernel, inputs, (ins) => {
       const x = ins[0].shape;
@@ -209,7 +193,7 @@ function ensureKernels(): void {
       // Every binding must be used by the shader: tfjs-webgpu builds pipelines with layout "auto", which drops
       // unused bindings, and its bind group (all inputs) then fails validation and the dispatch silently does not
       // run. A phony assignment per input keeps each one (X is otherwise unread by some kernels).
-      const src = code().replace(
+      const src = code.replace(
         "fn main(index : i32) {",
         `fn main(index : i32) {\n    ${names.map((n) => `_ = ${n}[0];`).join(" ")}`,
       );
@@ -229,8 +213,22 @@ function ensureKernels(): void {
   def(K.dxD, "selscan_dx_d", ["x", "g", "bm", "dt", "am", "dy", "dv"], perToken, btd, dxCode(true));
   def(K.ddt, "selscan_ddt", ["x", "g", "h", "dt", "am", "bm"], perToken, btd, DDT_CODE);
   def(K.da, "selscan_da", ["x", "g", "h", "dt", "am"], (x, N) => [x[2], N], (x, N) => x[2] * N, DA_CODE);
-  def(K.db, "selscan_db", ["x", "g", "dt", "am"], perTokenN, btn, DB_CODE);
-  def(K.dc, "selscan_dc", ["x", "h", "dy", "am"], perTokenN, btn, DC_CODE);
+  def(
+    K.db,
+    "selscan_db",
+    ["x", "g", "dt", "am"],
+    perTokenN,
+    btn,
+    sumOverChannelsCode("G[i * nN + n] * Dt[i] * X[i]"),
+  );
+  def(
+    K.dc,
+    "selscan_dc",
+    ["x", "h", "dy", "am"],
+    perTokenN,
+    btn,
+    sumOverChannelsCode("H[i * nN + n] * Dy[i]"),
+  );
   registered = true;
 }
 
