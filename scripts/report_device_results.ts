@@ -15,7 +15,13 @@
 import { parseArgs } from "node:util";
 import { barChart, lineChart, saveChart } from "../src/results/charts.ts";
 import { readFrame, type Row, saveFrame } from "../src/results/frames.ts";
-import { checkPplOrdering, compareWithPublished, loadMhcResults, meanCurves } from "../src/experiments/seeds.ts";
+import { exists } from "../src/data/hub.ts";
+import {
+  checkPplOrdering,
+  compareWithPublished,
+  loadMhcResults,
+  meanCurves,
+} from "../src/experiments/seeds.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -23,15 +29,6 @@ const { values: a } = parseArgs({
     bench: { type: "string", default: "results/bench/h100" },
   },
 });
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const abl = await loadMhcResults(a.ablation!);
 if (abl) {
@@ -76,7 +73,9 @@ if (await exists(`${bench}/models.csv`)) {
   const bars: Row[] = [];
   for (const m of models) {
     bars.push({ model: m.model, who: "ssmlab (tfjs-webgpu)", train_tok_s: m.train_tok_s });
-    if (m.ref_train_tok_s) bars.push({ model: m.model, who: "PyTorch reference", train_tok_s: m.ref_train_tok_s });
+    if (m.ref_train_tok_s) {
+      bars.push({ model: m.model, who: "PyTorch reference", train_tok_s: m.ref_train_tok_s });
+    }
   }
   await saveChart(
     barChart({

@@ -76,7 +76,8 @@ function env(name: string): string | undefined {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+/** Whether a path exists (file or folder). */
+export async function exists(p: string): Promise<boolean> {
   try {
     await Deno.stat(p);
     return true;

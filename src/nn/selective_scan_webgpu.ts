@@ -35,15 +35,19 @@ const SIZES = `
     let nD = uniforms.xShape.z;
     let nN = uniforms.amShape.y;`;
 
-/** States: per (b, d, n). Inputs X, Dt [B,T,Din], Am [Din,N], Bm [B,T,N]; output H [B,T,Din,N]. */
-const H_CODE = `
-  fn main(index : i32) {${SIZES}
+/** Head of the two recurrences: one invocation per (b, d, n), with the state's continuous-time rate a = A[d, n]. */
+const PER_STATE = `
     if (index >= nB * nD * nN) { return; }
     let n = index % nN;
     let bd = index / nN;
     let d = bd % nD;
     let b = bd / nD;
-    let a = Am[d * nN + n];
+    let a = Am[d * nN + n];`;
+
+/** States: per (b, d, n). Inputs X, Dt [B,T,Din], Am [Din,N], Bm [B,T,N]; output H [B,T,Din,N]. */
+const H_CODE = `
+  fn main(index : i32) {${SIZES}
+${PER_STATE}
     var h = 0.0;
     for (var t = 0; t < nT; t++) {
       let bt = b * nT + t;
@@ -73,12 +77,7 @@ function yCode(withD: boolean): string {
 /** Reverse recurrence: per (b, d, n). Inputs X (sizes), Dy, Dt [B,T,Din], Am, Cm; output G [B,T,Din,N]. */
 const G_CODE = `
   fn main(index : i32) {${SIZES}
-    if (index >= nB * nD * nN) { return; }
-    let n = index % nN;
-    let bd = index / nN;
-    let d = bd % nD;
-    let b = bd / nD;
-    let a = Am[d * nN + n];
+${PER_STATE}
     var carry = 0.0;
     for (var t = nT - 1; t >= 0; t--) {
       let bt = b * nT + t;

@@ -285,7 +285,9 @@ export function streamScale(x: tf.Tensor3D, w: tf.Tensor1D, opts: StreamMixOptio
   const impl = opts.impl ?? "auto";
   if (impl === "ops" || (impl === "auto" && !webgpuBackendActive())) {
     if (x.rank !== 3) {
-      throw new Error(`streamScale: argument "x" has shape [${x.shape.join(", ")}], expected [R, n, d] (rank 3).`);
+      throw new Error(
+        `streamScale: argument "x" has shape [${x.shape.join(", ")}], expected [R, n, d] (rank 3).`,
+      );
     }
     return tf.tidy(() => tf.mul(x, w.reshape([1, n, 1])) as tf.Tensor3D);
   }
