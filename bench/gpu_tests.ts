@@ -12,3 +12,4 @@ import "../tests/stream_mix_test.ts";
 import "../tests/models_webgpu_test.ts";
 import "../tests/dropout_webgpu_test.ts";
 import "../tests/selective_scan_webgpu_test.ts";
+import "../tests/norm_webgpu_test.ts";

@@ -4,6 +4,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { rmsNormWebGPU } from "./norm_webgpu.ts";
+import { webgpuBackendActive } from "./webgpu_kernel.ts";
 
 /**
  * RMSNorm over the last axis.
@@ -20,6 +22,14 @@ import * as tf from "@tensorflow/tfjs";
  * ```
  */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps = 1e-6): tf.Tensor {
+  if (webgpuBackendActive() && x.dtype === "float32" && w.rank === 1 && x.size > 0) {
+    return rmsNormWebGPU(x, w, eps);
+  }
+  return rmsNormOps(x, w, eps);
+}
+
+/** RMSNorm as tf ops (cpu, wasm; the reference of the fused WebGPU kernels). @param x [..., d] @param w [d] */
+export function rmsNormOps(x: tf.Tensor, w: tf.Tensor, eps = 1e-6): tf.Tensor {
   return tf.tidy(() => {
     const ms = tf.mean(tf.square(x), -1, true);
     return x.mul(tf.rsqrt(ms.add(eps))).mul(w);

@@ -39,10 +39,19 @@ export interface WebGPUProgramLike {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
   getUserCode(): string;
+  /** Program-defined uniforms, WGSL struct fields (e.g. `"eps : f32,"`), appended after the shapes. */
+  uniforms?: string;
+  /** Their values, in order (passed to `runWebGPUProgram`). */
+  uniformData?: { type: "float32" | "int32"; data: number[] }[];
 }
 
 interface WebGPUBackendLike {
-  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], dtype: "float32"): tf.TensorInfo;
+  runWebGPUProgram(
+    program: WebGPUProgramLike,
+    inputs: tf.TensorInfo[],
+    dtype: "float32",
+    uniformData?: { type: string; data: number[] }[],
+  ): tf.TensorInfo;
 }
 
 /**
@@ -84,7 +93,12 @@ export function registerWebGPUKernel(
     kernelFunc: ({ inputs, backend, attrs }) => {
       const ins = names.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
       const prog = make(ins, (attrs ?? {}) as Record<string, unknown>);
-      return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(prog, ins, "float32");
+      return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(
+        prog,
+        ins,
+        "float32",
+        prog.uniformData,
+      );
     },
   });
 }

@@ -1,0 +1,189 @@
+/**
+ * Fused WGSL RMSNorm y = x · s · w, s = (mean(x²) + ε)^(−1/2) over the last axis, on the webgpu backend.
+ *
+ * As tf ops RMSNorm is about 6 dispatches forward and 15 backward; an mHC + adapters step runs 25 of them. Here:
+ *
+ * - `SsmlabRmsNorm` — one workgroup of 64 lanes per row: a shared-memory sum of squares, then y; [R, d].
+ * - `SsmlabRmsNormRstd` — the same reduction, writing s per row: [R] (backward only).
+ * - `SsmlabRmsNormGradX` — one workgroup per row: c = Σ_k w_k ȳ_k x_k, then dx_j = s w_j ȳ_j − x_j s³ c / d.
+ * - `SsmlabRmsNormGradW` — one workgroup per tile of 8 channels, 32 row groups striding over the rows:
+ *   dw_j = Σ_r ȳ_rj x_rj s_r, then a workgroup tree reduction.
+ *
+ * One dispatch forward, three backward. `rmsNormOps` in `norm.ts` (tf ops) and `rmsNormRef` (loops) are the
+ * references.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type CustomFn,
+  registerWebGPUKernel as reg,
+  runWebGPUKernel as run,
+  webgpuBackendActive,
+  webgpuProgram as program,
+} from "./webgpu_kernel.ts";
+
+/** Lanes per row of the row kernels. */
+const WG = 64;
+/** Channels per workgroup and row groups of the dw kernel (8 · 32 = 256 lanes). */
+const CT = 8;
+const RG = 32;
+
+/** Shared head of the row kernels: workgroup = row, lane; sum of squares of the row into `ss` (all lanes). */
+function rowHead(extra = ""): string {
+  return `
+  var<workgroup> part : array<f32, ${WG}>;
+  fn rowSum(lane : i32, v : f32) -> f32 {
+    part[lane] = v;
+    workgroupBarrier();
+    for (var h = ${WG / 2}; h > 0; h = h / 2) {
+      if (lane < h) { part[lane] = part[lane] + part[lane + h]; }
+      workgroupBarrier();
+    }
+    let total = part[0];
+    workgroupBarrier();
+    return total;
+  }
+  fn main(index : i32) {
+    let nR = uniforms.xShape.x;
+    let d = uniforms.xShape.y;
+    _ = W[0];${extra}
+    let row = index / ${WG};
+    let lane = index - row * ${WG};
+    let base = row * d;
+    var acc = 0.0;
+    if (row < nR) {
+      for (var j = lane; j < d; j = j + ${WG}) { let v = X[base + j]; acc = acc + v * v; }
+    }
+    let ss = rowSum(lane, acc);
+    let s = inverseSqrt(ss / f32(d) + uniforms.eps);`;
+}
+
+const FWD_CODE = `${rowHead()}
+    if (row >= nR) { return; }
+    for (var j = lane; j < d; j = j + ${WG}) { result[base + j] = X[base + j] * s * W[j]; }
+  }
+`;
+
+const RSTD_CODE = `${rowHead()}
+    if (row < nR && lane == 0) { result[row] = s; }
+  }
+`;
+
+const GRAD_X_CODE = `${rowHead("\n    _ = Dy[0];")}
+    var c = 0.0;
+    if (row < nR) {
+      for (var j = lane; j < d; j = j + ${WG}) { c = c + W[j] * Dy[base + j] * X[base + j]; }
+    }
+    let cs = rowSum(lane, c);
+    if (row >= nR) { return; }
+    let k = s * s * s * cs / f32(d);
+    for (var j = lane; j < d; j = j + ${WG}) {
+      result[base + j] = s * W[j] * Dy[base + j] - X[base + j] * k;
+    }
+  }
+`;
+
+const GRAD_W_CODE = `
+  var<workgroup> part : array<f32, ${CT * RG}>;
+  fn main(index : i32) {
+    let nR = uniforms.xShape.x;
+    let d = uniforms.xShape.y;
+    let wg = index / ${CT * RG};
+    let lane = index - wg * ${CT * RG};
+    let j = wg * ${CT} + lane % ${CT};
+    let rg = lane / ${CT};
+    var acc = 0.0;
+    if (j < d) {
+      for (var r = rg; r < nR; r = r + ${RG}) { acc = acc + Dy[r * d + j] * X[r * d + j] * S[r]; }
+    }
+    part[lane] = acc;
+    workgroupBarrier();
+    for (var h = ${RG / 2}; h > 0; h = h / 2) {
+      if (rg < h) { part[lane] = part[lane] + part[lane + h * ${CT}]; }
+      workgroupBarrier();
+    }
+    if (rg == 0 && j < d) { result[j] = part[lane]; }
+  }
+`;
+
+const K_FWD = "SsmlabRmsNorm";
+const K_RSTD = "SsmlabRmsNormRstd";
+const K_GX = "SsmlabRmsNormGradX";
+const K_GW = "SsmlabRmsNormGradW";
+let registered = false;
+
+function ensureKernels(): void {
+  if (registered) return;
+  /** A program with the ε uniform (tfjs-webgpu appends program-defined uniforms after the shapes). */
+  const withEps = (p: ReturnType<typeof program>, attrs: Record<string, unknown>) => ({
+    ...p,
+    uniforms: "eps : f32,",
+    uniformData: [{ type: "float32" as const, data: [attrs.eps as number] }],
+  });
+  reg(
+    K_FWD,
+    ["x", "w"],
+    ([x], a) => withEps(program("rmsnorm_fwd", ["X", "W"], x.shape, x.shape[0], WG, FWD_CODE), a),
+  );
+  reg(
+    K_RSTD,
+    ["x", "w"],
+    ([x], a) => withEps(program("rmsnorm_rstd", ["X", "W"], [x.shape[0]], x.shape[0], WG, RSTD_CODE), a),
+  );
+  reg(
+    K_GX,
+    ["x", "w", "dy"],
+    ([x], a) => withEps(program("rmsnorm_gx", ["X", "W", "Dy"], x.shape, x.shape[0], WG, GRAD_X_CODE), a),
+  );
+  reg(
+    K_GW,
+    ["x", "dy", "s"],
+    ([x]) =>
+      program("rmsnorm_gw", ["X", "Dy", "S"], [x.shape[1]], Math.ceil(x.shape[1] / CT), CT * RG, GRAD_W_CODE),
+  );
+  registered = true;
+}
+
+/** Run a kernel with ε as a program-defined uniform. */
+function runEps<T extends tf.Tensor>(name: string, inputs: Record<string, tf.Tensor>, eps: number): T {
+  return run<T>(name, inputs, { eps });
+}
+
+/**
+ * RMSNorm over the last axis by fused WGSL kernels (webgpu only); the values and gradients (x, w) of the tf-op
+ * form. Prefer `rmsNorm` of `norm.ts`, which picks this on webgpu.
+ *
+ * @param x [..., d] float32
+ * @param w [d]
+ * @param eps added to mean(x²) (default 1e-6, the reference's)
+ * @returns [..., d]
+ * @throws Error off the webgpu backend.
+ */
+export function rmsNormWebGPU(x: tf.Tensor, w: tf.Tensor, eps = 1e-6): tf.Tensor {
+  if (!webgpuBackendActive()) {
+    throw new Error(
+      `rmsNormWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
+    );
+  }
+  ensureKernels();
+  const d = x.shape[x.rank - 1];
+  const shape = x.shape;
+  const f = tf.customGrad(
+    ((x2: tf.Tensor2D, w: tf.Tensor1D, save: tf.GradSaveFunc) => {
+      save([x2, w]);
+      return {
+        value: runEps<tf.Tensor2D>(K_FWD, { x: x2, w }, eps),
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+          const [xs, ws] = saved;
+          const s = runEps<tf.Tensor1D>(K_RSTD, { x: xs, w: ws }, eps);
+          const dx = runEps(K_GX, { x: xs, w: ws, dy }, eps);
+          const dw = run(K_GW, { x: xs, dy, s });
+          s.dispose();
+          return [dx, dw];
+        },
+      };
+    }) as unknown as CustomFn,
+  );
+  return tf.tidy(() => (f(x.reshape([-1, d]), w) as unknown as tf.Tensor).reshape(shape));
+}
