@@ -8,7 +8,7 @@ import { assertGradCheck } from "./gradcheck.ts";
 import { assertClose, normal } from "./tensor_assert.ts";
 import { backendCases } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
-import { matmul } from "../src/nn/matmul.ts";
+import { matmul, matmulWT } from "../src/nn/matmul.ts";
 import { linear } from "../src/nn/linear.ts";
 import { tiedHead } from "../src/nn/embedding.ts";
 import { Rng } from "../src/rng.ts";
@@ -91,6 +91,35 @@ for (const { name: backend, ignore } of BACKENDS) {
             [`${what} values`, matmul(a, b), tf.matMul(a, b)],
             [`${what} d/da`, g[0], r[0]],
             [`${what} d/db`, g[1], r[1]],
+          ];
+        });
+        await closeAll(pairs, tol);
+      }
+      assert(tf.memory().numTensors === n0, `leaked ${tf.memory().numTensors - n0} tensors`);
+    },
+  });
+
+  Deno.test({
+    name: `[${backend}] matmulWT equals tf.matMul(a, w, false, true) in values and gradients`,
+    ignore,
+    fn: async () => {
+      await initBackend({ backend });
+      const rng = new Rng(12);
+      const n0 = tf.memory().numTensors;
+      for (const [M, K, N] of SHAPES) {
+        const what = `${M}x${K}x${N}`;
+        const pairs = tidyPairs(() => {
+          const a = normal(rng, [M, K]) as tf.Tensor2D;
+          const wt = normal(rng, [N, K]) as tf.Tensor2D;
+          const p = normal(rng, [M, N]);
+          const loss = (fn: (a: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor) => (a: tf.Tensor, w: tf.Tensor) =>
+            tf.sum(tf.mul(fn(a as tf.Tensor2D, w as tf.Tensor2D), p)) as tf.Scalar;
+          const g = tf.grads(loss(matmulWT))([a, wt]);
+          const r = tf.grads(loss((a, w) => tf.matMul(a, w, false, true)))([a, wt]);
+          return [
+            [`${what} values`, matmulWT(a, wt), tf.matMul(a, wt, false, true)],
+            [`${what} d/da`, g[0], r[0]],
+            [`${what} d/dw`, g[1], r[1]],
           ];
         });
         await closeAll(pairs, tol);

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
-import { matmul } from "./matmul.ts";
+import { matmulWT } from "./matmul.ts";
 import { dropoutMaskWebGPU } from "./dropout_webgpu.ts";
 import { webgpuBackendActive } from "./webgpu_kernel.ts";
 
@@ -32,8 +32,8 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tens
   }
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);
-    // Wᵀ materialised, then an untransposed product (forward and backward): the fast form on WebGPU (matmul.ts).
-    let y: tf.Tensor = matmul(x.reshape([-1, inF]) as tf.Tensor2D, tf.transpose(w) as tf.Tensor2D);
+    // Wᵀ materialised, then an untransposed product; the backward needs no transposes (matmul.ts).
+    let y: tf.Tensor = matmulWT(x.reshape([-1, inF]) as tf.Tensor2D, w as tf.Tensor2D);
     if (b) y = y.add(b);
     return y.reshape([...lead, outF]);
   });

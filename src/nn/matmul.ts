@@ -49,7 +49,44 @@ export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * y = x Wᵀ + b for a PyTorch-layout weight W [out, in], through {@linkcode matmul} (Wᵀ materialised once).
+ * a · wᵀ for a PyTorch-layout weight w [N, K] (nn.Linear's [out, in]), with a gradient that needs no transposes:
+ * forward wᵀ materialised then an untransposed product; backward da = dy · w (untransposed) and
+ * dw = dyᵀ · a (transpose-A form). Two products backward instead of {@linkcode matmul}'s two products and two
+ * transposes (one for bᵀ, one for the gradient of the materialised wᵀ).
+ *
+ * @param a [M, K]
+ * @param w [N, K]
+ * @returns [M, N]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { matmulWT } from "./matmul.ts";
+ * const c = matmulWT(tf.ones([2, 3]), tf.ones([4, 3])); // [2, 4], all 3
+ * ```
+ */
+export function matmulWT(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (a.shape[1] !== w.shape[1]) {
+    throw new Error(
+      `matmulWT: inner sizes differ: a is [${a.shape}], w is [${w.shape}] (expected [N, ${a.shape[1]}]).`,
+    );
+  }
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, wt] = args as [tf.Tensor2D, tf.Tensor2D];
+    const save = args[2] as tf.GradSaveFunc;
+    save([x, wt]);
+    return {
+      value: tf.matMul(x, tf.transpose(wt)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        return [tf.matMul(dy as tf.Tensor2D, ws), tf.matMul(dy as tf.Tensor2D, xs, true, false)];
+      },
+    };
+  });
+  return f(a, w) as tf.Tensor2D;
+}
+
+/**
+ * y = x Wᵀ + b for a PyTorch-layout weight W [out, in], through {@linkcode matmulWT}.
  * @param x [..., in]
  * @param w [out, in]
  * @param b [out] or null
@@ -59,7 +96,7 @@ export function linearT(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Ten
   const inF = w.shape[1]!;
   const outF = w.shape[0]!;
   const lead = x.shape.slice(0, -1);
-  let y: tf.Tensor = matmul(x.reshape([-1, inF]) as tf.Tensor2D, tf.transpose(w) as tf.Tensor2D);
+  let y: tf.Tensor = matmulWT(x.reshape([-1, inF]) as tf.Tensor2D, w as tf.Tensor2D);
   if (b) y = y.add(b);
   return y.reshape([...lead, outF]);
 }
