@@ -29,6 +29,7 @@ import { matmul } from "../src/nn/matmul.ts";
 import { benchVariants } from "./model_bench.ts";
 import { REFERENCE_H100 } from "./reference.ts";
 import { syntheticStep } from "./synthetic_step.ts";
+import { toCsv } from "./csv.ts";
 import { timeOp } from "./matmul_bench.ts";
 
 const { values: a } = parseArgs({
@@ -56,17 +57,7 @@ await Deno.writeTextFile(`${out}/environment.json`, JSON.stringify(env, null, 2)
 
 type Row = Record<string, string | number | null>;
 async function writeCsv(name: string, rows: Row[]): Promise<void> {
-  if (!rows.length) return;
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (
-    v: unknown,
-  ) => (v === null || v === undefined
-    ? ""
-    : /[",\n]/.test(String(v))
-    ? JSON.stringify(String(v))
-    : String(v));
-  const text = [cols.join(","), ...rows.map((r) => cols.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
-  await Deno.writeTextFile(`${out}/${name}.csv`, text);
+  if (rows.length) await Deno.writeTextFile(`${out}/${name}.csv`, toCsv(rows));
 }
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 

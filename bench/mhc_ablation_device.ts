@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
 import { loadIds } from "../src/data/batches.ts";
 import { type MhcVariant, runMhcAblation } from "../src/experiments/mhc_ablation.ts";
+import { toCsv } from "./csv.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -58,13 +59,8 @@ const { rows, curves } = await runMhcAblation({
   throughput: { batch: 8, warmup: Number(a["tput-warmup"]), steps: Number(a["tput-steps"]) },
   log: (l) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${l}`),
 });
-const csv = (rs: Record<string, unknown>[]) =>
-  [
-    Object.keys(rs[0]).join(","),
-    ...rs.map((r) => Object.values(r).map((v) => (v === null ? "" : String(v))).join(",")),
-  ].join("\n") + "\n";
-await Deno.writeTextFile(`${a.out}/table.csv`, csv(rows as never));
-await Deno.writeTextFile(`${a.out}/curves.csv`, csv(curves as never));
+await Deno.writeTextFile(`${a.out}/table.csv`, toCsv(rows as unknown as Record<string, unknown>[]));
+await Deno.writeTextFile(`${a.out}/curves.csv`, toCsv(curves as unknown as Record<string, unknown>[]));
 await Deno.writeTextFile(
   `${a.out}/result.json`,
   JSON.stringify({ config, rows, seconds: (performance.now() - t0) / 1000 }, null, 2),

@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { rmsNorm } from "../nn/norm.ts";
 import { dropout, linear } from "../nn/linear.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
-import { streamMix, streamScale } from "../nn/stream_mix.ts";
+import { streamMix, streamMixRef, streamScale } from "../nn/stream_mix.ts";
 import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
 
 export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./diag_ssm.ts";
@@ -43,20 +43,10 @@ export function mixResidual(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
   return streamMix(X.reshape([B * T, n, d]), H).reshape([B, T, n, d]) as tf.Tensor4D;
 }
 
-/** Reference of {@linkcode mixResidual} with per-stream slices (test oracle). */
+/** Reference of {@linkcode mixResidual} with per-stream slices (test oracle): `streamMixRef` over [B·T, n, d]. */
 export function mixResidualRef(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const n = X.shape[2];
-    const streams = tf.unstack(X, 2);
-    const h = H.arraySync();
-    const out = [];
-    for (let i = 0; i < n; i++) {
-      let acc = tf.zerosLike(streams[0]);
-      for (let j = 0; j < n; j++) acc = acc.add(streams[j].mul(h[i][j]));
-      out.push(acc);
-    }
-    return tf.stack(out, 2) as tf.Tensor4D;
-  });
+  const [B, T, n, d] = X.shape;
+  return tf.tidy(() => streamMixRef(X.reshape([B * T, n, d]), H).reshape([B, T, n, d]) as tf.Tensor4D);
 }
 
 /**

@@ -78,6 +78,6 @@ export function dropoutMaskWebGPU(shape: number[], rate: number, seed: number): 
   const lo = seed % 2 ** 32 | 0, hi = Math.floor(seed / 2 ** 32) ^ 0x5bd1e995;
   return tf.tidy(() => {
     const s = tf.tensor1d([lo, hi], "int32");
-    return run(K_MASK, { seed: s }, { shape, rate } as unknown as Record<string, number>);
+    return run(K_MASK, { seed: s }, { shape, rate });
   });
 }

@@ -125,23 +125,15 @@ export interface ScanOptions {
   impl?: ScanImpl;
 }
 
-function resolveImpl(
-  fn: string,
-  impl: ScanImpl | undefined,
-  hasWebgpu = false,
-): "host" | "parallel" | "webgpu" {
+function resolveImpl(fn: string, impl: ScanImpl | undefined): "host" | "parallel" | "webgpu" {
   const i = impl ?? "auto";
-  if (i === "host" || i === "parallel" || (hasWebgpu && i === "webgpu")) return i;
+  if (i === "host" || i === "parallel" || i === "webgpu") return i;
   if (i !== "auto") {
-    throw new Error(
-      `${fn}: option "impl" is "${i}", expected "auto", "host", "parallel"${
-        hasWebgpu ? ' or "webgpu"' : ""
-      }.`,
-    );
+    throw new Error(`${fn}: option "impl" is "${i}", expected "auto", "host", "parallel" or "webgpu".`);
   }
   const be = tf.getBackend();
   if (be === "cpu" || be === "wasm") return "host";
-  return hasWebgpu && be === "webgpu" ? "webgpu" : "parallel";
+  return be === "webgpu" ? "webgpu" : "parallel";
 }
 
 const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
@@ -354,7 +346,7 @@ export function diagScan(
 ): tf.Tensor3D {
   checkDiag("diagScan", u, a, b);
   if (u.shape[1] === 0) return tf.zeros(u.shape) as tf.Tensor3D;
-  const impl = resolveImpl("diagScan", opts.impl, true);
+  const impl = resolveImpl("diagScan", opts.impl);
   if (impl === "host") return diagScanHost(u, a, b);
   if (impl === "webgpu") return diagScanWebGPU(u, a, b);
   const f = tf.customGrad(
@@ -493,7 +485,7 @@ export function selectiveScan(
   checkSelective("selectiveScan", x, delta, A, Bm, Cm, D);
   const [B, T, Din] = x.shape;
   if (T === 0) return tf.zeros([B, 0, Din]) as tf.Tensor3D;
-  const impl = resolveImpl("selectiveScan", opts.impl, true);
+  const impl = resolveImpl("selectiveScan", opts.impl);
   if (impl === "host") return selectiveScanHost(x, delta, A, Bm, Cm, D);
   if (impl === "webgpu") return selectiveScanWebGPU(x, delta, A, Bm, Cm, D);
   const hasD = D !== null;

@@ -107,7 +107,7 @@ export function registerWebGPUKernel(
 export function runWebGPUKernel<T extends tf.Tensor>(
   name: string,
   inputs: Record<string, tf.Tensor>,
-  attrs: Record<string, number> = {},
+  attrs: Record<string, number | number[]> = {},
 ): T {
   return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as T;
 }
