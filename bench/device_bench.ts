@@ -10,7 +10,8 @@
  *   host takes to issue one step against how long the step takes, beside the PyTorch reference's numbers;
  * - `scaling`: the same at T = 256…4096 (B = 8);
  * - `scan`: the diagonal scan (forward + backward) at B = 8, D = 512 per implementation and T;
- * - `matmul`: TFLOP/s of the LM-head shapes through `src/nn/matmul.ts` and tfjs.
+ * - `matmul`: TFLOP/s of the tiled kernel (`src/nn/matmul_webgpu.ts`) on the LM-head, linear and 4096³ shapes,
+ *   beside tfjs's own matMul.
  *
  * Usage (device): `deno run -A .device/device_bench.js --out $OUT/bench [--sections dispatch,models,scaling,scan,matmul]
  *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]`
@@ -25,7 +26,7 @@ import { createModel } from "../src/models/registry.ts";
 import type { ModelConfig } from "../src/models/types.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
 import { diagScan, type ScanImpl } from "../src/nn/scan.ts";
-import { matmul } from "../src/nn/matmul.ts";
+import { type MatmulTile, mmWebGPU, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
 import { benchVariants } from "./model_bench.ts";
 import { REFERENCE_H100 } from "./reference.ts";
 import { syntheticStep } from "./synthetic_step.ts";
@@ -190,6 +191,9 @@ async function benchModel(
       fwd_tok_s: Math.round(r.forwardTokensPerSec ?? 0),
       peak_mib: round(r.peakBytes / 2 ** 20, 1),
       peak_measure: r.peakMeasure,
+      pool_mib: r.memory.gpuAllocatedPeak !== undefined
+        ? round(r.memory.gpuAllocatedPeak / 2 ** 20, 1)
+        : null,
       final_loss: round(r.finalLoss, 4),
       ref_train_tok_s: ref?.tokS ?? null,
       ref_peak_mib: ref?.peakMiB ?? null,
@@ -273,14 +277,34 @@ if (sections.has("matmul")) {
   const N = 2048, d = 512, V = 50257;
   const x = tf.randomNormal([N, d]) as tf.Tensor2D, E = tf.randomNormal([V, d]) as tf.Tensor2D;
   const Et = tf.transpose(E) as tf.Tensor2D, G = tf.randomNormal([N, V]) as tf.Tensor2D;
-  const Gt = tf.transpose(G) as tf.Tensor2D;
+  const W = tf.randomNormal([2048, d]) as tf.Tensor2D, y = tf.randomNormal([N, 2048]) as tf.Tensor2D;
   const sq = tf.randomNormal([4096, 4096]) as tf.Tensor2D;
+  const plan = (k: number, tile: MatmulTile) => ({
+    tile,
+    splits: 1,
+    kc: Math.ceil(k / tile.bk) * tile.bk,
+  });
+  const big = 2 * N * d * V;
   const cases: [string, () => tf.Tensor, number][] = [
-    ["head fwd x·Eᵀ (src/nn/matmul, E untransposed copy)", () => matmul(x, Et), 2 * N * d * V],
-    ["head dX G·E (src/nn/matmul)", () => matmul(G, E), 2 * N * d * V],
-    ["head dE Gᵀ·x (src/nn/matmul on Gᵀ)", () => matmul(Gt, x), 2 * N * d * V],
-    ["head fwd x·Eᵀ (tf.matMul transposeB)", () => tf.matMul(x, E, false, true), 2 * N * d * V],
-    ["square 4096³ (src/nn/matmul)", () => matmul(sq, sq), 2 * 4096 ** 3],
+    ["head fwd x·Eᵀ (tiled, mmWebGPU NT)", () => mmWebGPU(x, E, false, true), big],
+    ["head dX G·E (tiled, NN, split-K)", () => mmWebGPU(G, E), big],
+    ["head dE Gᵀ·x (tiled, TN)", () => mmWebGPU(G, x, true, false), big],
+    [
+      "head fwd x·Eᵀ (tiled, 64x64 tiles forced)",
+      () => mmWebGPU(x, E, false, true, plan(d, TILE_SMALL)),
+      big,
+    ],
+    ["linear 2048x512 · 512x2048ᵀ (tiled NT)", () => mmWebGPU(x, W, false, true), 2 * N * d * 2048],
+    ["linear dW 2048ᵀx512 · 2048x2048 (tiled TN)", () => mmWebGPU(y, x, true, false), 2 * N * d * 2048],
+    ["square 4096³ (tiled NN)", () => mmWebGPU(sq, sq), 2 * 4096 ** 3],
+    [
+      "square 4096³ (tiled, 64x64 tiles forced)",
+      () => mmWebGPU(sq, sq, false, false, plan(4096, TILE_SMALL)),
+      2 * 4096 ** 3,
+    ],
+    ["head fwd x·Eᵀ (tfjs vec4 on E untransposed copy)", () => tf.matMul(x, Et), big],
+    ["head fwd x·Eᵀ (tf.matMul transposeB)", () => tf.matMul(x, E, false, true), big],
+    ["square 4096³ (tf.matMul)", () => tf.matMul(sq, sq), 2 * 4096 ** 3],
   ];
   for (const [name, f, flops] of cases) {
     const ms = await timeOp(f, 5);
@@ -288,7 +312,7 @@ if (sections.has("matmul")) {
     rows.push(r);
     console.log(JSON.stringify(r));
   }
-  tf.dispose([x, E, Et, G, Gt, sq]);
+  tf.dispose([x, E, Et, G, W, y, sq]);
   await writeCsv("matmul", rows);
 }
 console.log(`\ndevice bench finished in ${secs()} s; outputs in ${out}/`);

@@ -8,6 +8,7 @@ import "../tests/scan_webgpu_test.ts";
 import "../tests/conv_webgpu_test.ts";
 import "../tests/head_loss_test.ts";
 import "../tests/matmul_test.ts";
+import "../tests/matmul_webgpu_test.ts";
 import "../tests/stream_mix_test.ts";
 import "../tests/models_webgpu_test.ts";
 import "../tests/dropout_webgpu_test.ts";

@@ -236,3 +236,80 @@ export function describeEnvironment(): EnvironmentInfo {
     timestamp: new Date().toISOString(),
   };
 }
+
+/** The parts of tfjs-backend-webgpu's buffer manager that the memory helpers below touch. */
+interface WebGPUBufferManagerLike {
+  numBytesUsed: number;
+  numBytesAllocated: number;
+  numFreeBuffers: number;
+  freeBuffers: Map<string, { size: number; destroy(): void }[]>;
+  acquireBuffer: (...args: unknown[]) => unknown;
+}
+
+function webgpuBufferManager(): WebGPUBufferManagerLike | null {
+  try {
+    if (tf.getBackend() !== "webgpu") return null;
+    return (tf.backend() as unknown as { bufferManager?: WebGPUBufferManagerLike }).bufferManager ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Destroy the webgpu backend's pool of free buffers (tfjs keeps every released buffer for reuse, so the pool only
+ * grows), so that a following measurement starts from the live buffers only. Returns the bytes freed; 0 on other
+ * backends.
+ *
+ * @example
+ * ```ts
+ * import { releaseGpuPool } from "./backend.ts";
+ * const freed = releaseGpuPool(); // 0 unless the backend is webgpu
+ * ```
+ */
+export function releaseGpuPool(): number {
+  const bm = webgpuBufferManager();
+  if (!bm) return 0;
+  let freed = 0;
+  for (const buffers of bm.freeBuffers.values()) {
+    for (const b of buffers) {
+      freed += b.size;
+      b.destroy();
+    }
+    buffers.length = 0;
+  }
+  bm.numFreeBuffers = 0;
+  bm.numBytesAllocated -= freed;
+  return freed;
+}
+
+/**
+ * Track the high-water mark of the webgpu backend's bytes in use (buffers held by live tensors, uniforms and
+ * staging buffers; the free pool not counted) at every buffer acquisition: the analogue of PyTorch's
+ * `torch.cuda.max_memory_allocated`. `null` on other backends. Call `stop()` to remove the hook.
+ *
+ * @example
+ * ```ts
+ * import { trackGpuLivePeak } from "./backend.ts";
+ * const t = trackGpuLivePeak();
+ * // … run a step …
+ * const peakBytes = t?.stop();
+ * ```
+ */
+export function trackGpuLivePeak(): { peak(): number; stop(): number } | null {
+  const bm = webgpuBufferManager();
+  if (!bm) return null;
+  const orig = bm.acquireBuffer;
+  let peak = bm.numBytesUsed;
+  bm.acquireBuffer = function (this: WebGPUBufferManagerLike, ...args: unknown[]) {
+    const r = orig.apply(this, args);
+    if (this.numBytesUsed > peak) peak = this.numBytesUsed;
+    return r;
+  };
+  return {
+    peak: () => peak,
+    stop: () => {
+      bm.acquireBuffer = orig;
+      return peak;
+    },
+  };
+}

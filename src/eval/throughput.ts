@@ -13,8 +13,13 @@
  * - `"profile"` (cpu, wasm, tensorflow): `tf.profile` around the last warm-up step — the engine's live tensor
  *   bytes after every kernel, including backward intermediates (the closest analogue of
  *   `torch.cuda.max_memory_allocated`);
- * - `"gpu-allocated"` (webgpu): the backend's `numBytesAllocatedInGPU` (buffer-pool high-water mark, closer to
- *   PyTorch's *reserved* memory; tf.profile is skipped there because it would read every kernel's output back);
+ * - `"gpu-live"` (webgpu): the high-water mark of the backend's bytes in use (live tensors' buffers, uniforms,
+ *   staging) at every buffer acquisition, `trackGpuLivePeak` in `backend.ts` — the analogue of
+ *   `torch.cuda.max_memory_allocated` (tf.profile is skipped there because it would read every kernel's output
+ *   back);
+ * - `"gpu-allocated"` (webgpu): the backend's `numBytesAllocatedInGPU`, the buffer pool's high-water mark (closer to
+ *   PyTorch's *reserved* memory); the pool of earlier work is released first (`releaseGpuPool`), so it is this
+ *   measurement's own;
  * - `"sampled"`: max of `tf.memory().numBytes` sampled after each forward, each backward and each update
  *   (a lower bound; used when neither of the above is available).
  * All three numbers that were measured are returned in `memory`.
@@ -25,6 +30,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import { Rng } from "../rng.ts";
 import { AdamW } from "../train/optim.ts";
+import { releaseGpuPool, trackGpuLivePeak } from "../backend.ts";
 
 /** Options of {@linkcode measureThroughput}. */
 export interface ThroughputOptions {
@@ -62,6 +68,8 @@ export interface ThroughputMemory {
   gpuUsedPeak?: number;
   /** Max of the backend's `numBytesAllocatedInGPU` / `numBytesInGPUAllocated` (webgpu/webgl). */
   gpuAllocatedPeak?: number;
+  /** High-water mark of the webgpu backend's bytes in use, at every buffer acquisition. */
+  gpuLivePeak?: number;
 }
 
 /** The result of {@linkcode measureThroughput}. */
@@ -73,7 +81,7 @@ export interface ThroughputResult {
   /** The peak bytes of the measure named by `peakMeasure`. */
   peakBytes: number;
   /** Which measure `peakBytes` is (see the module notes). */
-  peakMeasure: "profile" | "gpu-allocated" | "sampled";
+  peakMeasure: "profile" | "gpu-live" | "gpu-allocated" | "sampled";
   /** Every memory number that was measured. */
   memory: ThroughputMemory;
   /** Seconds of the timed training loop (undefined with `forwardOnly`). */
@@ -157,6 +165,8 @@ export async function measureThroughput(
   for (let i = 0; i < n; i++) ys[i] = rng.int(V);
 
   const mem = new MemoryTracker();
+  releaseGpuPool();
+  const live = trackGpuLivePeak();
   const variables = [...model.weights.entries()].filter(([, v]) => v.trainable);
   const varList = variables.map(([, v]) => v);
   const keyOf = new Map(variables.map(([name, v]) => [v.name, name]));
@@ -248,9 +258,11 @@ export async function measureThroughput(
     if (profiledPeak !== undefined) memory.profiledPeak = Math.max(profiledPeak, mem.sampled);
     if (mem.gpuUsed !== undefined) memory.gpuUsedPeak = mem.gpuUsed;
     if (mem.gpuAllocated !== undefined) memory.gpuAllocatedPeak = mem.gpuAllocated;
+    if (live) memory.gpuLivePeak = live.peak();
     let peakBytes: number;
     let peakMeasure: ThroughputResult["peakMeasure"];
     if (memory.profiledPeak !== undefined) [peakBytes, peakMeasure] = [memory.profiledPeak, "profile"];
+    else if (memory.gpuLivePeak !== undefined) [peakBytes, peakMeasure] = [memory.gpuLivePeak, "gpu-live"];
     else if (memory.gpuAllocatedPeak !== undefined) {
       [peakBytes, peakMeasure] = [memory.gpuAllocatedPeak, "gpu-allocated"];
     } else [peakBytes, peakMeasure] = [mem.sampled, "sampled"];
@@ -269,6 +281,7 @@ export async function measureThroughput(
       backend,
     };
   } finally {
+    live?.stop();
     (last as tf.Scalar | null)?.dispose();
     optimizer.dispose();
     x.dispose();

@@ -9,7 +9,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { matmul } from "./matmul.ts";
+import { matmul, matmulT } from "./matmul.ts";
+import { webgpuBackendActive } from "./webgpu_kernel.ts";
 
 function hasKernel(name: string): boolean {
   try {
@@ -90,12 +91,17 @@ export function tiedHead(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [vocab, d] = table.shape as [number, number];
     const lead = x.shape.slice(0, -1);
+    const x2 = x.reshape([-1, d]) as tf.Tensor2D;
+    // webgpu: the tiled kernel takes Eᵀ as a transposed operand, any V.
+    if (webgpuBackendActive()) {
+      return matmulT(x2, table as tf.Tensor2D, false, true).reshape([...lead, vocab]);
+    }
     // Pad V to a multiple of 4 and multiply by the explicit transpose: every product of the forward and backward
     // passes then runs in tfjs-webgpu's vec4 kernel (V = 50257 is odd; see matmul.ts). The padded rows are zero
     // and their logits are sliced away, so the result equals x Eᵀ exactly.
     const padV = (4 - (vocab % 4)) % 4;
     const e = padV ? tf.pad(table, [[0, padV], [0, 0]]) : table;
-    const logits = matmul(x.reshape([-1, d]) as tf.Tensor2D, tf.transpose(e) as tf.Tensor2D);
+    const logits = matmul(x2, tf.transpose(e) as tf.Tensor2D);
     const cut = padV ? tf.slice(logits, [0, 0], [-1, vocab]) : logits;
     return cut.reshape([...lead, vocab]);
   });

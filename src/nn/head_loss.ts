@@ -8,7 +8,10 @@
  * G_c = (softmax_c − onehot_c) · mask / count · dy, then dh_c = G_c E and dE += G_cᵀ h_c. Peak memory therefore
  * holds one chunk's logits (a few of them in the backward), never the full [N, V].
  *
- * Every product has the untransposed-B (or transposed-A) form with sizes that are multiples of 4, which
+ * On webgpu `head_loss_webgpu.ts` runs the same algorithm in the tiled matmul and two fused kernels; the tf-op form
+ * below ({@linkcode tiedHeadCrossEntropyOps}) serves the other backends and is its reference.
+ *
+ * In the tf-op form every product has the untransposed-B (or transposed-A) form with sizes that are multiples of 4, which
  * tfjs-webgpu runs in its vec4 kernel (see `matmul.ts`): V is padded to a multiple of 4 with zero rows of E, and
  * the padded columns get a logit bias of −1e30, so they add exactly 0 to every sum and to the softmax.
  *
@@ -16,6 +19,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { IGNORE_INDEX } from "./losses.ts";
+import { tiedHeadCrossEntropyWebGPU } from "./head_loss_webgpu.ts";
+import { webgpuBackendActive } from "./webgpu_kernel.ts";
 
 /** Options of {@linkcode tiedHeadCrossEntropy}. */
 export interface TiedHeadCrossEntropyOptions {
@@ -60,7 +65,7 @@ export function tiedHeadCrossEntropy(
   opts: TiedHeadCrossEntropyOptions = {},
 ): tf.Scalar {
   if (table.rank !== 2) throw new Error(`tiedHeadCrossEntropy: table must be [V, d], got [${table.shape}].`);
-  const [vocab, d] = table.shape as [number, number];
+  const d = table.shape[1];
   if (h.shape[h.rank - 1] !== d) {
     throw new Error(`tiedHeadCrossEntropy: h is [${h.shape}] but the table is [${table.shape}].`);
   }
@@ -69,6 +74,23 @@ export function tiedHeadCrossEntropy(
     throw new Error(`tiedHeadCrossEntropy: ${targets.size} targets for ${n} rows of h (shape [${h.shape}]).`);
   }
   const chunk = Math.max(1, Math.floor(opts.chunkRows ?? DEFAULT_HEAD_CHUNK_ROWS));
+  return webgpuBackendActive()
+    ? tiedHeadCrossEntropyWebGPU(h, table, targets, chunk)
+    : tiedHeadCrossEntropyOps(h, table, targets, chunk);
+}
+
+/**
+ * {@linkcode tiedHeadCrossEntropy} in tf ops, any backend (the reference of the webgpu kernels; see the module
+ * doc). Inputs as there, already checked; `chunk` rows of logits at once.
+ */
+export function tiedHeadCrossEntropyOps(
+  h: tf.Tensor,
+  table: tf.Tensor,
+  targets: tf.Tensor,
+  chunk: number,
+): tf.Scalar {
+  const [vocab, d] = table.shape as [number, number];
+  const n = h.size / d;
   const padV = (4 - (vocab % 4)) % 4;
   const vp = vocab + padV;
   const starts: number[] = [];

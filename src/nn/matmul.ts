@@ -1,19 +1,60 @@
 /**
- * Matrix products in the forms that tfjs's WebGPU backend runs fast.
+ * Matrix products in the forms each backend runs fast, all differentiable.
  *
- * tfjs-webgpu 4.22 uses its vectorised (vec4) matmul kernel only when B is not transposed and the inner and output
- * sizes are multiples of 4; `matMul(a, b, false, true)` — the natural form for PyTorch-layout weights — and its
- * autograd backward (which transposes B again) fall back to a scalar kernel that measured 0.3–0.4 TFLOP/s on the
- * H100 against 2.45 TFLOP/s for the vec4 form (bench/matmul_bench.ts). {@linkcode matmul} keeps every product,
- * forward and backward, in a vec4-eligible form by transposing explicitly, and {@linkcode linearT} applies a
- * PyTorch-layout weight with it. The plain `tf.matMul` is the reference.
+ * - On **webgpu** every product, forward and backward, is one dispatch of the tiled kernel of `matmul_webgpu.ts`
+ *   ({@linkcode matmulT}), whose loads absorb the transposes.
+ * - Elsewhere tfjs's own `matMul` runs. On webgpu that kernel is fast only with an untransposed B and sizes that
+ *   are multiples of 4 (`matMul(a, b, false, true)` and its autograd backward fell back to a scalar kernel that
+ *   measured 0.3–0.4 TFLOP/s on the H100 against 2.45 TFLOP/s for the vec4 form), and in tfjs 4.22 its
+ *   transposed-B product with a long inner size and a small output is wrong (64 × 64 output, K = 2000:
+ *   errors of ~230 against a loop, while the tiled kernel agrees to 6e-5), so the non-webgpu forms below keep B untransposed by transposing explicitly.
+ *
+ * The plain `tf.matMul` is the reference.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { mmWebGPU } from "./matmul_webgpu.ts";
+import { webgpuBackendActive } from "./webgpu_kernel.ts";
 
 /**
- * a · b with a gradient whose products are also untransposed-B forms.
+ * op(a) · op(b), op = identity or transpose per operand, with gradients; on webgpu one tiled-kernel dispatch per
+ * product (forward and each gradient), elsewhere `tf.matMul(a, b, ta, tb)`.
+ *
+ * @param a [M, K], or [K, M] with `ta`
+ * @param b [K, N], or [N, K] with `tb`
+ * @returns [M, N]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { matmulT } from "./matmul.ts";
+ * const c = matmulT(tf.ones([3, 2]), tf.ones([4, 3]), true, true); // [2, 4], all 3
+ * ```
+ */
+export function matmulT(a: tf.Tensor2D, b: tf.Tensor2D, ta = false, tb = false): tf.Tensor2D {
+  if (!webgpuBackendActive()) return tf.matMul(a, b, ta, tb);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, y] = args as [tf.Tensor2D, tf.Tensor2D];
+    const save = args[2] as tf.GradSaveFunc;
+    save([x, y]);
+    return {
+      value: mmWebGPU(x, y, ta, tb),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = dy as tf.Tensor2D;
+        // C = op(A) op(B): dA and dB in the operands' stored layouts, no transpose materialised.
+        if (!ta && !tb) return [mmWebGPU(g, ys, false, true), mmWebGPU(xs, g, true, false)];
+        if (!ta && tb) return [mmWebGPU(g, ys, false, false), mmWebGPU(g, xs, true, false)];
+        if (ta && !tb) return [mmWebGPU(ys, g, false, true), mmWebGPU(xs, g, false, false)];
+        return [mmWebGPU(ys, g, true, true), mmWebGPU(g, xs, true, true)];
+      },
+    };
+  });
+  return f(a, b) as tf.Tensor2D;
+}
+
+/**
+ * a · b with a gradient whose products are also untransposed-B forms (off webgpu; on webgpu {@linkcode matmulT}).
  * da = dy · bᵀ (bᵀ materialised), db = aᵀ · dy (transpose-A form, vec4 when a's column count is a multiple of 4).
  *
  * @param a [M, K]
@@ -30,6 +71,7 @@ export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (a.shape[1] !== b.shape[0]) {
     throw new Error(`matmul: inner sizes differ: a is [${a.shape}], b is [${b.shape}].`);
   }
+  if (webgpuBackendActive()) return matmulT(a, b);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, y] = args as [tf.Tensor2D, tf.Tensor2D];
     const save = args[2] as tf.GradSaveFunc;
@@ -49,7 +91,8 @@ export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * a · wᵀ for a PyTorch-layout weight w [N, K] (nn.Linear's [out, in]), with a gradient that needs no transposes:
+ * a · wᵀ for a PyTorch-layout weight w [N, K] (nn.Linear's [out, in]); on webgpu {@linkcode matmulT}, elsewhere
+ * with a gradient that needs no transposes:
  * forward wᵀ materialised then an untransposed product; backward da = dy · w (untransposed) and
  * dw = dyᵀ · a (transpose-A form). Two products backward instead of {@linkcode matmul}'s two products and two
  * transposes (one for bᵀ, one for the gradient of the materialised wᵀ).
@@ -70,6 +113,7 @@ export function matmulWT(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
       `matmulWT: inner sizes differ: a is [${a.shape}], w is [${w.shape}] (expected [N, ${a.shape[1]}]).`,
     );
   }
+  if (webgpuBackendActive()) return matmulT(a, w, false, true);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, wt] = args as [tf.Tensor2D, tf.Tensor2D];
     const save = args[2] as tf.GradSaveFunc;
