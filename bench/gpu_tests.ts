@@ -14,3 +14,5 @@ import "../tests/models_webgpu_test.ts";
 import "../tests/dropout_webgpu_test.ts";
 import "../tests/selective_scan_webgpu_test.ts";
 import "../tests/norm_webgpu_test.ts";
+import "../tests/reduce_webgpu_test.ts";
+import "../tests/optim_test.ts";

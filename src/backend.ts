@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { installDeviceGradients } from "./nn/device_grads.ts";
+import { installLeadingSum } from "./nn/reduce_webgpu.ts";
 
 /** The backends ssmlab knows how to start. */
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -163,7 +164,10 @@ export async function initBackend(opts: BackendOptions = {}): Promise<string> {
         silenceNodeBanner();
         // tfjs-webgpu runs an op on the CPU when its inputs are small host arrays, even when its output is large
         // (a scalar gradient broadcast to [B, T, d]); the result is then uploaded. Keep every op on the GPU.
-        if (name === "webgpu") tf.env().set("WEBGPU_CPU_FORWARD", false);
+        if (name === "webgpu") {
+          tf.env().set("WEBGPU_CPU_FORWARD", false);
+          installLeadingSum(); // sums over leading axes (broadcast gradients) in one dispatch, no transpose
+        }
         applyFlags(opts.flags ?? parseTfFlags(envVar("SSMLAB_TF_FLAGS") ?? ""));
         started = name;
         return name;

@@ -15,6 +15,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { webgpuBackendActive } from "../nn/webgpu_kernel.ts";
+import { adamwStepWebGPU, AdamWWebGPUState, flattenGradsWebGPU } from "./adamw_webgpu.ts";
 
 /** A parameter-name pattern: an exact name, a glob (`*` any run of characters, `?` one), `/regex/flags`, or a RegExp. */
 export type NamePattern = string | RegExp;
@@ -220,6 +222,8 @@ export class AdamW {
   readonly #noDecay: (name: string) => boolean;
   readonly #alias = new Map<string, string>();
   #constructed = false;
+  /** GPU scratch of the fused webgpu step (created on first use). */
+  #gpu: AdamWWebGPUState | null = null;
 
   /**
    * @param params the model's weights by name (moments are created at once for every trainable one)
@@ -414,15 +418,22 @@ export class AdamW {
     if (present.size === 0) {
       return new PreparedGradients(null, withNorm ? tf.scalar(0) : null, present, L.version);
     }
-    const flat = tf.tidy(() => {
-      const parts = L.names.map((n, i) => {
-        const g = entries.get(n);
-        if (!g) return tf.zeros([L.sizes[i]]);
-        return (g.dtype === "float32" ? g : g.cast("float32")).reshape([-1]);
+    const gpuFlat = webgpuBackendActive() && present.size === L.names.length &&
+      L.names.every((n) => entries.get(n)!.dtype === "float32");
+    const flat = gpuFlat
+      ? tf.tidy(() => {
+        const f = flattenGradsWebGPU(L.names.map((n) => entries.get(n)!), L.total);
+        return divisor === 1 ? f : f.div(tf.scalar(divisor)) as tf.Tensor1D;
+      })
+      : tf.tidy(() => {
+        const parts = L.names.map((n, i) => {
+          const g = entries.get(n);
+          if (!g) return tf.zeros([L.sizes[i]]);
+          return (g.dtype === "float32" ? g : g.cast("float32")).reshape([-1]);
+        });
+        const f = (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
+        return divisor === 1 ? f : f.div(tf.scalar(divisor)) as tf.Tensor1D;
       });
-      const f = (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
-      return divisor === 1 ? f : f.div(tf.scalar(divisor)) as tf.Tensor1D;
-    });
     const norm = withNorm ? tf.tidy(() => tf.sqrt(tf.sum(tf.square(flat))) as tf.Scalar) : null;
     return new PreparedGradients(flat, norm, present, L.version);
   }
@@ -468,16 +479,8 @@ export class AdamW {
         this.step++;
         return;
       }
-      if (clip !== undefined && clip !== null) {
-        const norm = prepared.norm;
-        const clipped = tf.tidy(() =>
-          flat.mul(
-            tf.minimum(tf.scalar(1), tf.div(tf.scalar(clip), norm.add(tf.scalar(1e-6)))),
-          ) as tf.Tensor1D
-        );
-        this.#update(clipped, prepared.present, lr);
-        clipped.dispose();
-      } else this.#update(flat, prepared.present, lr);
+      const clipWith = clip !== undefined && clip !== null ? { clip, norm: prepared.norm } : null;
+      this.#update(flat, prepared.present, lr, clipWith);
     } finally {
       flat?.dispose();
     }
@@ -515,8 +518,17 @@ export class AdamW {
     }
   }
 
-  /** The Adam math over the flat vectors; `g` is the flat (already clipped) gradient. */
-  #update(g: tf.Tensor1D, present: ReadonlySet<string>, lr: number): void {
+  /**
+   * The Adam math over the flat vectors; `g` is the flat gradient, clipped first to `clipWith.clip` by the
+   * global norm `clipWith.norm`. On webgpu, when every parameter has a gradient and one step count, the fused
+   * step of `adamw_webgpu.ts`; otherwise tf ops.
+   */
+  #update(
+    g: tf.Tensor1D,
+    present: ReadonlySet<string>,
+    lr: number,
+    clipWith: { clip: number; norm: tf.Scalar } | null = null,
+  ): void {
     const L = this.#ensure();
     const { beta1, beta2, eps, weightDecay } = this.hyper;
     this.step++;
@@ -526,6 +538,42 @@ export class AdamW {
     const decay = 1 - lr * weightDecay;
     const doDecay = weightDecay !== 0 && !L.decayNone;
     const params = L.names.map((n) => this.#params.get(n)!);
+    if (uniform && webgpuBackendActive() && L.m && L.v) {
+      const s = stepsAfter[0];
+      this.#gpu ??= new AdamWWebGPUState();
+      adamwStepWebGPU(
+        this.#gpu,
+        params,
+        g,
+        L.m,
+        L.v,
+        clipWith?.norm ?? null,
+        {
+          beta1,
+          beta2,
+          eps,
+          bc2: Math.sqrt(1 - Math.pow(beta2, s)),
+          stepSize: lr / (1 - Math.pow(beta1, s)),
+          decay,
+          decayMode: !doDecay ? 0 : L.decayAll ? 1 : 2,
+          clip: clipWith?.clip ?? 0,
+        },
+        L.names.map((n) => !this.#noDecay(n)),
+        String(L.version),
+      );
+      for (const n of present) this.#steps.set(n, this.#steps.get(n)! + 1);
+      return;
+    }
+    const clipped = clipWith
+      ? tf.tidy(() => {
+        const factor = tf.minimum(
+          tf.scalar(1),
+          tf.div(tf.scalar(clipWith.clip), clipWith.norm.add(tf.scalar(1e-6))),
+        );
+        return g.mul(factor) as tf.Tensor1D;
+      })
+      : null;
+    if (clipped) g = clipped;
     tf.tidy(() => {
       const flatP = params.map((p) => p.reshape([-1]));
       const p = flatP.length === 1 ? flatP[0] : tf.concat(flatP);
@@ -571,6 +619,7 @@ export class AdamW {
         if (present.has(L.names[i])) param.assign(pieces[i].reshape(param.shape));
       });
     });
+    clipped?.dispose();
     for (const n of present) this.#steps.set(n, this.#steps.get(n)! + 1);
   }
 
@@ -645,6 +694,8 @@ export class AdamW {
 
   /** Release the moments (not the parameters); a later step starts from fresh zero moments. */
   dispose(): void {
+    this.#gpu?.dispose();
+    this.#gpu = null;
     const L = this.#layout;
     if (L) {
       L.m?.dispose();
