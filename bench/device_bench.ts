@@ -10,6 +10,8 @@
  *   host takes to issue one step against how long the step takes, beside the PyTorch reference's numbers;
  * - `scaling`: the same at T = 256…4096 (B = 8);
  * - `scan`: the diagonal scan (forward + backward) at B = 8, D = 512 per implementation and T;
+ * - `optim`: the AdamW step alone (clipped), fused webgpu step vs tf ops: host issue and completion time, tfjs
+ *   dispatches and raw buffer copies;
  * - `matmul`: TFLOP/s of the tiled kernel (`src/nn/matmul_webgpu.ts`) on the LM-head, linear and 4096³ shapes,
  *   beside tfjs's own matMul.
  *
@@ -26,7 +28,9 @@ import { createModel } from "../src/models/registry.ts";
 import type { ModelConfig } from "../src/models/types.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
 import { diagScan, type ScanImpl } from "../src/nn/scan.ts";
-import { type MatmulTile, mmWebGPU, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
+import { AdamW } from "../src/train/optim.ts";
+import { adamwWebGPUCommands } from "../src/train/adamw_webgpu.ts";
+import { type MatmulTile, mmWebGPU, TILE_LARGE, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
 import { benchVariants } from "./model_bench.ts";
 import { REFERENCE_H100 } from "./reference.ts";
 import { syntheticStep } from "./synthetic_step.ts";
@@ -242,6 +246,52 @@ if (sections.has("scaling")) {
   }
 }
 
+if (sections.has("optim")) {
+  console.log(`\n## AdamW step alone: fused webgpu step vs tf ops [${secs()} s]`);
+  const rows: Row[] = [];
+  for (const v of benchVariants().filter((v) => v.name === "baseline" || v.name === "mhc_adapters")) {
+    const model = createModel({ ...MHC_PRESETS[a.preset!], ...v.config } as unknown as ModelConfig, 1337);
+    const s = syntheticStep(model, 2, 64);
+    const { value, grads } = s.grads();
+    const probe = [...model.weights.values()][0];
+    for (const gpuFused of [true, false]) {
+      const opt = new AdamW(model.weights, { weightDecay: 0.01, noDecay: model.noDecay ?? [], gpuFused });
+      for (let i = 0; i < 2; i++) opt.applyGradients(grads, 1e-6, { clipNorm: 1 }).dispose();
+      await probe.data();
+      const c0 = { ...adamwWebGPUCommands };
+      const dispatches = countDispatches(() => opt.applyGradients(grads, 1e-6, { clipNorm: 1 }).dispose());
+      const copies = adamwWebGPUCommands.copies - c0.copies;
+      await probe.data();
+      const reps = 10;
+      let issue = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) {
+        const t = performance.now();
+        opt.applyGradients(grads, 1e-6, { clipNorm: 1 }).dispose();
+        issue += performance.now() - t;
+      }
+      await probe.data();
+      const r = {
+        model: v.name,
+        params: opt.flatSize,
+        tensors: opt.trainableNames().length,
+        step: gpuFused ? "fused webgpu" : "tf ops",
+        tfjs_dispatches: dispatches,
+        raw_copies: copies,
+        issue_ms: round(issue / reps, 2),
+        step_ms: round((performance.now() - t0) / reps, 2),
+      };
+      rows.push(r);
+      console.log(JSON.stringify(r));
+      opt.dispose();
+    }
+    tf.dispose([value, ...grads.values()]);
+    s.dispose();
+    model.dispose();
+  }
+  await writeCsv("optim", rows);
+}
+
 if (sections.has("scan")) {
   console.log(`\n## diagonal scan forward + backward, B 8, D 512 [${secs()} s]`);
   const rows: Row[] = [];
@@ -297,6 +347,21 @@ if (sections.has("matmul")) {
     ["linear 2048x512 · 512x2048ᵀ (tiled NT)", () => mmWebGPU(x, W, false, true), 2 * N * d * 2048],
     ["linear dW 2048ᵀx512 · 2048x2048 (tiled TN)", () => mmWebGPU(y, x, true, false), 2 * N * d * 2048],
     ["square 4096³ (tiled NN)", () => mmWebGPU(sq, sq), 2 * 4096 ** 3],
+    [
+      "square 4096³ (tiled, 128x128 unrolled)",
+      () => mmWebGPU(sq, sq, false, false, plan(4096, { ...TILE_LARGE, unroll: true })),
+      2 * 4096 ** 3,
+    ],
+    [
+      "square 4096³ (tiled, 64x64 unrolled)",
+      () => mmWebGPU(sq, sq, false, false, plan(4096, { ...TILE_SMALL, unroll: true })),
+      2 * 4096 ** 3,
+    ],
+    [
+      "head fwd x·Eᵀ (tiled NT, 128x128 unrolled)",
+      () => mmWebGPU(x, E, false, true, plan(d, { ...TILE_LARGE, unroll: true })),
+      big,
+    ],
     [
       "square 4096³ (tiled, 64x64 tiles forced)",
       () => mmWebGPU(sq, sq, false, false, plan(4096, TILE_SMALL)),

@@ -15,4 +15,4 @@ import "../tests/dropout_webgpu_test.ts";
 import "../tests/selective_scan_webgpu_test.ts";
 import "../tests/norm_webgpu_test.ts";
 import "../tests/reduce_webgpu_test.ts";
-import "../tests/optim_test.ts";
+import "../tests/adamw_webgpu_test.ts";

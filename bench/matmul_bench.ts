@@ -7,7 +7,10 @@ import { initBackend } from "../src/backend.ts";
  * (every call's outputs but the last are disposed as the next one starts).
  */
 export async function timeOp(f: () => tf.TensorContainer, reps = 5): Promise<number> {
-  tf.dispose(f());
+  // Warm-up, waited for: compiles the kernels and uploads any host-resident inputs outside the timed loop.
+  const warm = f();
+  await ((Array.isArray(warm) ? warm[0] : warm) as tf.Tensor).data();
+  tf.dispose(warm);
   let last: tf.TensorContainer = [];
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) {

@@ -46,6 +46,7 @@ Deno.test({
         const plans = [
           undefined,
           { tile: TILE_LARGE, splits: 1, kc: kc(TILE_LARGE, 1) },
+          { tile: { ...TILE_LARGE, unroll: true }, splits: 1, kc: kc(TILE_LARGE, 1) },
           { tile: TILE_SMALL, splits: Math.ceil(K / kc(TILE_SMALL, 3)), kc: kc(TILE_SMALL, 3) },
         ];
         for (const plan of plans) {

@@ -4,41 +4,9 @@ import { initBackend } from "../src/backend.ts";
 import { AdamW, nameMatcher } from "../src/train/optim.ts";
 import { clipGradNorm, clipGradNormTensor, globalNorm } from "../src/train/clip.ts";
 import { constantLr, cosineSchedule, linearWarmup, makeSchedule } from "../src/train/schedule.ts";
-import { webgpuOrWarn } from "./webgpu_helpers.ts";
+import { dispose, refAdamW, vars } from "./optim_cases.ts";
 
 const BACKENDS = ["cpu", "wasm"];
-
-/** PyTorch's single-tensor AdamW on plain numbers (float64). */
-function refAdamW(
-  p: number[],
-  grads: number[][],
-  o: { lr: number; b1: number; b2: number; eps: number; wd: number; decay: boolean[] },
-): number[] {
-  const m = p.map(() => 0), v = p.map(() => 0);
-  p = [...p];
-  grads.forEach((g, t) => {
-    const step = t + 1;
-    for (let i = 0; i < p.length; i++) {
-      if (o.decay[i]) p[i] *= 1 - o.lr * o.wd;
-      m[i] = o.b1 * m[i] + (1 - o.b1) * g[i];
-      v[i] = o.b2 * v[i] + (1 - o.b2) * g[i] * g[i];
-      const bc1 = 1 - o.b1 ** step, bc2 = 1 - o.b2 ** step;
-      const denom = Math.sqrt(v[i]) / Math.sqrt(bc2) + o.eps;
-      p[i] -= (o.lr / bc1) * (m[i] / denom);
-    }
-  });
-  return p;
-}
-
-function vars(entries: [string, number[]][]): Map<string, tf.Variable> {
-  return new Map(
-    entries.map(([n, x]) => [n, tf.variable(tf.tensor1d(x), true, `optim_test.${n}.${Math.random()}`)]),
-  );
-}
-
-function dispose(m: Map<string, tf.Tensor>) {
-  for (const t of m.values()) t.dispose();
-}
 
 for (const backend of BACKENDS) {
   Deno.test(`[${backend}] AdamW matches a plain-loop PyTorch AdamW to 1e-6`, async () => {
@@ -373,90 +341,4 @@ Deno.test("AdamW (flat): freeze/unfreeze keep the other moments; setState restor
   dispose(g);
   opt.dispose();
   dispose(w);
-});
-
-const GPU = await webgpuOrWarn("AdamW webgpu tests");
-
-Deno.test({
-  name:
-    "[webgpu] fused AdamW step equals the plain-loop PyTorch AdamW and the tf-op step (decay mask, clipping)",
-  ignore: !GPU,
-  async fn() {
-    await initBackend({ backend: "webgpu" });
-    const start = [0.5, -1.25, 2.0, 0.1, 0.3, -0.7, 1.1];
-    const gseq = [
-      [0.3, -0.2, 1.5, 0.0, 0.2, 0.1, -0.4],
-      [-0.1, 0.4, 0.7, 1e-3, -0.6, 0.3, 0.2],
-      [0.25, 0.25, -2.0, -0.5, 0.1, 0.9, -1.2],
-      [1.0, -1.0, 0.1, 0.2, 0.3, -0.3, 0.05],
-    ];
-    const split = (x: number[]) => [x.slice(0, 2), x.slice(2, 4), x.slice(4)];
-    const names = ["a", "b.bias", "c"];
-    for (const noDecay of [["b.bias"], [] as string[]]) {
-      const w = vars(names.map((n, i) => [n, split(start)[i]]));
-      const opt = new AdamW(w, { lr: 0.05, weightDecay: 0.1, noDecay });
-      const n0 = tf.memory().numTensors;
-      for (const g of gseq) {
-        const gm = new Map(names.map((n, i) => [n, tf.tensor1d(split(g)[i])]));
-        opt.applyGradients(gm);
-        dispose(gm);
-      }
-      assertEquals(tf.memory().numTensors, n0, "no tensor leak");
-      const decay = start.map((_, i) => !(noDecay.length && (i === 2 || i === 3)));
-      const ref = refAdamW(start, gseq, { lr: 0.05, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decay });
-      const got = (await Promise.all(names.map((n) => w.get(n)!.data()))).flatMap((d) => [...d]);
-      for (let i = 0; i < start.length; i++) {
-        assertAlmostEquals(got[i], ref[i], 3e-6, `noDecay ${noDecay} param ${i}`);
-      }
-      // the moments went through the same step: the state round trip gives PyTorch's per-name moments
-      const st = await opt.getState();
-      assertEquals(st.moments.get("c")!.step, gseq.length);
-      opt.dispose();
-      dispose(w);
-    }
-    // clipping (fused on the GPU) equals clipGradNorm + an unclipped step
-    const w1 = vars(names.map((n, i) => [n, split(start)[i]])),
-      w2 = vars(names.map((n, i) => [n, split(start)[i]]));
-    const o1 = new AdamW(w1, { lr: 0.01, weightDecay: 0.1, noDecay: ["b.bias"] });
-    const o2 = new AdamW(w2, { lr: 0.01, weightDecay: 0.1, noDecay: ["b.bias"] });
-    for (const g of gseq) {
-      const g1 = new Map(names.map((n, i) => [n, tf.tensor1d(split(g)[i])]));
-      const g2 = new Map(names.map((n, i) => [n, tf.tensor1d(split(g)[i])]));
-      const norm = o1.applyGradients(g1, 0.01, { clipNorm: 0.5 });
-      const ref = await clipGradNorm(g2, 0.5);
-      o2.applyGradients(g2, 0.01);
-      assertAlmostEquals((await norm.data())[0], ref, 1e-5);
-      norm.dispose();
-      dispose(g1);
-      dispose(g2);
-    }
-    for (const n of names) {
-      const a = await w1.get(n)!.data(), b = await w2.get(n)!.data();
-      a.forEach((x, i) => assertAlmostEquals(x, b[i], 1e-6, `clipped ${n}[${i}]`));
-    }
-    for (const o of [o1, o2]) o.dispose();
-    for (const w of [w1, w2]) dispose(w);
-  },
-});
-
-Deno.test({
-  name: "[webgpu] fused AdamW step: a few kernels, none per parameter",
-  ignore: !GPU,
-  async fn() {
-    await initBackend({ backend: "webgpu" });
-    const w = new Map(
-      Array.from(
-        { length: 40 },
-        (_, i) => [`q${i}`, tf.variable(tf.ones([3, 2]), true, `gpu_k.${Math.random()}`)],
-      ),
-    );
-    const opt = new AdamW(w, { lr: 0.01, weightDecay: 0.1, noDecayPatterns: ["q0"] });
-    const g = new Map([...w.keys()].map((n) => [n, tf.ones([3, 2])]));
-    const prof = await tf.profile(() => opt.applyGradients(g, 0.01, { clipNorm: 1 }).dispose());
-    const k = prof.kernels.filter((k) => k.name !== "Reshape");
-    assert(k.length < 10, `a clipped AdamW step ran ${k.length} kernels: ${k.map((x) => x.name)}`);
-    dispose(g);
-    opt.dispose();
-    dispose(w);
-  },
 });

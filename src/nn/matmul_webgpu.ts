@@ -33,6 +33,8 @@ export interface MatmulTile {
   bk: number;
   tm: number;
   tn: number;
+  /** Unroll the loop over the bk steps of a tile in the generated WGSL (constant shared-memory offsets). */
+  unroll?: boolean;
 }
 
 /** 128 × 128 tiles, 8 × 8 per lane (256 lanes): for outputs with many tiles. */
@@ -122,9 +124,13 @@ function mmCode(t: MatmulTile, ta: boolean, tb: boolean): string {
     for (var k0 = kBegin; k0 < kEnd; k0 = k0 + ${bk}) {
       ${loads}
       workgroupBarrier();
-      for (var kk = 0; kk < ${bk}; kk = kk + 1) {
-        ${fma.join("\n        ")}
-      }
+      ${
+    t.unroll
+      ? [...Array(bk).keys()].map((k) => `{ let kk = ${k};\n        ${fma.join("\n        ")}\n      }`).join(
+        "\n      ",
+      )
+      : `for (var kk = 0; kk < ${bk}; kk = kk + 1) {\n        ${fma.join("\n        ")}\n      }`
+  }
       workgroupBarrier();
     }
     ${store.join("\n    ")}
@@ -175,13 +181,13 @@ function ensureKernel(): void {
   if (registered) return;
   registered = true;
   reg(KERNEL, ["A", "B"], (_ins, attrs) => {
-    const [ta, tb, bm, bn, bk, tm, tn, M, N, K, kc, splits] = attrs.p as number[];
-    const tile = { bm, bn, bk, tm, tn };
+    const [ta, tb, bm, bn, bk, tm, tn, M, N, K, kc, splits, unroll] = attrs.p as number[];
+    const tile = { bm, bn, bk, tm, tn, unroll: unroll === 1 };
     const tilesM = Math.ceil(M / bm), tilesN = Math.ceil(N / bn);
     const prog: WebGPUProgramLike = {
       variableNames: ["A", "B"],
       outputShape: [splits, M, N],
-      shaderKey: `ssmlab_mm_${ta}${tb}_${bm}x${bn}x${bk}_${tm}x${tn}`,
+      shaderKey: `ssmlab_mm_${ta}${tb}_${bm}x${bn}x${bk}_${tm}x${tn}${unroll ? "u" : ""}`,
       dispatchLayout: { x: [0, 1, 2] },
       dispatch: [tilesM * tilesN * splits, 1, 1],
       workgroupSize: [(bm / tm) * (bn / tn), 1, 1],
@@ -276,7 +282,7 @@ export function mmWebGPU(
   if (K === 0) return tf.fill([M, N], 0) as tf.Tensor2D;
   ensureKernel();
   const { tile: t, splits, kc } = plan ?? planMatmul(M, N, K);
-  const p = [ta ? 1 : 0, tb ? 1 : 0, t.bm, t.bn, t.bk, t.tm, t.tn, M, N, K, kc, splits];
+  const p = [ta ? 1 : 0, tb ? 1 : 0, t.bm, t.bn, t.bk, t.tm, t.tn, M, N, K, kc, splits, t.unroll ? 1 : 0];
   const af = a.dtype === "float32" ? a : a.cast("float32");
   const bf = b.dtype === "float32" ? b : b.cast("float32");
   const out = run<tf.Tensor3D>(KERNEL, { A: af, B: bf }, { p });

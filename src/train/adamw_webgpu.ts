@@ -57,6 +57,9 @@ interface Backend {
   makeTensorInfo(shape: number[], dtype: "float32"): tf.TensorInfo;
 }
 
+/** GPU commands recorded here so far (benchmarks report them beside tfjs's dispatch count). */
+export const adamwWebGPUCommands = { copies: 0, dispatches: 0 };
+
 /** WebGPU buffer usage flags (the WebGPU spec's values). */
 const USAGE = { MAP_WRITE: 0x2, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
 const WG = 256;
@@ -140,6 +143,7 @@ export function flattenGradsWebGPU(grads: tf.Tensor[], total: number): tf.Tensor
     }
     if (g.size) enc.copyBufferToBuffer(bufferOf(be, g), 0, dst, off * 4, g.size * 4);
     off += g.size;
+    adamwWebGPUCommands.copies++;
   }
   if (off !== total) {
     out.dispose();
@@ -297,6 +301,8 @@ export function adamwStepWebGPU(
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(workgroups);
   pass.end();
+  adamwWebGPUCommands.dispatches++;
+  adamwWebGPUCommands.copies += 2 * pBufs.length;
   off = 0;
   pBufs.forEach((b, i) => {
     if (sizes[i]) enc.copyBufferToBuffer(P, off * 4, b, 0, sizes[i] * 4);

@@ -84,6 +84,11 @@ export interface AdamWOptions extends Partial<AdamWHyper> {
   noDecayPatterns?: Iterable<NamePattern>;
   /** Parameter names (or patterns) that receive no update at all. */
   frozen?: Iterable<NamePattern>;
+  /**
+   * On webgpu, run the step as buffer copies and one fused dispatch (`adamw_webgpu.ts`; default true). false
+   * keeps the tf-op step there too (the reference; benchmarks compare the two).
+   */
+  gpuFused?: boolean;
 }
 
 /** One parameter's moments. */
@@ -224,6 +229,7 @@ export class AdamW {
   #constructed = false;
   /** GPU scratch of the fused webgpu step (created on first use). */
   #gpu: AdamWWebGPUState | null = null;
+  readonly #gpuFused: boolean;
 
   /**
    * @param params the model's weights by name (moments are created at once for every trainable one)
@@ -238,6 +244,7 @@ export class AdamW {
       weightDecay: opts.weightDecay ?? 0.01,
     };
     validateHyper(this.hyper);
+    this.#gpuFused = opts.gpuFused ?? true;
     this.#params = params;
     const nd = new Set(opts.noDecay ?? []);
     const pat = nameMatcher(opts.noDecayPatterns ?? []);
@@ -418,7 +425,7 @@ export class AdamW {
     if (present.size === 0) {
       return new PreparedGradients(null, withNorm ? tf.scalar(0) : null, present, L.version);
     }
-    const gpuFlat = webgpuBackendActive() && present.size === L.names.length &&
+    const gpuFlat = this.#gpuFused && webgpuBackendActive() && present.size === L.names.length &&
       L.names.every((n) => entries.get(n)!.dtype === "float32");
     const flat = gpuFlat
       ? tf.tidy(() => {
@@ -538,7 +545,7 @@ export class AdamW {
     const decay = 1 - lr * weightDecay;
     const doDecay = weightDecay !== 0 && !L.decayNone;
     const params = L.names.map((n) => this.#params.get(n)!);
-    if (uniform && webgpuBackendActive() && L.m && L.v) {
+    if (uniform && this.#gpuFused && webgpuBackendActive() && L.m && L.v) {
       const s = stepsAfter[0];
       this.#gpu ??= new AdamWWebGPUState();
       adamwStepWebGPU(
