@@ -348,18 +348,18 @@ if (sections.has("matmul")) {
     ["linear dW 2048ᵀx512 · 2048x2048 (tiled TN)", () => mmWebGPU(y, x, true, false), 2 * N * d * 2048],
     ["square 4096³ (tiled NN)", () => mmWebGPU(sq, sq), 2 * 4096 ** 3],
     [
-      "square 4096³ (tiled, 128x128 unrolled)",
-      () => mmWebGPU(sq, sq, false, false, plan(4096, { ...TILE_LARGE, unroll: true })),
+      "square 4096³ (tiled, 128x128, k loop not unrolled)",
+      () => mmWebGPU(sq, sq, false, false, plan(4096, { ...TILE_LARGE, unroll: false })),
       2 * 4096 ** 3,
     ],
     [
-      "square 4096³ (tiled, 64x64 unrolled)",
-      () => mmWebGPU(sq, sq, false, false, plan(4096, { ...TILE_SMALL, unroll: true })),
+      "square 4096³ (tiled, 64x64, k loop not unrolled)",
+      () => mmWebGPU(sq, sq, false, false, plan(4096, { ...TILE_SMALL, unroll: false })),
       2 * 4096 ** 3,
     ],
     [
-      "head fwd x·Eᵀ (tiled NT, 128x128 unrolled)",
-      () => mmWebGPU(x, E, false, true, plan(d, { ...TILE_LARGE, unroll: true })),
+      "head fwd x·Eᵀ (tiled NT, 128x128, k loop not unrolled)",
+      () => mmWebGPU(x, E, false, true, plan(d, { ...TILE_LARGE, unroll: false })),
       big,
     ],
     [

@@ -16,3 +16,5 @@ import "../tests/selective_scan_webgpu_test.ts";
 import "../tests/norm_webgpu_test.ts";
 import "../tests/reduce_webgpu_test.ts";
 import "../tests/adamw_webgpu_test.ts";
+import "../tests/adapter_test.ts";
+import "../tests/ssm_gate_test.ts";

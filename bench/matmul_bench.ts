@@ -9,7 +9,9 @@ import { initBackend } from "../src/backend.ts";
 export async function timeOp(f: () => tf.TensorContainer, reps = 5): Promise<number> {
   // Warm-up, waited for: compiles the kernels and uploads any host-resident inputs outside the timed loop.
   const warm = f();
-  await ((Array.isArray(warm) ? warm[0] : warm) as tf.Tensor).data();
+  const w0 = tf.tidy(() => ((Array.isArray(warm) ? warm[0] : warm) as tf.Tensor).reshape([-1]).slice(0, 1));
+  await w0.data();
+  w0.dispose();
   tf.dispose(warm);
   let last: tf.TensorContainer = [];
   const t0 = performance.now();
@@ -18,7 +20,10 @@ export async function timeOp(f: () => tf.TensorContainer, reps = 5): Promise<num
     last = f();
   }
   const first = (Array.isArray(last) ? last[0] : last) as tf.Tensor;
-  await first.data(); // the results depend on nothing but their inputs: the last read waits for the queue
+  // Wait for the queue by reading one element of the last result (reading all of it would time its download).
+  const one = tf.tidy(() => first.reshape([-1]).slice(0, 1));
+  await one.data();
+  one.dispose();
   const ms = (performance.now() - t0) / reps;
   tf.dispose(last);
   return ms;

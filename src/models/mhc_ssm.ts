@@ -13,8 +13,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { rmsNorm } from "../nn/norm.ts";
-import { dropout, linear } from "../nn/linear.ts";
+import { linear } from "../nn/linear.ts";
+import { adapterResidual } from "../nn/adapter.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { streamMix, streamMixRef, streamScale } from "../nn/stream_mix.ts";
 import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
@@ -88,21 +88,21 @@ export class MhcSLM extends MhcFamilyModel {
   }
 
   /**
-   * Adapter bottleneck: W_up(γ ⊙ SiLU(W_down RMSNorm_ad(x) + b_down)) + b_up, dropout.
+   * x + adapter(x): W_up(γ ⊙ SiLU(W_down RMSNorm_ad(x) + b_down)) + b_up, dropout (`nn/adapter.ts`, fused on webgpu).
    * @param x [B, T, n, d] (pre) or [B, T, 1, d] (post, broadcast over streams)
    * @param gamma [n, r]
    * @returns [B, T, n, d]
    */
-  #adapter(pre: string, x: tf.Tensor4D, gamma: tf.Tensor): tf.Tensor4D {
+  #adapterResidual(pre: string, x: tf.Tensor4D, gamma: tf.Tensor): tf.Tensor4D {
     const w = this.weights;
-    const h = linear(
-      rmsNorm(x, w.get(`${pre}.ad_norm.weight`)!, 1e-6),
-      w.get(`${pre}.ad_down.weight`)!,
-      w.get(`${pre}.ad_down.bias`)!,
-    );
-    const z = tf.mul(tf.mul(h, tf.sigmoid(h)), gamma); // [B, T, n or 1, r] ⊙ [n, r] → [B, T, n, r]
-    const up = linear(z, w.get(`${pre}.ad_up.weight`)!, w.get(`${pre}.ad_up.bias`)!);
-    return dropout(up, this.config.adapterDropout, this.training, this.dropoutRng) as tf.Tensor4D;
+    return adapterResidual(x, {
+      normW: w.get(`${pre}.ad_norm.weight`)!,
+      downW: w.get(`${pre}.ad_down.weight`)!,
+      downB: w.get(`${pre}.ad_down.bias`)!,
+      upW: w.get(`${pre}.ad_up.weight`)!,
+      upB: w.get(`${pre}.ad_up.bias`)!,
+      gamma,
+    }, { rate: this.config.adapterDropout, training: this.training, rng: this.dropoutRng });
   }
 
   protected body(x: tf.Tensor3D, aux: tf.Scalar[]): tf.Tensor3D {
@@ -125,15 +125,13 @@ export class MhcSLM extends MhcFamilyModel {
     const hAll = unstackLayers(sinkhornKnopp(stack("hres_logits"), sinkhornIters, sinkhornTemp));
     for (let i = 0; i < L; i++) {
       const pre = `blocks.${i}`;
-      if (this.config.streamAdapters) X = tf.add(X, this.#adapter(pre, X, w.get(`${pre}.gamma_pre`)!));
+      if (this.config.streamAdapters) X = this.#adapterResidual(pre, X, w.get(`${pre}.gamma_pre`)!);
       const wPre = wPreAll[i] as tf.Tensor1D;
       const wPost = wPostAll[i] as tf.Tensor1D;
       const u = mixStreams(X, wPre);
       const y = ssmBlock(w, `${pre}.ssm`, u, this.config, this.training, this.dropoutRng);
       const y4 = y.reshape([B, T, 1, d]) as tf.Tensor4D;
-      const Y = this.config.streamAdapters
-        ? tf.add(y4, this.#adapter(pre, y4, w.get(`${pre}.gamma_post`)!))
-        : y4;
+      const Y = this.config.streamAdapters ? this.#adapterResidual(pre, y4, w.get(`${pre}.gamma_post`)!) : y4;
       // ΔX_i = wPost_i · Y_i: distributes y over the streams ([n, 1] map) or, with adapters (n versions of y),
       // scales each stream.
       const dX = (Y.shape[2] === 1

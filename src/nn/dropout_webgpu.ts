@@ -20,8 +20,12 @@ import {
 const WG = 64;
 const K_MASK = "SsmlabDropoutMask";
 
-/** WGSL: mask[i] = (u_i ≥ p) / (1 − p), u_i = PCG(PCG(i ⊕ s₀) + s₁) / 2³² (24-bit resolution). */
-function maskCode(rate: number): string {
+/**
+ * WGSL `fn dropScale(i : u32, s0 : u32, s1 : u32) -> f32`: the inverted-dropout factor of element i,
+ * (u_i ≥ p) / (1 − p) with u_i = PCG(PCG(i ⊕ s₀) + s₁) / 2³² (24-bit resolution). Shared by every kernel that
+ * applies a dropout mask, so a fused kernel draws exactly the mask of {@linkcode dropoutMaskWebGPU}.
+ */
+export function dropScaleSnippet(rate: number): string {
   const keep = 1 - rate;
   return `
   fn pcg(v : u32) -> u32 {
@@ -29,13 +33,24 @@ function maskCode(rate: number): string {
     let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
     return (word >> 22u) ^ word;
   }
+  fn dropScale(i : u32, s0 : u32, s1 : u32) -> f32 {
+    let h = pcg(pcg(i ^ s0) + s1);
+    let u = f32(h >> 8u) * ${(1 / 16777216).toExponential(10)};
+    return select(0.0, ${(1 / keep).toExponential(10)}, u >= ${rate.toExponential(10)});
+  }`;
+}
+
+/** The two int32 words of a dropout seed (the `Seed` input of the mask kernels). */
+export function seedWords(seed: number): [number, number] {
+  return [seed % 2 ** 32 | 0, Math.floor(seed / 2 ** 32) ^ 0x5bd1e995];
+}
+
+/** WGSL: mask[i] = dropScale(i). */
+function maskCode(rate: number): string {
+  return `${dropScaleSnippet(rate)}
   fn main(index : i32) {
     if (index >= uniforms.size) { return; }
-    let s0 = bitcast<u32>(Seed[0]);
-    let s1 = bitcast<u32>(Seed[1]);
-    let h = pcg(pcg(bitcast<u32>(index) ^ s0) + s1);
-    let u = f32(h >> 8u) * ${(1 / 16777216).toExponential(10)};
-    result[index] = select(0.0, ${(1 / keep).toExponential(10)}, u >= ${rate.toExponential(10)});
+    result[index] = dropScale(bitcast<u32>(index), bitcast<u32>(Seed[0]), bitcast<u32>(Seed[1]));
   }
 `;
 }
@@ -75,9 +90,8 @@ export function dropoutMaskWebGPU(shape: number[], rate: number, seed: number): 
   }
   if (!(rate >= 0 && rate < 1)) throw new Error(`Dropout rate must be in [0, 1), got "${rate}".`);
   ensureKernel();
-  const lo = seed % 2 ** 32 | 0, hi = Math.floor(seed / 2 ** 32) ^ 0x5bd1e995;
   return tf.tidy(() => {
-    const s = tf.tensor1d([lo, hi], "int32");
+    const s = tf.tensor1d(seedWords(seed), "int32");
     return run(K_MASK, { seed: s }, { shape, rate });
   });
 }

@@ -38,14 +38,19 @@ export interface MatmulTile {
 }
 
 /** 128 × 128 tiles, 8 × 8 per lane (256 lanes): for outputs with many tiles. */
-export const TILE_LARGE: MatmulTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
+export const TILE_LARGE: MatmulTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, unroll: true };
 /** 64 × 64 tiles, 4 × 4 per lane (256 lanes): for smaller outputs. */
-export const TILE_SMALL: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+export const TILE_SMALL: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, unroll: true };
 
 /** Workgroups that keep the GPU busy (about two per streaming multiprocessor of an H100). */
 const TARGET_WORKGROUPS = 264;
 /** Split-K never makes a split shorter than this many k. */
 const MIN_SPLIT_K = 256;
+/**
+ * Split-K only for products of at least this many multiply-adds (2³⁰, ≈ 0.7 ms at 3 TFLOP/s): below it the extra
+ * dispatch that adds the partial products (~0.1 ms of host time on the H100) costs more than the idle SMs.
+ */
+const MIN_SPLIT_MACS = 2 ** 30;
 
 /** The WGSL of one (tile, ta, tb) variant. Inputs A, B; uniforms M, N, K, kc (k per split), tilesM, tilesN, splits. */
 function mmCode(t: MatmulTile, ta: boolean, tb: boolean): string {
@@ -147,14 +152,15 @@ export interface MatmulPlan {
 
 /**
  * Choose the tile and the split-K factor for C [M, N] with inner size K: large tiles when they alone give
- * enough workgroups, small tiles otherwise, and splits of K (each ≥ 256 long) while the workgroups are too few.
+ * enough workgroups, small tiles otherwise, and, for products of ≥ 2³⁰ multiply-adds, splits of K (each ≥ 256
+ * long) while the workgroups are too few.
  */
 export function planMatmul(M: number, N: number, K: number): MatmulPlan {
   const tiles = (t: MatmulTile) => Math.ceil(M / t.bm) * Math.ceil(N / t.bn);
   const tile = tiles(TILE_LARGE) >= TARGET_WORKGROUPS ? TILE_LARGE : TILE_SMALL;
   const n = tiles(tile);
   let splits = 1;
-  if (n < TARGET_WORKGROUPS) {
+  if (n < TARGET_WORKGROUPS && M * N * K >= MIN_SPLIT_MACS) {
     splits = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / n), Math.floor(K / MIN_SPLIT_K), 64));
   }
   const kc = Math.ceil(Math.ceil(K / splits) / tile.bk) * tile.bk;

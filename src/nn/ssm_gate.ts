@@ -1,0 +1,186 @@
+/**
+ * The read-out and gate of the SimpleSSM block (SPEC §1.3): y = (s ⊙ c + u ⊙ D) ⊙ σ(g), fused on webgpu.
+ *
+ * As tf ops this is five dispatches forward and about fourteen backward (the products, the sigmoid and its
+ * gradient, and two sums over the rows for c and D). {@linkcode ssmGate} on webgpu runs one WGSL kernel forward and
+ * five backward: three element-wise (ds, du, dg) and two row sums that form their products on the fly (dc, dD).
+ * {@linkcode ssmGateRef} is the tf-op form, the reference and the path on the other backends.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type CustomFn,
+  registerWebGPUKernel as reg,
+  runWebGPUKernel as run,
+  webgpuBackendActive,
+  webgpuProgram as program,
+} from "./webgpu_kernel.ts";
+
+/**
+ * The tf-op form: (s ⊙ c + u ⊙ D) ⊙ σ(g).
+ * @param s [B, T, d] scan output
+ * @param u [B, T, d] scan input
+ * @param g [B, T, d] gate pre-activation
+ * @param c [d]
+ * @param dSkip [d] (D)
+ * @returns [B, T, d]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { ssmGateRef } from "./ssm_gate.ts";
+ * const y = ssmGateRef(tf.ones([1, 2, 3]), tf.ones([1, 2, 3]), tf.zeros([1, 2, 3]), tf.ones([3]), tf.ones([3])); // 1
+ * ```
+ */
+export function ssmGateRef(
+  s: tf.Tensor,
+  u: tf.Tensor,
+  g: tf.Tensor,
+  c: tf.Tensor,
+  dSkip: tf.Tensor,
+): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.add(tf.mul(s, c), tf.mul(u, dSkip)), tf.sigmoid(g)));
+}
+
+const WG = 64;
+/** Columns per workgroup and row groups of the row-sum kernels (8 · 32 = 256 lanes). */
+const CT = 8;
+const RG = 32;
+const FWD = "SsmlabSsmGate";
+const GRAD = "SsmlabSsmGateGrad";
+const PARAM_GRAD = "SsmlabSsmGateParamGrad";
+
+/** Element-wise kernels over [R, d]: inputs S, U, G, C, Dk (, Dy); `what` is the value written. */
+function ewCode(what: string, withDy: boolean): string {
+  return `
+  fn main(index : i32) {
+    let d = uniforms.cShape;
+    _ = S[0]; _ = U[0]; _ = G[0]; _ = C[0]; _ = Dk[0];${withDy ? " _ = Dy[0];" : ""}
+    if (index >= uniforms.sShape.x * d) { return; }
+    let j = index % d;
+    let sg = 1.0 / (1.0 + exp(-G[index]));
+    ${what}
+  }
+`;
+}
+
+const FWD_CODE = ewCode("result[index] = (S[index] * C[j] + U[index] * Dk[j]) * sg;", false);
+/** which = 0: ds = dy σ c; 1: du = dy σ D; 2: dg = dy (s c + u D) σ (1 − σ). */
+const GRAD_CODES = [
+  ewCode("result[index] = Dy[index] * sg * C[j];", true),
+  ewCode("result[index] = Dy[index] * sg * Dk[j];", true),
+  ewCode("result[index] = Dy[index] * (S[index] * C[j] + U[index] * Dk[j]) * sg * (1.0 - sg);", true),
+];
+
+/** Row sums of dy σ(g) ⊙ X (X = S for dc, U for dD): [d]. */
+const PARAM_GRAD_CODE = `
+  var<workgroup> part : array<f32, ${CT * RG}>;
+  fn main(index : i32) {
+    let R = uniforms.xShape.x;
+    let d = uniforms.xShape.y;
+    _ = Dy[0]; _ = G[0];
+    let lane = i32(localIndex);
+    let c = lane % ${CT};
+    let grp = lane / ${CT};
+    let col = i32(workgroupId.x) * ${CT} + c;
+    var acc = 0.0;
+    if (col < d) {
+      for (var r = grp; r < R; r = r + ${RG}) {
+        let i = r * d + col;
+        acc = acc + Dy[i] * X[i] / (1.0 + exp(-G[i]));
+      }
+    }
+    part[lane] = acc;
+    workgroupBarrier();
+    for (var h = ${RG / 2}; h > 0; h = h / 2) {
+      if (grp < h) { part[lane] = part[lane] + part[lane + h * ${CT}]; }
+      workgroupBarrier();
+    }
+    if (grp == 0 && col < d) { result[col] = part[lane]; }
+  }
+`;
+
+let registered = false;
+function ensureKernels(): void {
+  if (registered) return;
+  registered = true;
+  const ew = ["S", "U", "G", "C", "Dk"];
+  reg(
+    FWD,
+    ew,
+    ([s]) => program("ssm_gate", ew, s.shape, Math.ceil(s.shape[0] * s.shape[1] / WG), WG, FWD_CODE),
+  );
+  reg(GRAD, [...ew, "Dy"], ([s], attrs) => {
+    const which = attrs.which as number;
+    const size = s.shape[0] * s.shape[1];
+    return program(
+      `ssm_gate_grad_${which}`,
+      [...ew, "Dy"],
+      s.shape,
+      Math.ceil(size / WG),
+      WG,
+      GRAD_CODES[which],
+    );
+  });
+  reg(
+    PARAM_GRAD,
+    ["Dy", "G", "X"],
+    ([, , x]) =>
+      program(
+        "ssm_gate_param_grad",
+        ["Dy", "G", "X"],
+        [x.shape[1]],
+        Math.ceil(x.shape[1] / CT),
+        CT * RG,
+        PARAM_GRAD_CODE,
+      ),
+  );
+}
+
+/**
+ * (s ⊙ c + u ⊙ D) ⊙ σ(g) with gradients in all five inputs: fused kernels on webgpu, {@linkcode ssmGateRef}
+ * elsewhere.
+ * @param s [B, T, d]
+ * @param u [B, T, d]
+ * @param g [B, T, d]
+ * @param c [d]
+ * @param dSkip [d]
+ * @returns [B, T, d]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { ssmGate } from "./ssm_gate.ts";
+ * const y = ssmGate(tf.ones([1, 2, 3]), tf.ones([1, 2, 3]), tf.zeros([1, 2, 3]), tf.ones([3]), tf.ones([3])); // 1
+ * ```
+ */
+export function ssmGate(s: tf.Tensor, u: tf.Tensor, g: tf.Tensor, c: tf.Tensor, dSkip: tf.Tensor): tf.Tensor {
+  if (!webgpuBackendActive()) return ssmGateRef(s, u, g, c, dSkip);
+  ensureKernels();
+  const shape = s.shape;
+  const d = shape[shape.length - 1];
+  const R = s.size / d;
+  const f = tf.customGrad(
+    ((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [s2, u2, g2] = (args.slice(0, 3) as tf.Tensor[]).map((t) => t.reshape([R, d]));
+      const [cc, dk] = args.slice(3, 5) as tf.Tensor[];
+      const save = args[5] as tf.GradSaveFunc;
+      save([s2, u2, g2, cc, dk]);
+      const y = run(FWD, { S: s2, U: u2, G: g2, C: cc, Dk: dk });
+      return {
+        value: y.reshape(shape),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [ss, us, gs, cs, ds] = saved;
+          return tf.tidy(() => {
+            const dy2 = dy.reshape([R, d]);
+            const ins = { S: ss, U: us, G: gs, C: cs, Dk: ds, Dy: dy2 };
+            const [dS, dU, dG] = [0, 1, 2].map((which) => run(GRAD, ins, { which }).reshape(shape));
+            const dC = run(PARAM_GRAD, { Dy: dy2, G: gs, X: ss });
+            const dD = run(PARAM_GRAD, { Dy: dy2, G: gs, X: us });
+            return [dS, dU, dG, dC, dD];
+          });
+        },
+      };
+    }) as unknown as CustomFn,
+  );
+  return f(s, u, g, c, dSkip) as tf.Tensor;
+}
