@@ -6,14 +6,14 @@
  *   config.json, result.json): writes `summary.csv/.parquet` (ours beside the published table, SPEC §1.9),
  *   `val_loss_curves`, `val_loss`, `train_tok_s` and `peak_mib` charts.
  * - `results/bench/h100/` — from `bench/device_bench.ts` (models.csv, scaling.csv, …): Parquet copies, a
- *   `train_tok_s_vs_reference` chart and a `scaling_tok_s` chart.
+ *   `train_tok_s_vs_reference`, `scaling_tok_s` and `matmul_tflops` charts.
  *
  * Usage: `deno run -A scripts/report_device_results.ts [--ablation results/mhc_ablation] [--bench results/bench/h100]`
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { barChart, lineChart, saveChart } from "../src/results/charts.ts";
+import { barChart, lineChart, saveChart, type VegaLiteSpec } from "../src/results/charts.ts";
 import { readFrame, type Row, saveFrame } from "../src/results/frames.ts";
 import { exists } from "../src/data/hub.ts";
 import {
@@ -66,7 +66,17 @@ if (abl) {
 
 const bench = a.bench!;
 if (await exists(`${bench}/models.csv`)) {
-  for (const f of ["models", "scaling", "dispatch", "scan", "matmul", "models_before_fixes"]) {
+  const frames = [
+    "models",
+    "scaling",
+    "dispatch",
+    "scan",
+    "matmul",
+    "optim",
+    "models_before_fixes",
+    "models_run2",
+  ];
+  for (const f of frames) {
     if (await exists(`${bench}/${f}.csv`)) await saveFrame(readFrame(`${bench}/${f}.csv`), `${bench}/${f}`);
   }
   const models = readFrame(`${bench}/models.csv`).toRecords() as Row[];
@@ -103,6 +113,24 @@ if (await exists(`${bench}/models.csv`)) {
       }),
       `${bench}/scaling_tok_s`,
     );
+  }
+  if (await exists(`${bench}/matmul.csv`)) {
+    const mm = (readFrame(`${bench}/matmul.csv`).toRecords() as Row[]).filter((r) =>
+      typeof r.tflops === "number"
+    );
+    const spec = barChart({
+      data: mm,
+      x: "case",
+      y: "tflops",
+      title: "fp32 matmul TFLOP/s on the H100 (tfjs-webgpu)",
+      yTitle: "TFLOP/s",
+    }) as unknown as VegaLiteSpec & { encoding: Record<string, Record<string, unknown>> };
+    // horizontal bars: the case names are long
+    const { x, y } = spec.encoding;
+    spec.encoding.x = y;
+    spec.encoding.y = { ...x, sort: null, title: null, axis: { labelLimit: 420 } };
+    Object.assign(spec, { width: 360, height: 22 * mm.length });
+    await saveChart(spec, `${bench}/matmul_tflops`);
   }
   console.log(`${bench}: parquet and charts written`);
 }

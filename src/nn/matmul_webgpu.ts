@@ -38,7 +38,7 @@ export interface MatmulTile {
 }
 
 /** 128 × 128 tiles, 8 × 8 per lane (256 lanes): for outputs with many tiles. */
-export const TILE_LARGE: MatmulTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, unroll: true };
+export const TILE_LARGE: MatmulTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, unroll: false };
 /** 64 × 64 tiles, 4 × 4 per lane (256 lanes): for smaller outputs. */
 export const TILE_SMALL: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, unroll: true };
 

@@ -195,7 +195,9 @@ interface Layout {
  *
  * The moments of all trainable parameters are kept as one flat tensor each (m, v), so a step costs a constant
  * number of tensor ops whatever the number of parameters: concatenate the gradients and the parameters, do the
- * Adam math on the flat vectors, split the new values and `assign` them back. Gradient clipping can be fused in
+ * Adam math on the flat vectors, split the new values and `assign` them back. On webgpu (unless `gpuFused: false`)
+ * the same step is buffer copies and one fused dispatch that updates the parameters in place (`adamw_webgpu.ts`;
+ * measured on the H100: 2.3 ms against 44–64 ms for the tf-op step). Gradient clipping can be fused in
  * (`applyGradients(grads, lr, { clipNorm })`, or {@linkcode AdamW.prepareGradients} +
  * {@linkcode AdamW.applyPrepared} when the norm must be checked on the host before the update, as the trainer
  * does).
