@@ -31,6 +31,7 @@ import { streamMix } from "./stream_mix.ts";
 import { dropScaleSnippet, seedWords } from "./dropout_webgpu.ts";
 import {
   type CustomFn,
+  intUniforms,
   registerWebGPUKernel as reg,
   runWebGPUKernel as run,
   webgpuBackendActive,
@@ -89,17 +90,25 @@ const DROP_GRAD = "SsmlabAdapterDropGrad";
 const GRAD_H = "SsmlabAdapterGradH";
 const GRAD_GAMMA = "SsmlabAdapterGradGamma";
 
-/** [R, n, r] from H [R·nb, r], Bd [r], G [n, r]: z = SiLU(h + b) γ. Uniforms n, nb. */
-const ACT_CODE = `
+/**
+ * Shared head of the kernels with one lane per (row, stream s, j) of an [R, n, r] output: the pre-activation
+ * a = h[row, s or 0, j] + b_down[j] (uniforms n, nb; `r` the WGSL expression of r).
+ */
+function perStreamHead(r: string): string {
+  return `
   fn main(index : i32) {
-    let r = uniforms.gShape.y;
+    let r = ${r};
     let n = uniforms.n;
     if (index >= uniforms.outShape.x * n * r) { return; }
     let j = index % r;
     let s = (index / r) % n;
     let row = index / (n * r);
     let sh = select(s, 0, uniforms.nb == 1);
-    let a = H[(row * uniforms.nb + sh) * r + j] + Bd[j];
+    let a = H[(row * uniforms.nb + sh) * r + j] + Bd[j];`;
+}
+
+/** [R, n, r] from H [R·nb, r], Bd [r], G [n, r]: z = SiLU(h + b) γ. */
+const ACT_CODE = `${perStreamHead("uniforms.gShape.y")}
     result[index] = a / (1.0 + exp(-a)) * G[s * r + j];
   }
 `;
@@ -159,16 +168,7 @@ const GRAD_H_CODE = `
 `;
 
 /** q [R, n, r] = dz · SiLU(h + b) (summed over rows afterwards: dγ). */
-const GRAD_GAMMA_CODE = `
-  fn main(index : i32) {
-    let r = uniforms.bdShape;
-    let n = uniforms.n;
-    if (index >= uniforms.outShape.x * n * r) { return; }
-    let j = index % r;
-    let s = (index / r) % n;
-    let row = index / (n * r);
-    let sh = select(s, 0, uniforms.nb == 1);
-    let a = H[(row * uniforms.nb + sh) * r + j] + Bd[j];
+const GRAD_GAMMA_CODE = `${perStreamHead("uniforms.bdShape")}
     result[index] = Dz[index] * a / (1.0 + exp(-a));
   }
 `;
@@ -177,14 +177,12 @@ let registered = false;
 function ensureKernels(): void {
   if (registered) return;
   registered = true;
-  const ints = (...v: number[]) => v.map((x) => ({ type: "int32" as const, data: [x] }));
   reg(ACT, ["H", "Bd", "G"], ([, , g], attrs) => {
     const { rows, n, nb } = attrs as { rows: number; n: number; nb: number };
     const size = rows * n * g.shape[1];
     return {
       ...program("adapter_act", ["H", "Bd", "G"], [rows, n, g.shape[1]], Math.ceil(size / WG), WG, ACT_CODE),
-      uniforms: "n : i32, nb : i32,",
-      uniformData: ints(n, nb),
+      ...intUniforms({ n, nb }),
     };
   });
   reg(OUT, ["X", "U", "Bu", "Seed"], ([x], attrs) => {
@@ -199,8 +197,7 @@ function ensureKernels(): void {
         WG,
         outCode(rate),
       ),
-      uniforms: "n : i32,",
-      uniformData: ints(n),
+      ...intUniforms({ n }),
     };
   });
   reg(DROP_GRAD, ["Dy", "Seed"], ([dy], attrs) => {
@@ -225,8 +222,7 @@ function ensureKernels(): void {
       WG,
       GRAD_H_CODE,
     ),
-    uniforms: "nb : i32,",
-    uniformData: ints(attrs.nb as number),
+    ...intUniforms({ nb: attrs.nb as number }),
   }));
   reg(GRAD_GAMMA, ["Dz", "H", "Bd"], (_ins, attrs) => {
     const { rows, n, nb, r } = attrs as { rows: number; n: number; nb: number; r: number };
@@ -239,8 +235,7 @@ function ensureKernels(): void {
         WG,
         GRAD_GAMMA_CODE,
       ),
-      uniforms: "n : i32, nb : i32,",
-      uniformData: ints(n, nb),
+      ...intUniforms({ n, nb }),
     };
   });
 }

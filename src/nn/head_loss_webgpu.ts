@@ -18,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { mmWebGPU } from "./matmul_webgpu.ts";
 import {
   type CustomFn,
+  intUniforms,
   registerWebGPUKernel as reg,
   runWebGPUKernel as run,
   webgpuProgram as program,
@@ -95,11 +96,9 @@ let registered = false;
 function ensureKernels(): void {
   if (registered) return;
   registered = true;
-  const r0 = (attrs: Record<string, unknown>) => [{ type: "int32" as const, data: [attrs.r0 as number] }];
   reg(K_LSE, ["Z", "T"], ([z], attrs) => ({
     ...program("head_lse", ["Z", "T"], [z.shape[0], 2], z.shape[0], WG, LSE_CODE),
-    uniforms: "r0 : i32,",
-    uniformData: r0(attrs),
+    ...intUniforms({ r0: attrs.r0 as number }),
   }));
   reg(K_GRAD, ["Z", "L", "T", "S"], ([z], attrs) => ({
     ...program(
@@ -110,8 +109,7 @@ function ensureKernels(): void {
       WG_EW,
       GRAD_CODE,
     ),
-    uniforms: "r0 : i32,",
-    uniformData: r0(attrs),
+    ...intUniforms({ r0: attrs.r0 as number }),
   }));
 }
 

@@ -19,6 +19,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  intUniforms,
   registerWebGPUKernel as reg,
   runWebGPUKernel as run,
   webgpuBackendActive,
@@ -198,8 +199,7 @@ function ensureKernel(): void {
       dispatch: [tilesM * tilesN * splits, 1, 1],
       workgroupSize: [(bm / tm) * (bn / tn), 1, 1],
       getUserCode: () => mmCode(tile, ta === 1, tb === 1),
-      uniforms: "M : i32, N : i32, K : i32, kc : i32, tilesM : i32, tilesN : i32, splits : i32,",
-      uniformData: [M, N, K, kc, tilesM, tilesN, splits].map((v) => ({ type: "int32" as const, data: [v] })),
+      ...intUniforms({ M, N, K, kc, tilesM, tilesN, splits }),
     };
     return prog;
   });

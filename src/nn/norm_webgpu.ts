@@ -22,12 +22,10 @@ import {
   webgpuBackendActive,
   webgpuProgram as program,
 } from "./webgpu_kernel.ts";
+import { columnSumCode, columnSumLaunch as gwLaunch } from "./reduce_webgpu.ts";
 
 /** Lanes per row of the row kernels. */
 const WG = 64;
-/** Channels per workgroup and row groups of the dw kernel (8 · 32 = 256 lanes). */
-const CT = 8;
-const RG = 32;
 
 /** Shared head of the row kernels: workgroup = row, lane; sum of squares of the row into `ss` (all lanes). */
 function rowHead(extra = ""): string {
@@ -84,28 +82,11 @@ const GRAD_X_CODE = `${rowHead("\n    _ = Dy[0];")}
   }
 `;
 
-const GRAD_W_CODE = `
-  var<workgroup> part : array<f32, ${CT * RG}>;
-  fn main(index : i32) {
-    let nR = uniforms.xShape.x;
-    let d = uniforms.xShape.y;
-    let wg = index / ${CT * RG};
-    let lane = index - wg * ${CT * RG};
-    let j = wg * ${CT} + lane % ${CT};
-    let rg = lane / ${CT};
-    var acc = 0.0;
-    if (j < d) {
-      for (var r = rg; r < nR; r = r + ${RG}) { acc = acc + Dy[r * d + j] * X[r * d + j] * S[r]; }
-    }
-    part[lane] = acc;
-    workgroupBarrier();
-    for (var h = ${RG / 2}; h > 0; h = h / 2) {
-      if (rg < h) { part[lane] = part[lane] + part[lane + h * ${CT}]; }
-      workgroupBarrier();
-    }
-    if (rg == 0 && j < d) { result[j] = part[lane]; }
-  }
-`;
+const GRAD_W_CODE = columnSumCode(
+  "uniforms.xShape.x",
+  "uniforms.xShape.y",
+  "Dy[i] * X[i] * S[r]",
+);
 
 const K_FWD = "SsmlabRmsNorm";
 const K_RSTD = "SsmlabRmsNormRstd";
@@ -140,7 +121,14 @@ function ensureKernels(): void {
     K_GW,
     ["x", "dy", "s"],
     ([x]) =>
-      program("rmsnorm_gw", ["X", "Dy", "S"], [x.shape[1]], Math.ceil(x.shape[1] / CT), CT * RG, GRAD_W_CODE),
+      program(
+        "rmsnorm_gw",
+        ["X", "Dy", "S"],
+        [x.shape[1]],
+        gwLaunch(x.shape[1]).workgroups,
+        gwLaunch(x.shape[1]).lanes,
+        GRAD_W_CODE,
+      ),
   );
   registered = true;
 }

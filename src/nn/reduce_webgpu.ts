@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  intUniforms,
   registerWebGPUKernel as reg,
   runWebGPUKernel as run,
   webgpuBackendActive,
@@ -26,20 +27,30 @@ import {
 const CT = 8;
 const RG = 32;
 
-/** Input X viewed as [R, C] (uniforms R, C); output [C]. */
-const CODE = `
+/**
+ * WGSL of a column sum over rows: result[col] = Σ_{r < R} term(i = r·C + col), one workgroup of 256 lanes per 8
+ * adjacent columns, 32 row groups striding over the rows, then a tree reduction in workgroup memory. Shared by the
+ * kernels that reduce over the rows of an activation (this module, RMSNorm's dw, the SSM gate's dc and dD).
+ *
+ * @param rows WGSL expression of R
+ * @param cols WGSL expression of C
+ * @param term WGSL expression of one row's value, in terms of the flat index `i` (and `r`, `col`)
+ * @param touch WGSL statements reading inputs the term may leave unread (see `webgpu_kernel.ts`)
+ */
+export function columnSumCode(rows: string, cols: string, term: string, touch = ""): string {
+  return `
   var<workgroup> part : array<f32, ${CT * RG}>;
   fn main(index : i32) {
-    let R = uniforms.R;
-    let C = uniforms.C;
-    _ = X[0];
+    let R = ${rows};
+    let C = ${cols};
+    ${touch}
     let lane = i32(localIndex);
     let c = lane % ${CT};
     let g = lane / ${CT};
     let col = i32(workgroupId.x) * ${CT} + c;
     var acc = 0.0;
     if (col < C) {
-      for (var r = g; r < R; r = r + ${RG}) { acc = acc + X[r * C + col]; }
+      for (var r = g; r < R; r = r + ${RG}) { let i = r * C + col; acc = acc + ${term}; }
     }
     part[lane] = acc;
     workgroupBarrier();
@@ -50,14 +61,23 @@ const CODE = `
     if (g == 0 && col < C) { result[col] = part[lane]; }
   }
 `;
+}
+
+/** Workgroups of {@linkcode columnSumCode} for C columns, and its lanes per workgroup. */
+export function columnSumLaunch(cols: number): { workgroups: number; lanes: number } {
+  return { workgroups: Math.ceil(cols / CT), lanes: CT * RG };
+}
+
+/** Input X viewed as [R, C] (uniforms R, C); output [C]. */
+const CODE = columnSumCode("uniforms.R", "uniforms.C", "X[i]", "_ = X[0];");
 
 function sumProgram(R: number, C: number, outShape: number[]): WebGPUProgramLike {
-  const p = program("sum_leading", ["X"], outShape, Math.ceil(C / CT), CT * RG, CODE);
+  const { workgroups, lanes } = columnSumLaunch(C);
+  const p = program("sum_leading", ["X"], outShape, workgroups, lanes, CODE);
   // One workgroup per column tile: keep the dispatch 1-D (≤ 65535 tiles = 524,280 columns, checked by callers).
   return {
     ...p,
-    uniforms: "R : i32, C : i32,",
-    uniformData: [{ type: "int32", data: [R] }, { type: "int32", data: [C] }],
+    ...intUniforms({ R, C }),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   webgpuBackendActive,
   webgpuProgram as program,
 } from "./webgpu_kernel.ts";
+import { columnSumCode, columnSumLaunch } from "./reduce_webgpu.ts";
 
 /**
  * The tf-op form: (s ⊙ c + u ⊙ D) ⊙ σ(g).
@@ -43,9 +44,6 @@ export function ssmGateRef(
 }
 
 const WG = 64;
-/** Columns per workgroup and row groups of the row-sum kernels (8 · 32 = 256 lanes). */
-const CT = 8;
-const RG = 32;
 const FWD = "SsmlabSsmGate";
 const GRAD = "SsmlabSsmGateGrad";
 const PARAM_GRAD = "SsmlabSsmGateParamGrad";
@@ -73,32 +71,12 @@ const GRAD_CODES = [
 ];
 
 /** Row sums of dy σ(g) ⊙ X (X = S for dc, U for dD): [d]. */
-const PARAM_GRAD_CODE = `
-  var<workgroup> part : array<f32, ${CT * RG}>;
-  fn main(index : i32) {
-    let R = uniforms.xShape.x;
-    let d = uniforms.xShape.y;
-    _ = Dy[0]; _ = G[0];
-    let lane = i32(localIndex);
-    let c = lane % ${CT};
-    let grp = lane / ${CT};
-    let col = i32(workgroupId.x) * ${CT} + c;
-    var acc = 0.0;
-    if (col < d) {
-      for (var r = grp; r < R; r = r + ${RG}) {
-        let i = r * d + col;
-        acc = acc + Dy[i] * X[i] / (1.0 + exp(-G[i]));
-      }
-    }
-    part[lane] = acc;
-    workgroupBarrier();
-    for (var h = ${RG / 2}; h > 0; h = h / 2) {
-      if (grp < h) { part[lane] = part[lane] + part[lane + h * ${CT}]; }
-      workgroupBarrier();
-    }
-    if (grp == 0 && col < d) { result[col] = part[lane]; }
-  }
-`;
+const PARAM_GRAD_CODE = columnSumCode(
+  "uniforms.xShape.x",
+  "uniforms.xShape.y",
+  "Dy[i] * X[i] / (1.0 + exp(-G[i]))",
+  "_ = Dy[0]; _ = G[0];",
+);
 
 let registered = false;
 function ensureKernels(): void {
@@ -122,19 +100,10 @@ function ensureKernels(): void {
       GRAD_CODES[which],
     );
   });
-  reg(
-    PARAM_GRAD,
-    ["Dy", "G", "X"],
-    ([, , x]) =>
-      program(
-        "ssm_gate_param_grad",
-        ["Dy", "G", "X"],
-        [x.shape[1]],
-        Math.ceil(x.shape[1] / CT),
-        CT * RG,
-        PARAM_GRAD_CODE,
-      ),
-  );
+  reg(PARAM_GRAD, ["Dy", "G", "X"], ([, , x]) => {
+    const { workgroups, lanes } = columnSumLaunch(x.shape[1]);
+    return program("ssm_gate_param_grad", ["Dy", "G", "X"], [x.shape[1]], workgroups, lanes, PARAM_GRAD_CODE);
+  });
 }
 
 /**

@@ -78,6 +78,20 @@ export function webgpuProgram(
 }
 
 /**
+ * Program-defined int32 uniforms, one WGSL field per entry, in order: spread into a program
+ * (`{ ...webgpuProgram(…), ...intUniforms({ n: 4, nb: 1 }) }`).
+ */
+export function intUniforms(
+  fields: Record<string, number>,
+): Required<Pick<WebGPUProgramLike, "uniforms" | "uniformData">> {
+  const names = Object.keys(fields);
+  return {
+    uniforms: names.map((n) => `${n} : i32,`).join(" "),
+    uniformData: names.map((n) => ({ type: "int32" as const, data: [fields[n]] })),
+  };
+}
+
+/**
  * Register `name` as a webgpu kernel (unless one is registered already) that runs the program `make` builds from
  * its inputs, taken in the order of `names`, and its attributes; float32 output.
  */
