@@ -31,15 +31,33 @@ Deno.test({
     for (const noDecay of [["b.bias"], [] as string[]]) {
       const w = vars(names.map((n, i) => [n, split(start)[i]]));
       const opt = new AdamW(w, { lr: 0.05, weightDecay: 0.1, noDecay });
+      let prevM = NaN;
       const n0 = tf.memory().numTensors;
-      for (const g of gseq) {
+      const decayOf = start.map((_, i) => !(noDecay.length && (i === 2 || i === 3)));
+      for (const [t, g] of gseq.entries()) {
         const gm = new Map(names.map((n, i) => [n, tf.tensor1d(split(g)[i])]));
         opt.applyGradients(gm);
         dispose(gm);
+        // read after every step: the in-place update must not leave tfjs's host cache of the last read stale
+        const now = (await Promise.all(names.map((n) => w.get(n)!.data()))).flatMap((d) => [...d]);
+        const want = refAdamW(start, gseq.slice(0, t + 1), {
+          lr: 0.05,
+          b1: 0.9,
+          b2: 0.999,
+          eps: 1e-8,
+          wd: 0.1,
+          decay: decayOf,
+        });
+        for (let i = 0; i < start.length; i++) {
+          assertAlmostEquals(now[i], want[i], 3e-6, `step ${t + 1} param ${i}`);
+        }
+        const st = await opt.getState(); // reads m and v (cached on the host by tfjs until the next step)
+        assertEquals(st.moments.get("a")!.step, t + 1);
+        if (t > 0) assert(st.moments.get("a")!.m[0] !== prevM, `step ${t + 1}: m was read stale`);
+        prevM = st.moments.get("a")!.m[0];
       }
       assertEquals(tf.memory().numTensors, n0, "no tensor leak");
-      const decay = start.map((_, i) => !(noDecay.length && (i === 2 || i === 3)));
-      const ref = refAdamW(start, gseq, { lr: 0.05, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decay });
+      const ref = refAdamW(start, gseq, { lr: 0.05, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1, decay: decayOf });
       const got = (await Promise.all(names.map((n) => w.get(n)!.data()))).flatMap((d) => [...d]);
       for (let i = 0; i < start.length; i++) {
         assertAlmostEquals(got[i], ref[i], 3e-6, `noDecay ${noDecay} param ${i}`);

@@ -12,7 +12,8 @@
  *   place, and copies back into the parameters' own buffers (the variables keep their buffers).
  *
  * Every tensor touched is marked as used by the pending command buffer, so tfjs does not hand its buffer to a
- * `writeBuffer` upload before the commands run. The tf-op step in `optim.ts` is the reference
+ * `writeBuffer` upload before the commands run, and the host-side value cache of every tensor updated in place is
+ * dropped, so later reads see the new values. The tf-op step in `optim.ts` is the reference
  * (`tests/optim_test.ts` compares them, and both with a plain-loop PyTorch AdamW).
  *
  * @module
@@ -49,7 +50,7 @@ interface Backend {
   device: Device;
   commandEncoder: Encoder | null;
   commandQueueOwnedIds: WeakSet<object>;
-  tensorMap: { get(id: object): { resource?: Buf } };
+  tensorMap: { get(id: object): { resource?: Buf; values?: unknown } };
   uploadToGPU(id: object): void;
   endComputePassEncoder(): void;
   ensureCommandEncoderReady(): void;
@@ -310,4 +311,7 @@ export function adamwStepWebGPU(
   });
   be.submitQueue();
   uniforms.destroy(); // after submission: WebGPU keeps it alive until the commands have run
+  // tfjs-webgpu caches a tensor's values on the host after a read and answers later reads from that cache:
+  // drop the caches of everything updated in place, or a later read (a checkpoint) would get the old values.
+  for (const t of [...params, m, v]) be.tensorMap.get(t.dataId).values = null;
 }
