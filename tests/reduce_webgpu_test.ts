@@ -51,6 +51,16 @@ Deno.test({
       assertEquals(last.shape, shape.slice(0, -1));
       tf.dispose([x, direct, viaSum, kept, last]);
     }
+    // an empty leading axis stays with tfjs's kernel (which refuses it) and never returns stale pool memory
+    const empty = tf.zeros([0, 3]);
+    try {
+      const e = tf.sum(empty, 0);
+      assertEquals([...await e.data()], [0, 0, 0], "sum over an empty axis");
+      e.dispose();
+    } catch (e) {
+      assert((e as Error).message.length > 0);
+    }
+    empty.dispose();
     // the gradient of a broadcast bias add is a leading-axes sum
     const x = tf.randomNormal([6, 7, 10]), b = tf.randomNormal([10]);
     const gb = tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.add(x, b), x)))(b);

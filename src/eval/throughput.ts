@@ -166,7 +166,6 @@ export async function measureThroughput(
 
   const mem = new MemoryTracker();
   releaseGpuPool();
-  const live = trackGpuLivePeak();
   const variables = [...model.weights.entries()].filter(([, v]) => v.trainable);
   const varList = variables.map(([, v]) => v);
   const keyOf = new Map(variables.map(([name, v]) => [v.name, name]));
@@ -237,7 +236,10 @@ export async function measureThroughput(
     return (now() - t0) / 1000;
   };
 
+  // Installed here, inside the try whose finally removes it (set-up above may throw).
+  let live: ReturnType<typeof trackGpuLivePeak> = null;
   try {
+    live = trackGpuLivePeak();
     if (!opts.forwardOnly) {
       model.setTraining?.(true);
       elapsedSec = await runLoop(trainStep, canProfile && warmup > 0);

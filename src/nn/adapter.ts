@@ -7,7 +7,8 @@
  *
  * {@linkcode adapterResidualRef} is the tf-op form (the reference and the path on cpu and wasm). On webgpu,
  * {@linkcode adapterResidual} keeps the fused RMSNorm and the tiled matmul and fuses everything element-wise into
- * four WGSL kernels, and its backward recomputes nothing but keeps only the norm output and two [rows, r] tensors:
+ * four WGSL kernels, and its backward recomputes nothing but keeps only the norm output, h [rows·nb, r] and
+ * z [rows·n, r] (besides the weights and the dropout seed):
  *
  * - forward: h = x̂ W_downᵀ; `SsmlabAdapterAct` z = SiLU(h + b_down) ⊙ γ_s; u = z W_upᵀ;
  *   `SsmlabAdapterOut` out = x + (u + b_up) ⊙ mask (the mask drawn in-kernel by the hash of `dropout_webgpu.ts`,

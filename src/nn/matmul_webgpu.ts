@@ -96,7 +96,7 @@ function mmCode(t: MatmulTile, ta: boolean, tb: boolean): string {
         decl.push(`var ${acc} = vec4<f32>(0.0);`);
         fma.push(`${acc} = fma(vec4<f32>(a${g}[${i}]), b${h}, ${acc});`);
         store.push(`{ let m = m0 + ${g * lanesM * 4} + tr * 4 + ${i};`);
-        store.push(`  if (m < M) { let base = (z * M + m) * N + n0 + ${h * lanesN * 4} + tc * 4;`);
+        store.push(`  if (valid && m < M) { let base = (z * M + m) * N + n0 + ${h * lanesN * 4} + tc * 4;`);
         store.push(`    let n = n0 + ${h * lanesN * 4} + tc * 4;`);
         for (let j = 0; j < 4; j++) {
           store.push(`    if (n + ${j} < N) { result[base + ${j}] = ${acc}[${j}]; }`);
@@ -113,7 +113,9 @@ function mmCode(t: MatmulTile, ta: boolean, tb: boolean): string {
     _ = A[0]; _ = B[0]; _ = uniforms.aShape; _ = uniforms.bShape;
     let wid = i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x);
     let perSplit = uniforms.tilesM * uniforms.tilesN;
-    if (wid >= perSplit * uniforms.splits) { return; }
+    // No early return and a loop count from uniforms only: the barriers below stay in uniform control flow (the
+    // copies of the builtins that tfjs makes are not provably uniform). Extra workgroups store nothing.
+    let valid = wid < perSplit * uniforms.splits;
     let z = wid / perSplit;
     let t = wid - z * perSplit;
     // Tiles of one column of C's tile grid are neighbours, so consecutive workgroups share their B tile.
@@ -127,7 +129,9 @@ function mmCode(t: MatmulTile, ta: boolean, tb: boolean): string {
     let tr = tid / ${lanesN};
     let tc = tid - tr * ${lanesN};
     ${decl.join("\n    ")}
-    for (var k0 = kBegin; k0 < kEnd; k0 = k0 + ${bk}) {
+    let kSteps = (uniforms.kc + ${bk - 1}) / ${bk};
+    for (var kt = 0; kt < kSteps; kt = kt + 1) {
+      let k0 = kBegin + kt * ${bk};
       ${loads}
       workgroupBarrier();
       ${

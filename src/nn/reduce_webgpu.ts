@@ -155,8 +155,11 @@ export function installLeadingSum(): void {
       const leading = k >= 1 && k < x.shape.length && axes.every((a, i) => a === i);
       const rest = x.shape.slice(k);
       const C = rest.reduce((a, b) => a * b, 1);
-      if (!leading || x.dtype !== "float32" || C > MAX_COLUMNS || C === 0) return orig.kernelFunc(args);
       const R = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
+      // empty inputs stay with tfjs (a dispatch over an empty buffer would not run and leave stale memory)
+      if (!leading || x.dtype !== "float32" || C > MAX_COLUMNS || C === 0 || R === 0) {
+        return orig.kernelFunc(args);
+      }
       const outShape = keepDims ? [...axes.map(() => 1), ...rest] : rest;
       const prog = sumProgram(R, C, outShape);
       const be = args.backend as unknown as {

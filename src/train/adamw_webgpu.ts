@@ -7,14 +7,16 @@
  * the H100. Here, recorded straight into tfjs-webgpu's command encoder (so they run in order with its kernels):
  *
  * - {@linkcode flattenGradsWebGPU}: one `copyBufferToBuffer` per gradient into a fresh flat tensor;
- * - {@linkcode adamwStepWebGPU}: copies of the parameters into a flat scratch buffer, one compute dispatch doing
- *   clipping, decoupled weight decay (all, none or a per-element bit mask), both moments and the update in
- *   place, and copies back into the parameters' own buffers (the variables keep their buffers).
+ * - {@linkcode adamwStepWebGPU}: copies of the parameters into a flat tensor, one compute dispatch doing
+ *   clipping, decoupled weight decay (all, none or a per-element bit mask), both moments and the update, and
+ *   copies of the new values into new tensors, which the variables are `assign`ed (no dispatch).
  *
- * Every tensor touched is marked as used by the pending command buffer, so tfjs does not hand its buffer to a
- * `writeBuffer` upload before the commands run, and the host-side value cache of every tensor updated in place is
- * dropped, so later reads see the new values. The tf-op step in `optim.ts` is the reference
- * (`tests/optim_test.ts` compares them, and both with a plain-loop PyTorch AdamW).
+ * Nothing is written in place: tfjs assumes tensor data never changes (clones and snapshots share a variable's
+ * buffer, and a read caches the values on the host), so the new values always go to new buffers. Every tensor
+ * touched is marked as used by the pending command buffer, so tfjs does not hand its buffer to a `writeBuffer`
+ * upload before the commands run. Every buffer but a 48-byte uniform comes from tfjs's buffer manager, so the
+ * memory measures (`trackGpuLivePeak`) count them. The tf-op step in `optim.ts` is the reference
+ * (`tests/adamw_webgpu_test.ts` compares them, and both with a plain-loop PyTorch AdamW).
  *
  * @module
  */
@@ -74,11 +76,13 @@ struct U {
 };
 @group(0) @binding(0) var<storage, read_write> P : array<f32>;
 @group(0) @binding(1) var<storage, read> G : array<f32>;
-@group(0) @binding(2) var<storage, read_write> M : array<f32>;
-@group(0) @binding(3) var<storage, read_write> V : array<f32>;
-@group(0) @binding(4) var<storage, read> Nrm : array<f32>;
-@group(0) @binding(5) var<storage, read> Mask : array<u32>;
-@group(0) @binding(6) var<uniform> u : U;
+@group(0) @binding(2) var<storage, read> M : array<f32>;
+@group(0) @binding(3) var<storage, read> V : array<f32>;
+@group(0) @binding(4) var<storage, read_write> Mo : array<f32>;
+@group(0) @binding(5) var<storage, read_write> Vo : array<f32>;
+@group(0) @binding(6) var<storage, read> Nrm : array<f32>;
+@group(0) @binding(7) var<storage, read> Mask : array<u32>;
+@group(0) @binding(8) var<uniform> u : U;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
   var scale = 1.0;
@@ -89,8 +93,8 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
     if (u.mode == 1u || (u.mode == 2u && ((Mask[i >> 5u] >> (i & 31u)) & 1u) == 1u)) { p = p * u.decay; }
     let m = M[i] * u.b1 + g * (1.0 - u.b1);
     let v = V[i] * u.b2 + g * g * (1.0 - u.b2);
-    M[i] = m;
-    V[i] = v;
+    Mo[i] = m;
+    Vo[i] = v;
     P[i] = p - m / (sqrt(v) / u.bc2 + u.eps) * u.stepSize;
   }
 }
@@ -171,53 +175,39 @@ export interface AdamWStepScalars {
 }
 
 /**
- * Reusable GPU state of {@linkcode adamwStepWebGPU} for one optimizer: the flat parameter scratch buffer, the
- * decay bit mask and placeholders. Dispose with the optimizer.
+ * Reusable state of {@linkcode adamwStepWebGPU} for one optimizer: the decay bit mask (a tfjs int32 tensor, built
+ * once per layout) and a placeholder for unused bindings. Dispose with the optimizer.
  */
 export class AdamWWebGPUState {
-  #scratch: Buf | null = null;
-  #mask: Buf | null = null;
+  #mask: tf.Tensor1D | null = null;
   #maskKey = "";
-  #dummy: Buf | null = null;
-
-  /** The flat scratch buffer for `total` parameters. */
-  scratch(dev: Device, total: number): Buf {
-    if (!this.#scratch || this.#scratch.size < total * 4) {
-      this.#scratch?.destroy();
-      this.#scratch = dev.createBuffer({
-        size: Math.max(4, total * 4),
-        usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST,
-      });
-    }
-    return this.#scratch;
-  }
+  #dummy: tf.Tensor1D | null = null;
 
   /** The decay bit mask of a layout (bit i set = element i decayed), built once per `key`. */
-  mask(dev: Device, key: string, flags: boolean[], sizes: number[], total: number): Buf {
+  mask(key: string, flags: boolean[], sizes: number[], total: number): tf.Tensor1D {
     if (this.#mask && this.#maskKey === key) return this.#mask;
-    this.#mask?.destroy();
-    const words = new Uint32Array(Math.max(1, Math.ceil(total / 32)));
+    this.#mask?.dispose();
+    const words = new Int32Array(Math.max(1, Math.ceil(total / 32)));
     let off = 0;
     sizes.forEach((s, i) => {
       if (flags[i]) { for (let j = off; j < off + s; j++) words[j >>> 5] |= 1 << (j & 31); }
       off += s;
     });
-    this.#mask = upload(dev, words, USAGE.STORAGE);
+    this.#mask = tf.tensor1d(words, "int32");
     this.#maskKey = key;
     return this.#mask;
   }
 
-  /** A 16-byte placeholder for an unused binding. */
-  dummy(dev: Device): Buf {
-    this.#dummy ??= upload(dev, new Float32Array(4), USAGE.STORAGE);
+  /** A 4-element placeholder for an unused binding. */
+  dummy(): tf.Tensor1D {
+    this.#dummy ??= tf.tensor1d([0, 0, 0, 0]);
     return this.#dummy;
   }
 
   dispose(): void {
-    this.#scratch?.destroy();
-    this.#mask?.destroy();
-    this.#dummy?.destroy();
-    this.#scratch = this.#mask = this.#dummy = null;
+    this.#mask?.dispose();
+    this.#dummy?.dispose();
+    this.#mask = this.#dummy = null;
   }
 }
 
@@ -230,16 +220,26 @@ function upload(dev: Device, data: Uint32Array | Float32Array, usage: number): B
   return b;
 }
 
+/** A new float32 tensor whose GPU buffer is allocated (by tfjs's buffer manager) but not written. */
+function uninitialised(be: Backend, shape: number[]): tf.Tensor {
+  const info = be.makeTensorInfo(shape, "float32");
+  be.uploadToGPU(info.dataId);
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
 const pipelines = new WeakMap<Device, Pipeline>();
 
 /**
- * One AdamW step over flat state on the webgpu backend, in place: parameters (their own buffers), m and v.
- * The clip factor min(1, clip / (‖g‖ + 1e-6)) is formed on the GPU from `norm`.
+ * One AdamW step over flat state on the webgpu backend. The parameters are copied into a flat tensor, one dispatch
+ * updates it and writes the new moments into new tensors, and the new values are copied into new tensors that
+ * the variables are then `assign`ed (no dispatch). Nothing is written in place: tensors sharing a variable's data
+ * (a clone, a snapshot) keep their values, and a read in flight still sees the old data. The clip factor
+ * min(1, clip / (‖g‖ + 1e-6)) is formed on the GPU from `norm`.
  *
  * @param params the parameters, in the flat layout's order
  * @param g flat gradient [total]
- * @param m first moments [total] (updated in place)
- * @param v second moments [total] (updated in place)
+ * @param m first moments [total] (assigned the new ones)
+ * @param v second moments [total] (assigned the new ones)
  * @param norm the gradient's global L2 norm (scalar) when clipping, else null
  * @param decayFlags per parameter: decayed? (used with decayMode 2)
  * @param layoutKey identifies the flat layout (the decay mask is rebuilt when it changes)
@@ -271,14 +271,16 @@ export function adamwStepWebGPU(
     pipelines.set(dev, pipeline);
   }
   const sizes = params.map((p) => p.size);
-  const P = state.scratch(dev, total);
-  const mask = s.decayMode === 2 ? state.mask(dev, layoutKey, decayFlags, sizes, total) : state.dummy(dev);
+  const mask = s.decayMode === 2 ? state.mask(layoutKey, decayFlags, sizes, total) : state.dummy();
   const workgroups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(total / WG)));
   const uData = new ArrayBuffer(48);
   new Uint32Array(uData, 0, 4).set([total, workgroups * WG, s.decayMode, norm && s.clip > 0 ? 1 : 0]);
   new Float32Array(uData, 16, 8).set([s.beta1, s.beta2, s.eps, s.bc2, s.stepSize, s.decay, s.clip, 0]);
   const uniforms = upload(dev, new Uint32Array(uData), USAGE.UNIFORM);
-  const pBufs = params.map((p) => bufferOf(be, p));
+  const flatP = uninitialised(be, [total]);
+  const [mNew, vNew] = [uninitialised(be, [total]), uninitialised(be, [total])];
+  const pNew = params.map((p) => (p.size ? uninitialised(be, p.shape) : null));
+  const P = bufferOf(be, flatP);
   const bindGroup = dev.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries: [
@@ -286,11 +288,15 @@ export function adamwStepWebGPU(
       bufferOf(be, g),
       bufferOf(be, m),
       bufferOf(be, v),
-      norm ? bufferOf(be, norm) : state.dummy(dev),
-      mask,
+      bufferOf(be, mNew),
+      bufferOf(be, vNew),
+      bufferOf(be, norm ?? state.dummy()),
+      bufferOf(be, mask),
       uniforms,
     ].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
+  const pBufs = params.map((p) => bufferOf(be, p));
+  const outBufs = pNew.map((t) => (t ? bufferOf(be, t) : null));
   const enc = encoder(be);
   let off = 0;
   pBufs.forEach((b, i) => {
@@ -302,16 +308,24 @@ export function adamwStepWebGPU(
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(workgroups);
   pass.end();
-  adamwWebGPUCommands.dispatches++;
-  adamwWebGPUCommands.copies += 2 * pBufs.length;
   off = 0;
-  pBufs.forEach((b, i) => {
-    if (sizes[i]) enc.copyBufferToBuffer(P, off * 4, b, 0, sizes[i] * 4);
+  outBufs.forEach((b, i) => {
+    if (b) enc.copyBufferToBuffer(P, off * 4, b, 0, sizes[i] * 4);
     off += sizes[i];
   });
+  adamwWebGPUCommands.dispatches++;
+  adamwWebGPUCommands.copies += 2 * pBufs.length;
   be.submitQueue();
   uniforms.destroy(); // after submission: WebGPU keeps it alive until the commands have run
-  // tfjs-webgpu caches a tensor's values on the host after a read and answers later reads from that cache:
-  // drop the caches of everything updated in place, or a later read (a checkpoint) would get the old values.
-  for (const t of [...params, m, v]) be.tensorMap.get(t.dataId).values = null;
+  flatP.dispose();
+  params.forEach((p, i) => {
+    const t = pNew[i];
+    if (t) {
+      p.assign(t);
+      t.dispose(); // the variable holds its own reference
+    }
+  });
+  m.assign(mNew);
+  v.assign(vNew);
+  tf.dispose([mNew, vNew]);
 }
