@@ -255,7 +255,7 @@ function ensureKernels(): void {
 export function adapterResidual(x: tf.Tensor4D, w: AdapterWeights, drop: AdapterDropout): tf.Tensor4D {
   if (!webgpuBackendActive()) return adapterResidualRef(x, w, drop);
   ensureKernels();
-  const [B, T, nb, d] = x.shape;
+  const [B, T, nb] = x.shape;
   const [n, r] = w.gamma.shape as [number, number];
   if (nb !== 1 && nb !== n) {
     throw new Error(`adapterResidual: x has ${nb} streams but γ is [${w.gamma.shape}] (expected 1 or ${n}).`);
