@@ -12,7 +12,7 @@
  *   (terms with s + (k−1) − j ≥ T dropped).
  * - `SsmlabCausalConv1dGradW` — one workgroup of 256 invocations per (tile of 8 channels, tap j): 32 row groups
  *   stride over the B·T rows accumulating dy_t[c] · x_{t−(k−1)+j}[c], then a workgroup tree reduction: dw [D, 1, k].
- * - `SsmlabCausalConv1dGradBias` — the same with x ≡ 1: db [D] (only when there is a bias).
+ * - db [D] (only when there is a bias) — a sum of dy over its rows, `sumLeadingWebGPU` of `reduce_webgpu.ts`.
  *
  * Eight adjacent channels per workgroup row keep the loads of a row group in one 32-byte sector.
  *
@@ -26,6 +26,7 @@ import {
   webgpuBackendActive,
   webgpuProgram as program,
 } from "./webgpu_kernel.ts";
+import { sumLeadingWebGPU } from "./reduce_webgpu.ts";
 
 /** Lanes per workgroup of the element-wise kernels. */
 const WG = 64;
@@ -80,17 +81,16 @@ const GRAD_X_CODE = `
 `;
 
 /**
- * dw (forW) or db: one workgroup per (tile of CT channels, tap j), CT · RG lanes. Inputs Dy [B,T,D] (, X [B,T,D]);
- * output dw [D,1,k] (workgroups ⌈D/CT⌉ · k) or db [D] (workgroups ⌈D/CT⌉).
+ * dw: one workgroup per (tile of CT channels, tap j), CT · RG lanes. Inputs Dy [B,T,D], X [B,T,D]; output dw [D,1,k]
+ * (workgroups ⌈D/CT⌉ · k).
  */
-function gradParamCode(forW: boolean): string {
-  return `
+const GRAD_W_CODE = `
   var<workgroup> partial : array<f32, ${WG_RED}>;
   fn main(index : i32) {
     let nB = uniforms.dyShape.x;
     let nT = uniforms.dyShape.y;
     let nD = uniforms.dyShape.z;
-    let k = ${forW ? "uniforms.outShape.z" : "1"};
+    let k = uniforms.outShape.z;
     let nTiles = (nD + ${CT - 1}) / ${CT};
     let wg = index / ${WG_RED};
     let lane = index - wg * ${WG_RED};
@@ -101,11 +101,7 @@ function gradParamCode(forW: boolean): string {
     if (c < nD && j < k) {
       let lag = (k - 1) - j;
       for (var r = rg; r < nB * nT; r = r + ${RG}) {
-        ${
-    forW
-      ? `if (r % nT >= lag) { acc = acc + Dy[r * nD + c] * X[(r - lag) * nD + c]; }`
-      : `acc = acc + Dy[r * nD + c];`
-  }
+        if (r % nT >= lag) { acc = acc + Dy[r * nD + c] * X[(r - lag) * nD + c]; }
       }
     }
     partial[lane] = acc;
@@ -117,7 +113,6 @@ function gradParamCode(forW: boolean): string {
     if (rg == 0 && c < nD && j < k) { result[c * k + j] = partial[lane]; }
   }
 `;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Kernel registration (lazy: the webgpu backend package may not be loaded)
@@ -126,7 +121,6 @@ const K_FWD = "SsmlabCausalConv1d";
 const K_FWD_BIAS = "SsmlabCausalConv1dBias";
 const K_GX = "SsmlabCausalConv1dGradX";
 const K_GW = "SsmlabCausalConv1dGradW";
-const K_GB = "SsmlabCausalConv1dGradBias";
 
 let registered = false;
 
@@ -144,11 +138,7 @@ function ensureKernels(): void {
   });
   reg(K_GW, ["dy", "x"], ([dy], attrs) => {
     const D = dy.shape[2], k = attrs.k as number;
-    return program("dwconv_gw", ["Dy", "X"], [D, 1, k], Math.ceil(D / CT) * k, WG_RED, gradParamCode(true));
-  });
-  reg(K_GB, ["dy"], ([dy]) => {
-    const D = dy.shape[2];
-    return program("dwconv_gb", ["Dy"], [D], Math.ceil(D / CT), WG_RED, gradParamCode(false));
+    return program("dwconv_gw", ["Dy", "X"], [D, 1, k], Math.ceil(D / CT) * k, WG_RED, GRAD_W_CODE);
   });
   registered = true;
 }
@@ -214,7 +204,7 @@ export function causalDepthwiseConv1dWebGPU(
           value: run<tf.Tensor3D>(K_FWD_BIAS, { x, w, bias }),
           gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => [
             ...grads(dy, saved[0], saved[1]),
-            run(K_GB, { dy }),
+            sumLeadingWebGPU(dy, 2),
           ],
         };
       }) as unknown as CustomFn,
