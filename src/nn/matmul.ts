@@ -7,7 +7,8 @@
  *   are multiples of 4 (`matMul(a, b, false, true)` and its autograd backward fell back to a scalar kernel that
  *   measured 0.3–0.4 TFLOP/s on the H100 against 2.45 TFLOP/s for the vec4 form), and in tfjs 4.22 its
  *   transposed-B product with a long inner size and a small output is wrong (64 × 64 output, K = 2000:
- *   errors of ~230 against a loop, while the tiled kernel agrees to 6e-5), so the non-webgpu forms below keep B untransposed by transposing explicitly.
+ *   errors of ~230 against a loop, while the tiled kernel agrees to 6e-5), so the non-webgpu forms below keep B
+ *   untransposed by transposing explicitly.
  *
  * The plain `tf.matMul` is the reference.
  *

@@ -430,20 +430,19 @@ export class AdamW {
     }
     const gpuFlat = this.#gpuFused && webgpuBackendActive() && present.size === L.names.length &&
       L.names.every((n) => entries.get(n)!.dtype === "float32");
-    const flat = gpuFlat
-      ? tf.tidy(() => {
-        const f = flattenGradsWebGPU(L.names.map((n) => entries.get(n)!), L.total);
-        return divisor === 1 ? f : f.div(tf.scalar(divisor)) as tf.Tensor1D;
-      })
-      : tf.tidy(() => {
+    const flat = tf.tidy(() => {
+      let f: tf.Tensor1D;
+      if (gpuFlat) f = flattenGradsWebGPU(L.names.map((n) => entries.get(n)!), L.total);
+      else {
         const parts = L.names.map((n, i) => {
           const g = entries.get(n);
           if (!g) return tf.zeros([L.sizes[i]]);
           return (g.dtype === "float32" ? g : g.cast("float32")).reshape([-1]);
         });
-        const f = (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
-        return divisor === 1 ? f : f.div(tf.scalar(divisor)) as tf.Tensor1D;
-      });
+        f = (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
+      }
+      return divisor === 1 ? f : f.div(tf.scalar(divisor)) as tf.Tensor1D;
+    });
     const norm = withNorm ? tf.tidy(() => tf.sqrt(tf.sum(tf.square(flat))) as tf.Scalar) : null;
     return new PreparedGradients(flat, norm, present, L.version);
   }
