@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -29,13 +30,32 @@ export const APT_COMMAND = `apt-get install -y --no-install-recommends ${APT_PAC
 /** The project root (the folder above `scripts/`). */
 export const PROJECT_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/**
+ * The Jupyter kernel name of this clone: `ssmlab-` and 8 hex digits of the SHA-256 of the project root's real
+ * path. Each clone registers its own kernelspec, whose program is that clone's deno, so a notebook run never
+ * starts the deno of another (possibly deleted or older) clone through a shared name such as `deno`.
+ *
+ * @example
+ * ```ts
+ * import { projectKernelName } from "./run_notebooks.ts";
+ * console.log(projectKernelName()); // ssmlab-1a2b3c4d
+ * ```
+ */
+export function projectKernelName(root: string = PROJECT_ROOT): string {
+  let real = root;
+  try {
+    real = Deno.realPathSync(root);
+  } catch { /* not there: hash the path as given */ }
+  return `ssmlab-${createHash("sha256").update(real).digest("hex").slice(0, 8)}`;
+}
+
 /** Options of {@linkcode runNotebook}. */
 export interface RunNotebookOptions {
   /** Pass `SSMLAB_SMALL=1` to the notebook. */
   small?: boolean;
   /** Seconds per cell (default 900). */
   cellTimeout?: number;
-  /** Jupyter kernel name (default `deno`). */
+  /** Jupyter kernel name (default {@linkcode projectKernelName}: this clone's own kernelspec). */
   kernel?: string;
   /** Extra environment variables for the kernel. */
   env?: Record<string, string>;
@@ -152,14 +172,22 @@ export async function findKernelSpec(name = "deno"): Promise<string | null> {
 }
 
 /**
- * Check whether the kernelspec's program (argv[0]) can be started: an absolute path that exists, or a bare name
- * found on the PATH that notebooks run with.
+ * Check whether the kernelspec's program (argv[0]) can be started: for this clone's own kernel
+ * ({@linkcode projectKernelName}) it must be this clone's deno; for a kernel named by the user, an absolute path
+ * that exists or a bare name found on the PATH that notebooks run with.
+ *
+ * @example
+ * ```ts
+ * import { kernelProgramOk, projectKernelName } from "./run_notebooks.ts";
+ * kernelProgramOk("/bin/sh", projectKernelName()); // false: not this clone's deno
+ * ```
  */
-function kernelProgramOk(argv0: string): boolean {
+export function kernelProgramOk(argv0: string, kernel: string): boolean {
   const candidates = argv0.includes("/") ? [argv0] : (kernelEnv().PATH.split(":").map((d) => join(d, argv0)));
   return candidates.some((p) => {
     try {
-      return Deno.statSync(p).isFile;
+      if (!Deno.statSync(p).isFile) return false;
+      return kernel !== projectKernelName() || Deno.realPathSync(p) === denoBinary();
     } catch {
       return false;
     }
@@ -169,7 +197,8 @@ function kernelProgramOk(argv0: string): boolean {
 /**
  * Check the prerequisites and, with `install`, install what is missing: jupyter through apt (root only;
  * otherwise the apt command is printed) and the Deno kernelspec through `deno jupyter --install` with the
- * project's deno. A kernelspec whose deno no longer exists (e.g. the project moved) is reinstalled.
+ * project's deno, under this clone's own name. A kernelspec that runs another deno (another clone's, or one that no
+ * longer exists) is reinstalled.
  * Returns true when notebooks can run.
  *
  * @example
@@ -181,7 +210,7 @@ function kernelProgramOk(argv0: string): boolean {
 export async function ensurePrerequisites(
   opts: { install?: boolean; kernel?: string } = {},
 ): Promise<boolean> {
-  const kernel = opts.kernel ?? "deno";
+  const kernel = opts.kernel ?? projectKernelName();
   if (!(await hasJupyter())) {
     console.error(`jupyter nbconvert was not found. Install it with:\n  ${APT_COMMAND}`);
     const isRoot = Deno.uid?.() === 0;
@@ -216,9 +245,11 @@ export async function ensurePrerequisites(
   if (spec) {
     try {
       const argv = (JSON.parse(Deno.readTextFileSync(spec)) as { argv?: string[] }).argv ?? [];
-      specOk = argv.length > 0 && kernelProgramOk(argv[0]);
+      specOk = argv.length > 0 && kernelProgramOk(argv[0], kernel);
       if (!specOk) {
-        console.error(`The "${kernel}" kernelspec at ${spec} runs "${argv[0]}", which does not exist.`);
+        console.error(
+          `The "${kernel}" kernelspec at ${spec} runs "${argv[0]}", not this project's deno (${denoBinary()}).`,
+        );
       }
     } catch (e) {
       console.error(`Could not read the kernelspec ${spec}: ${e instanceof Error ? e.message : e}`);
@@ -226,7 +257,7 @@ export async function ensurePrerequisites(
   }
   if (specOk) return true;
   const deno = denoBinary();
-  const args = ["jupyter", "--install", "--force", "--name", kernel];
+  const args = ["jupyter", "--install", "--force", "--name", kernel, "--display", `Deno (${kernel})`];
   if (!opts.install) {
     console.error(
       `The "${kernel}" Jupyter kernel is missing or broken. Install it with:\n  ${deno} ${args.join(" ")}` +
@@ -262,7 +293,7 @@ export async function runNotebook(path: string, opts: RunNotebookOptions = {}): 
     "--execute",
     "--inplace",
     `--ExecutePreprocessor.timeout=${opts.cellTimeout ?? 900}`,
-    `--ExecutePreprocessor.kernel_name=${opts.kernel ?? "deno"}`,
+    `--ExecutePreprocessor.kernel_name=${opts.kernel ?? projectKernelName()}`,
     abs,
   ];
   const t0 = performance.now();
@@ -328,12 +359,12 @@ const USAGE = `Usage: deno run -A scripts/run_notebooks.ts [--small] [--install]
   --install        install missing prerequisites (jupyter via apt as root; the Deno kernelspec)
   --check          only check the prerequisites
   --timeout=S      seconds allowed per cell (default 900)
-  --kernel=NAME    Jupyter kernel name (default deno)
+  --kernel=NAME    Jupyter kernel name (default: this clone's own, ssmlab-<hash of its path>)
 Without notebook paths, runs every notebooks/*.ipynb.`;
 
 /** Command-line entry point; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let small = false, install = false, check = false, cellTimeout = 900, kernel = "deno";
+  let small = false, install = false, check = false, cellTimeout = 900, kernel = projectKernelName();
   const files: string[] = [];
   for (const a of argv) {
     if (a === "--small") small = true;

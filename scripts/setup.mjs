@@ -71,20 +71,6 @@ if (args.has("--jupyter")) {
   if (!has("jupyter") || spawnSync("jupyter", ["nbconvert", "--version"], { stdio: "ignore" }).status !== 0) {
     apt(["jupyter-nbconvert", "jupyter-core"]);
   }
-  if (has("jupyter")) {
-    const paths = spawnSync("jupyter", ["--paths", "--json"], { encoding: "utf8" });
-    const dataDirs = paths.status === 0 ? JSON.parse(paths.stdout).data : [];
-    const spec = dataDirs.map((d) => join(d, "kernels", "deno", "kernel.json")).find((p) => existsSync(p));
-    let ok = false;
-    if (spec) {
-      try {
-        const argv0 = JSON.parse(execSync(`cat "${spec}"`, { encoding: "utf8" })).argv[0];
-        ok = argv0 === "deno" || existsSync(argv0);
-      } catch { /* reinstall */ }
-    }
-    if (!ok) {
-      say("registering the Deno Jupyter kernel (deno jupyter --install)…");
-      run(`"${deno}" jupyter --install --force`);
-    }
-  }
+  // The kernelspec is this clone's own (scripts/run_notebooks.ts: projectKernelName), checked every run.
+  if (has("jupyter")) run(`"${deno}" run -A scripts/run_notebooks.ts --install --check`);
 }

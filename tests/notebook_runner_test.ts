@@ -7,14 +7,17 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./asser
 import {
   findKernelSpec,
   hasJupyter,
+  denoBinary,
   kernelEnv,
+  kernelProgramOk,
   PROJECT_ROOT,
+  projectKernelName,
   summarizeError,
 } from "../scripts/run_notebooks.ts";
 import { join } from "node:path";
 
 const FIXTURES = join(PROJECT_ROOT, "tests", "fixtures", "notebooks");
-const ready = (await hasJupyter()) && (await findKernelSpec("deno")) !== null;
+const ready = (await hasJupyter()) && (await findKernelSpec(projectKernelName())) !== null;
 if (!ready) {
   console.warn(
     "notebook_runner_test: SKIPPED — jupyter nbconvert or the Deno kernel is missing. Install with:\n" +
@@ -44,6 +47,16 @@ function tempNotebook(nb: unknown): string {
 function codeCell(source: string) {
   return { cell_type: "code", execution_count: null, metadata: {}, outputs: [], source };
 }
+
+Deno.test("run_notebooks: the kernel is this clone's own and must run this clone's deno", () => {
+  assertMatch(projectKernelName(), /^ssmlab-[0-9a-f]{8}$/);
+  assertEquals(projectKernelName(), projectKernelName(PROJECT_ROOT));
+  assert(projectKernelName("/tmp/another-clone") !== projectKernelName());
+  assert(kernelProgramOk(denoBinary(), projectKernelName()));
+  assert(!kernelProgramOk("/bin/sh", projectKernelName()), "another program under this clone's kernel name");
+  assert(kernelProgramOk("/bin/sh", "someone-elses-kernel"), "a user-named kernel only needs to exist");
+  assert(!kernelProgramOk("/no/such/deno", "someone-elses-kernel"));
+});
 
 Deno.test("run_notebooks: kernelEnv puts node_modules/.bin on PATH and passes --small", () => {
   const env = kernelEnv({ small: true });
