@@ -1,5 +1,5 @@
 /**
- * The language-model data pipeline of SPEC §1.6: tokenize each line separately, append EOS after every line,
+ * The language-model data pipeline of docs/data.md: tokenize each line separately, append EOS after every line,
  * concatenate, cut into non-overlapping windows, and serve (optionally shuffled) batches with a resumable position.
  *
  * @module
@@ -14,7 +14,7 @@ export type IdArray = Int32Array | Uint16Array;
 
 /** Options for {@linkcode tokenizeLines}. */
 export interface TokenizeLinesOptions {
-  /** Append `tok.eosId` after every line (default true; SPEC §1.6). */
+  /** Append `tok.eosId` after every line (default true; docs/data.md). */
   eos?: boolean;
   /** Output type (default "int32"); "uint16" needs vocabSize ≤ 65536. */
   dtype?: "int32" | "uint16";

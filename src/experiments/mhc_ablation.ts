@@ -1,5 +1,5 @@
 /**
- * The mHC-SSM ablation (SPEC §1.7–§1.9): baseline vs static mHC vs mHC + stream-specialized adapters, trained
+ * The mHC-SSM ablation (docs/models/mhc.md): baseline vs static mHC vs mHC + stream-specialized adapters, trained
  * with the reference's recipe, then benchmarked as the reference's `benchmark.py` does (throughput on a fixed
  * random batch with the weights restored afterwards, then perplexity over the first `pplBatches` validation batches).
  *
@@ -21,7 +21,7 @@ import { Rng } from "../rng.ts";
 export const MHC_VARIANTS = ["baseline", "mhc", "mhc_adapters"] as const;
 export type MhcVariant = typeof MHC_VARIANTS[number];
 
-/** SPEC §1.9: the reference README's final-checkpoint benchmark (GPU not stated, AMP on, one run each). */
+/** The reference README's final-checkpoint benchmark (GPU not stated, AMP on, one run each). */
 export const PUBLISHED_MHC_TABLE: {
   variant: MhcVariant;
   val_loss: number;

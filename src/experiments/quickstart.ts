@@ -2,7 +2,7 @@
  * The quickstart: the whole ssmlab path on a shipped sample, small enough for a 2-core CPU in about a minute.
  *
  * Load WikiText-2 raw lines (the sample under `data/samples/`, or any folder / the Hub through the same loader) →
- * ASCII character tokenizer → pack [B, T] batches (SPEC §1.6) → train the tiny baseline, static mHC and
+ * ASCII character tokenizer → pack [B, T] batches (docs/data.md) → train the tiny baseline, static mHC and
  * mHC + adapters models → perplexity / bits per character on held-out lines → BLiMP on the shipped pairs (both
  * scoring variants) → a greedy text sample → a results table (CSV + Parquet) and a loss-curve chart (SVG + PNG)
  * under `results/quickstart/<run>/`, with the config, seed, backend and versions.

@@ -110,7 +110,7 @@ export interface MhcComparisonRow {
 }
 
 /**
- * Our per-variant summary (from {@linkcode summarizeMhcRows}) beside the published table (SPEC §1.9).
+ * Our per-variant summary (from {@linkcode summarizeMhcRows}) beside the published table (docs/models/mhc.md).
  *
  * @example
  * ```ts

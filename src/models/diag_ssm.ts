@@ -1,5 +1,5 @@
 /**
- * The baseline diagonal-SSM language model of mHC-SSM (SPEC §1.1–§1.3, §1.5), read from
+ * The baseline diagonal-SSM language model of mHC-SSM (docs/models/baseline.md), read from
  * abdulvahapmutlu/mhc-slm `mhc_slm/ssm.py` and `model.py`.
  *
  * - **DiagonalSSM** (state size 1 per channel, time-invariant): a = clamp(σ(logit_a), 1e-4, 1 − 1e-4),
@@ -8,7 +8,7 @@
  *   u'' = SiLU(u'); y = DiagonalSSM(u''); y ← y ⊙ σ(g); out = W_out y + b_out; dropout.
  * - **BaselineSLM**: x = E[ids] + P[t]; 8 × (x ← x + SimpleSSMBlock(x)); RMSNorm_f; tied head; mean CE.
  *
- * Weight names and shapes are the reference's PyTorch `state_dict` (SPEC §1.12).
+ * Weight names and shapes are the reference's PyTorch `state_dict` (listed in docs/models/baseline.md).
  *
  * @module
  */
@@ -149,7 +149,7 @@ export function applyNorm(
 }
 
 /**
- * Create a SimpleSSMBlock's parameters under `prefix` with the reference's initialisation (SPEC §1.5):
+ * Create a SimpleSSMBlock's parameters under `prefix` with the reference's init (docs/models/baseline.md):
  * Linear U(±1/√in), depthwise conv U(±1/√k), logit_a, b, c ~ N(0, 0.02²), d = 0, norm weight 1.
  */
 export function addSsmBlock(p: Params, prefix: string, cfg: MhcConfig): void {

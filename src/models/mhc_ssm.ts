@@ -1,6 +1,6 @@
 /**
  * mHC-SSM: the baseline SSM unit inside a multi-stream residual with static manifold-constrained hyper-connections
- * (SPEC §1.4), read from abdulvahapmutlu/mhc-slm `mhc_slm/blocks.py`, `model.py` and `sinkhorn.py`.
+ * (docs/models/mhc.md), read from abdulvahapmutlu/mhc-slm `mhc_slm/blocks.py`, `model.py` and `sinkhorn.py`.
  *
  * - **Stream expander**: X = reshape(W_exp x + b_exp) → [B, T, n, d].
  * - **Block** (per layer, all logits static and learned): (optional) pre-adapter on every stream;

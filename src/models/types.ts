@@ -29,7 +29,7 @@ export interface ModelConfig {
 export interface LanguageModel {
   /** Plain JSON; enough to rebuild the model with the same shapes. */
   readonly config: ModelConfig;
-  /** Trainable and frozen tensors under their checkpoint names (SPEC §1.12 for mHC). */
+  /** Trainable and frozen tensors under their checkpoint names (docs/models/ lists them per family). */
   readonly weights: Map<string, tf.Variable>;
   /**
    * Next-token log-probabilities.

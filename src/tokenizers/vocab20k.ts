@@ -1,6 +1,6 @@
 /**
  * A trainable word-level tokenizer with sub-word and character fallback, sized like the HSSM card's
- * `simple_tokenizer_20k.json` (SPEC §2.2: 20,000 entries, both token→id and id→token maps).
+ * `simple_tokenizer_20k.json` (20,000 entries; its file size suggests both token→id and id→token maps).
  *
  * - Pre-tokenisation: the GPT-2 split (contractions, a leading space glued to the following word / number /
  *   punctuation run, whitespace runs). Case is kept.
@@ -52,7 +52,7 @@ export function preTokenize(text: string): string[] {
 }
 
 /**
- * Word-level tokenizer with character fallback (SPEC §2 "20k tokenizer").
+ * Word-level tokenizer with character fallback (HSSM's "20k tokenizer"; docs/data.md).
  *
  * @example
  * ```ts

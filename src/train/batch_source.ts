@@ -91,7 +91,7 @@ export class ArrayBatchSource implements BatchSource {
     this.shuffle = opts.shuffle ?? true;
     this.dropLast = opts.dropLast ?? false;
     this.rng = opts.rng instanceof Rng ? opts.rng : new Rng(opts.rng ?? 1337);
-    this.#dataset = new PackedDataset(tokens, seqLen); // SPEC §1.6 packing, one implementation (data/batches.ts)
+    this.#dataset = new PackedDataset(tokens, seqLen); // docs/data.md packing, one implementation (data/batches.ts)
     this.numSequences = this.#dataset.length;
     if (this.numSequences === 0) {
       throw new Error(`ArrayBatchSource: ${tokens.length} tokens make no sequence of length ${seqLen} + 1.`);

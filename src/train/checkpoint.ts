@@ -1,7 +1,7 @@
 /**
  * Checkpoints: a folder `<root>/step-<N>/` (or another name) holding
  *
- * - `model.safetensors` — the model's weights under their checkpoint names (SPEC §1.12, PyTorch layouts);
+ * - `model.safetensors` — the model's weights under their checkpoint names (docs/models/; PyTorch layouts);
  * - `config.json` — the model config (enough to rebuild the model);
  * - `optimizer.safetensors` — AdamW moments as `exp_avg.<name>` / `exp_avg_sq.<name>`, with the step counts,
  *   hyperparameters and frozen names in its metadata;

@@ -1,5 +1,5 @@
 /**
- * AdamW written by hand over tf.Variables (one flat m and v over all trainable parameters), with PyTorch's `torch.optim.AdamW` semantics (SPEC §1.7):
+ * AdamW written by hand over tf.Variables (one flat m and v over all trainable parameters), with PyTorch's `torch.optim.AdamW` semantics:
  *
  * ```
  * p ← p · (1 − lr·wd)                                  (decoupled decay, before the Adam update)
@@ -197,8 +197,8 @@ interface Layout {
  * number of tensor ops whatever the number of parameters: concatenate the gradients and the parameters, do the
  * Adam math on the flat vectors, split the new values and `assign` them back. On webgpu (unless `gpuFused: false`)
  * the same step is buffer copies and one fused dispatch, the new values going to new tensors that the variables
- * are assigned (`adamw_webgpu.ts`; measured on the H100, writing in place: 2.3 ms against 44–64 ms for the tf-op
- * step). Gradient clipping can be fused in
+ * are assigned (`adamw_webgpu.ts`; timings of both forms in
+ * results/bench/h100/README.md). Gradient clipping can be fused in
  * (`applyGradients(grads, lr, { clipNorm })`, or {@linkcode AdamW.prepareGradients} +
  * {@linkcode AdamW.applyPrepared} when the norm must be checked on the host before the update, as the trainer
  * does).

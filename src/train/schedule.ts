@@ -1,5 +1,5 @@
 /**
- * Learning-rate schedules as pure functions of the 0-based optimizer step. The reference training (SPEC §1.7)
+ * Learning-rate schedules as pure functions of the 0-based optimizer step. The reference's `train.py`
  * uses a constant LR; warm-up and cosine are offered for experiments.
  *
  * @module

@@ -1,6 +1,7 @@
 /**
- * The training loop (SPEC §1.7): AdamW with decoupled weight decay, global-norm clipping, optional gradient
- * accumulation, periodic evaluation and checkpoints, exact resume, and guards against NaN/Inf and tensor leaks.
+ * The training loop (as mhc-slm's `train.py`): AdamW with decoupled weight decay, global-norm clipping, optional
+ * gradient accumulation, periodic evaluation and checkpoints, exact resume, and guards against NaN/Inf and tensor
+ * leaks.
  *
  * Reproducibility: every random choice is drawn from generators whose states are checkpointed — the data
  * source's own state (`BatchSource.getState()`), the trainer's `rng` (default `new Rng(seed)`; pass the same
