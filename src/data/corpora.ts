@@ -312,6 +312,7 @@ export interface BabyLMOptions {
   hub?: HubClient;
   /** Hub repo (default {@linkcode BABYLM_REPO}). */
   repo?: string;
+  /** Hub revision: branch, tag or commit (default "main"). */
   revision?: string;
   /** Only these sources (file stems). */
   sources?: string[];
@@ -440,6 +441,7 @@ export interface FineWebEduOptions {
   hub?: HubClient;
   /** Default {@linkcode FINEWEB_EDU_REPO}. */
   repo?: string;
+  /** Hub revision: branch, tag or commit (default "main"). */
   revision?: string;
   /** Hub folder of shards (default "sample/10BT"). */
   prefix?: string;
@@ -581,11 +583,14 @@ export type LoadCorpusOptions =
  * ```
  */
 export async function loadCorpus(name: "blimp", opts?: LoadBlimpOptions): Promise<BlimpPair[]>;
+/** Load the BabyLM corpus by name (see {@linkcode loadBabyLM}). */
 export async function loadCorpus(name: "babylm", opts?: BabyLMOptions): Promise<BabyLMCorpus>;
+/** Load WikiText-2 or FineWeb-Edu lines by name (see {@linkcode loadWikitext2}, {@linkcode loadFineWebEdu}). */
 export async function loadCorpus(
   name: "wikitext2" | "fineweb-edu",
   opts?: WikitextOptions | (FineWebEduOptions & { firstN?: number }),
 ): Promise<CorpusLines>;
+/** Load any dataset by name; the result type depends on the name. */
 export async function loadCorpus(name: string, opts?: LoadCorpusOptions): Promise<CorpusLines | BlimpPair[]>;
 export async function loadCorpus(
   name: string,

@@ -93,13 +93,17 @@ const FOLD_RE = new RegExp(`[${Object.keys(FOLD_MAP).join("")}]`, "g");
  * ```
  */
 export class AsciiTokenizer implements Tokenizer {
+  /** Tokenizer name. */
   readonly name = "ascii";
+  /** Number of ids: the 128 ASCII codes. */
   readonly vocabSize = 128;
   /** NUL (0) is the EOS/BOS code; cleaned text never contains it. */
   readonly eosId = 0;
+  /** The options in effect, defaults filled in. */
   readonly options: Required<Omit<AsciiTokenizerOptions, "maxSymbolRun">> & { maxSymbolRun: number | null };
   #runRe: RegExp | null;
 
+  /** A tokenizer with the given cleaning options; throws on an invalid option. */
   constructor(opts: AsciiTokenizerOptions = {}) {
     const maxSymbolRun = opts.maxSymbolRun === undefined ? 3 : opts.maxSymbolRun;
     if (maxSymbolRun !== null && !(maxSymbolRun >= 1)) {
