@@ -44,13 +44,20 @@ export interface QuickstartOptions {
 
 /** What {@linkcode quickstart} returns. */
 export interface QuickstartResult {
+  /** The run folder the results were written to. */
   run: Run;
+  /**
+   * One row per variant: the ablation columns plus bits per character and BLiMP accuracy in both scoring
+   * variants.
+   */
   rows: (MhcAblationRow & {
     bits_per_char: number;
     blimp_first_token_unscored: number;
     blimp_eos_prefixed: number;
   })[];
+  /** Training and validation loss curves. */
   curves: MhcCurvePoint[];
+  /** A greedy text sample from the last model. */
   sample: string;
 }
 

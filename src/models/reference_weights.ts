@@ -10,7 +10,9 @@ import type { LanguageModel } from "./types.ts";
 
 /** A host tensor: values and shape. */
 export interface HostTensor {
+  /** Values, row-major. */
   data: Float32Array;
+  /** Shape. */
   shape: number[];
 }
 

@@ -14,6 +14,7 @@ export interface ModelConfig {
   /** Longest sequence the model accepts (learned positions), or null for unbounded. */
   maxLen: number | null;
   // deno-lint-ignore no-explicit-any
+  /** Family-specific fields (documented by each family's config type). */
   [field: string]: any;
 }
 
