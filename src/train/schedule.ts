@@ -15,6 +15,7 @@ export type ScheduleName = typeof SCHEDULE_NAMES[number];
 
 /** A serialisable schedule description (saved in checkpoints). */
 export interface ScheduleSpec {
+  /** Which schedule. */
   name: ScheduleName;
   /** Warm-up steps (linear from lr/warmup to lr); default 0. */
   warmup?: number;
