@@ -1,13 +1,15 @@
 /**
- * The GPU half of the benchmark suite: the entry bundled by `../shared/tools/device-kit` and run on the H100
- * (no native addons there, so it writes CSV and JSON by hand; `bench/report.ts` turns them into Parquet and
- * charts here). Same measurements as `bench/run.ts` on a hardware WebGPU adapter, plus the GPU-only ones:
+ * The GPU half of the benchmark suite: the entry bundled by the device kit (`scripts/gpu_prepare.sh`) and run on
+ * the GPU (no native addons there, so it writes CSV and JSON by hand; `scripts/report_device_results.ts` turns
+ * them into Parquet and charts here). Same measurements as `bench/run.ts` on a hardware WebGPU adapter, plus the
+ * GPU-only ones:
  *
  * - `dispatch`: cost of one tfjs-webgpu kernel launch (chains of 2,000 dependent ops: tiny adds, 4 MiB adds,
  *   512² matmuls), issued vs completed;
- * - `models`: every model of {@linkcode benchVariants} at its published config, B = 8, T = 256 (SPEC §1.8):
- *   training and forward-only tokens/s, peak GPU memory, GPU dispatches per training step, and how long the
- *   host takes to issue one step against how long the step takes, beside the PyTorch reference's numbers;
+ * - `models`: every model of {@linkcode benchVariants} at its published config, B = 8, T = 256 (the reference's
+ *   benchmark protocol): training and forward-only tokens/s, peak GPU memory, GPU dispatches per training step,
+ *   and how long the host takes to issue one step against how long the step takes, beside the PyTorch reference's
+ *   numbers;
  * - `scaling`: the same at T = 256…4096 (B = 8);
  * - `scan`: the diagonal scan (forward + backward) at B = 8, D = 512 per implementation and T;
  * - `optim`: the AdamW step alone (clipped), fused webgpu step vs tf ops: host issue and completion time, tfjs

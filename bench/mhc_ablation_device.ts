@@ -1,6 +1,6 @@
 /**
- * GPU entry for the mHC ablation (bundled by ../shared/tools/device-kit; no native addons, so it writes JSON and
- * CSV by hand). Usage on the device:
+ * GPU entry for the mHC ablation (bundled by the device kit, `scripts/gpu_prepare.sh`; no native addons, so it
+ * writes JSON and CSV by hand). Usage on the device:
  *   deno run -A .device/mhc_ablation_device.js --train T.u16 --valid V.u16 --out DIR [--seconds 100] [--preset published]
  *     [--variants baseline,mhc,mhc_adapters] [--seed 1337] [--tput-steps 10] [--tput-warmup 3] [--backend webgpu]
  */

@@ -154,7 +154,7 @@ export async function modelBench(opts: ModelBenchOptions = {}): Promise<ModelBen
       }
     }
     if (gpu?.hardware) {
-      // The published configuration (GPT-2 vocabulary, d = 512, 8 layers) at SPEC §1.8's B = 8, T = 256.
+      // The published configuration (GPT-2 vocabulary, d = 512, 8 layers) at the reference benchmark's B 8, T 256.
       for (const v of benchVariants()) {
         const cfg = { ...MHC_PRESETS.published, ...v.config, maxLen: 256 };
         push(await measure(backend, v.name, "published", cfg, 8, 256, quick ? 2 : 5, quick ? 5 : 20));

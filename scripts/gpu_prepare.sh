@@ -6,6 +6,8 @@
 #
 #   scripts/gpu_prepare.sh                       # defaults below; TRAIN_TOKENS=3000000 TRAIN_TEXT=… to change
 # then call the device tool with carry [".device"] and the command it prints.
+# SHARED names the GPU host's tooling folder (tools/device-kit, and the source texts under data/); it is not part
+# of this repository. docs/gpu.md describes the whole path.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 deno=node_modules/.bin/deno

@@ -1,5 +1,5 @@
 /**
- * Pre-tokenize a corpus with a tokenizer into a uint16 id file (SPEC §1.6: each line tokenized separately, EOS
+ * Pre-tokenize a corpus with a tokenizer into a uint16 id file (docs/data.md: each line tokenized separately, EOS
  * after every line), for carrying to the GPU machine or for fast reloads.
  *
  * Usage: deno run -A scripts/pretokenize.ts --corpus wikitext2|babylm|text --split valid --dir DIR [--file F]

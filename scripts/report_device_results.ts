@@ -3,7 +3,7 @@
  * Parquet beside each CSV, summaries and Vega-Lite charts (.vl.json/.svg/.png).
  *
  * - `results/mhc_ablation/` — one folder per variant from `bench/mhc_ablation_device.ts` (table.csv, curves.csv,
- *   config.json, result.json): writes `summary.csv/.parquet` (ours beside the published table, SPEC §1.9),
+ *   config.json, result.json): writes `summary.csv/.parquet` (ours beside the published table, docs/models/mhc.md),
  *   `val_loss_curves`, `val_loss`, `train_tok_s` and `peak_mib` charts.
  * - `results/bench/h100/` — from `bench/device_bench.ts` (models.csv, scaling.csv, …): Parquet copies, a
  *   `train_tok_s_vs_reference`, `scaling_tok_s` and `matmul_tflops` charts.

@@ -77,7 +77,7 @@ export interface NotebookResult {
  * @example
  * ```ts
  * import { denoBinary } from "./run_notebooks.ts";
- * console.log(denoBinary()); // /work/ssmlab/node_modules/deno/deno
+ * console.log(denoBinary()); // <repo>/node_modules/deno/deno
  * ```
  */
 export function denoBinary(root: string = PROJECT_ROOT): string {
@@ -150,7 +150,7 @@ export async function hasJupyter(): Promise<boolean> {
  * @example
  * ```ts
  * import { findKernelSpec } from "./run_notebooks.ts";
- * console.log(await findKernelSpec("deno")); // /root/.local/share/jupyter/kernels/deno/kernel.json
+ * console.log(await findKernelSpec("deno")); // ~/.local/share/jupyter/kernels/deno/kernel.json
  * ```
  */
 export async function findKernelSpec(name = "deno"): Promise<string | null> {

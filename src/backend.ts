@@ -187,14 +187,23 @@ export function currentBackend(): string {
 
 /** Versions and machine facts saved beside every result. */
 export interface EnvironmentInfo {
+  /** The tfjs backend that ran ("webgpu", "wasm", "cpu", "tensorflow"). */
   backend: string;
+  /** tfjs version. */
   tfjs: string;
+  /** Deno version, or null under Node.js. */
   deno: string | null;
+  /** Node.js version, or null under Deno. */
   node: string | null;
+  /** Platform, e.g. Deno's build target "x86_64-unknown-linux-gnu". */
   platform: string;
+  /** Logical CPU cores, when known. */
   cpus: number | null;
+  /** The WebGPU adapter (vendor, architecture, description), or null off webgpu. */
   gpu: string | null;
+  /** ssmlab version. */
   ssmlab: string;
+  /** When the description was made (ISO 8601). */
   timestamp: string;
 }
 

@@ -6,7 +6,7 @@
  *   deno run -A src/cli.ts benchmark --ckpt RUN_DIR [--batch_size 8] [--steps 50] [--warmup 10] [--ppl_eval] [--ppl_batches 62]
  *
  * `train` and `benchmark` take the flags of the mHC-SSM reference's `python -m mhc_slm.train` / `benchmark`
- * (SPEC §1.0) with the same defaults.
+ * (docs/models/mhc.md, "Configuration") with the same defaults.
  *
  * @module
  */
@@ -20,7 +20,7 @@ Commands:
   benchmark    throughput, memory and perplexity of a trained checkpoint (SPEC §1.8)
 Run "ssmlab <command> --help" for its options.`;
 
-/** Reference flags of `mhc_slm.train` (SPEC §1.0) with their defaults, plus ssmlab's own. */
+/** Reference flags of `mhc_slm.train` with their defaults, plus ssmlab's own. */
 const TRAIN_FLAGS = {
   model: { type: "string", default: "mhc" },
   n_streams: { type: "string", default: "4" },

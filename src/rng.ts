@@ -8,6 +8,7 @@
 
 /** Serialisable generator state. */
 export interface RngState {
+  /** The four 32-bit words of the xoshiro128** state. */
   s: [number, number, number, number];
   /** A cached second normal deviate from Box–Muller, or null. */
   spare: number | null;
@@ -39,7 +40,7 @@ export class Rng {
   #s: Uint32Array;
   #spare: number | null = null;
 
-  /** @param seed any integer; the same seed gives the same stream. */
+  /** A generator seeded by `seed`. @param seed any integer; the same seed gives the same stream. */
   constructor(seed = 1337) {
     if (!Number.isFinite(seed)) throw new Error(`Rng seed must be a finite number, got "${seed}".`);
     const sm = splitmix32(Math.floor(seed));

@@ -1,5 +1,5 @@
 /**
- * The language-model data pipeline of SPEC §1.6: tokenize each line separately, append EOS after every line,
+ * The language-model data pipeline of docs/data.md: tokenize each line separately, append EOS after every line,
  * concatenate, cut into non-overlapping windows, and serve (optionally shuffled) batches with a resumable position.
  *
  * @module
@@ -14,12 +14,13 @@ export type IdArray = Int32Array | Uint16Array;
 
 /** Options for {@linkcode tokenizeLines}. */
 export interface TokenizeLinesOptions {
-  /** Append `tok.eosId` after every line (default true; SPEC §1.6). */
+  /** Append `tok.eosId` after every line (default true; docs/data.md). */
   eos?: boolean;
   /** Output type (default "int32"); "uint16" needs vocabSize ≤ 65536. */
   dtype?: "int32" | "uint16";
   /** Called every `progressEvery` lines with the lines done so far. */
   onProgress?: (linesDone: number) => void;
+  /** Report progress every this many lines (default 10,000). */
   progressEvery?: number;
 }
 
@@ -76,7 +77,9 @@ export function tokenizeLines(
 
 /** One training example: x and y are views of length T into the id array. */
 export interface PackedItem {
+  /** Inputs: ids[iT … iT + T). */
   x: IdArray;
+  /** Next-token targets: ids[iT + 1 … iT + T + 1). */
   y: IdArray;
 }
 
@@ -92,10 +95,14 @@ export interface PackedItem {
  * ```
  */
 export class PackedDataset {
+  /** The packed token ids. */
   readonly ids: IdArray;
+  /** Window length T. */
   readonly seqLen: number;
+  /** Number of windows, ⌊(N − 1)/T⌋. */
   readonly length: number;
 
+  /** Pack `ids` into windows of `seqLen`; throws when `seqLen` is not a positive integer. */
   constructor(ids: IdArray, seqLen: number) {
     if (!Number.isInteger(seqLen) || seqLen < 1) {
       throw new DataError(`PackedDataset seqLen must be an integer ≥ 1, got "${seqLen}".`);
@@ -130,26 +137,33 @@ export class PackedDataset {
 
 /** A batch: row-major [batchSize, seqLen] int32 inputs and targets. */
 export interface Batch {
+  /** Inputs, row-major [batchSize, seqLen]. */
   x: Int32Array;
+  /** Targets (inputs shifted by one token), row-major [batchSize, seqLen]. */
   y: Int32Array;
   /** Rows in this batch (the last batch may be smaller when dropLast is false). */
   batchSize: number;
+  /** Tokens per row (T). */
   seqLen: number;
   /** Dataset item indices of the rows. */
   indices: Int32Array;
   /** Position of this batch: epoch and batch index within the epoch. */
   epoch: number;
+  /** Batch index within `epoch`. */
   index: number;
 }
 
 /** Serialisable iterator position: the next batch to serve. */
 export interface BatchPosition {
+  /** Epoch of the next batch (0-based). */
   epoch: number;
+  /** Index of the next batch within that epoch. */
   index: number;
 }
 
 /** Options for {@linkcode BatchIterator}. */
 export interface BatchIteratorOptions {
+  /** Rows per batch. */
   batchSize: number;
   /** Shuffle items each epoch (train: true; default false). */
   shuffle?: boolean;
@@ -176,16 +190,22 @@ export interface BatchIteratorOptions {
  * ```
  */
 export class BatchIterator {
+  /** The dataset served. */
   readonly dataset: PackedDataset;
+  /** Rows per batch. */
   readonly batchSize: number;
+  /** Whether items are reshuffled every epoch. */
   readonly shuffle: boolean;
+  /** Whether a final partial batch is dropped. */
   readonly dropLast: boolean;
+  /** Seed of the per-epoch permutations. */
   readonly seed: number;
   #epoch = 0;
   #index = 0;
   #orderEpoch = -1;
   #order: Int32Array = new Int32Array(0);
 
+  /** Serve batches of `dataset`, from `opts.position` when given; throws on invalid options. */
   constructor(dataset: PackedDataset, opts: BatchIteratorOptions) {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) {
       throw new DataError(`BatchIterator batchSize must be an integer ≥ 1, got "${opts.batchSize}".`);

@@ -8,8 +8,8 @@
  *
  * Line conventions (they matter for `tokenizeLines`, which appends EOS after every line):
  * - WikiText-2: exactly the Hub's `text` column — one raw line per element, including `""` for blank lines and the
- *   trailing "\n" of non-blank lines (SPEC §1.6). Plain-text files are converted to the same form: CRLF → LF, each
- *   non-blank line + "\n", blank (whitespace-only) lines → "".
+ *   trailing "\n" of non-blank lines (docs/data.md). Plain-text files are converted to the same form: CRLF → LF,
+ *   each non-blank line + "\n", blank (whitespace-only) lines → "".
  * - BabyLM and FineWeb-Edu: lines/documents without a trailing "\n" (the EOS separates them); BabyLM drops blank lines
  *   unless `keepEmpty`.
  *
@@ -242,12 +242,12 @@ function checkOneOf<T extends string>(kind: string, value: string, allowed: read
 }
 
 /**
- * WikiText-2 raw lines of one split, exactly as the Hub's `text` column (SPEC §1.6).
+ * WikiText-2 raw lines of one split, exactly as the Hub's `text` column (docs/data.md).
  *
  * @example
  * ```ts
  * import { loadWikitext2 } from "./corpora.ts";
- * const { lines } = await loadWikitext2({ split: "test", dir: "/work/shared/data/wikitext-2" });
+ * const { lines } = await loadWikitext2({ split: "test", dir: "data/samples/wikitext-2" });
  * ```
  */
 export async function loadWikitext2(opts: WikitextOptions = {}): Promise<CorpusLines> {
@@ -306,12 +306,13 @@ export const BABYLM_SPLITS = ["train", "dev", "test"] as const;
 export interface BabyLMOptions {
   /** "train" (default), "dev" or "test": files `*.<split>` (for "train", `*.txt` too when no `.train` exists). */
   split?: typeof BABYLM_SPLITS[number];
-  /** Local folder with one file per source (e.g. `/work/shared/data/babylm-standin`). */
+  /** Local folder with one file per source (e.g. `data/samples/babylm`). */
   dir?: string;
   /** Hub client, used when `dir` is not given. */
   hub?: HubClient;
   /** Hub repo (default {@linkcode BABYLM_REPO}). */
   repo?: string;
+  /** Hub revision: branch, tag or commit (default "main"). */
   revision?: string;
   /** Only these sources (file stems). */
   sources?: string[];
@@ -342,8 +343,8 @@ function countWords(line: string): number {
  * @example
  * ```ts
  * import { loadBabyLM } from "./corpora.ts";
- * const c = await loadBabyLM({ dir: "/work/shared/data/babylm-standin", maxWords: 1_000_000 });
- * Object.keys(c.bySource); // ["childes_aochildes", "gutenberg_children", ...]
+ * const c = await loadBabyLM({ dir: "data/samples/babylm", maxWords: 1_000_000 });
+ * Object.keys(c.bySource); // ["gutenberg_children"]
  * ```
  */
 export async function loadBabyLM(opts: BabyLMOptions = {}): Promise<BabyLMCorpus> {
@@ -440,6 +441,7 @@ export interface FineWebEduOptions {
   hub?: HubClient;
   /** Default {@linkcode FINEWEB_EDU_REPO}. */
   repo?: string;
+  /** Hub revision: branch, tag or commit (default "main"). */
   revision?: string;
   /** Hub folder of shards (default "sample/10BT"). */
   prefix?: string;
@@ -581,11 +583,14 @@ export type LoadCorpusOptions =
  * ```
  */
 export async function loadCorpus(name: "blimp", opts?: LoadBlimpOptions): Promise<BlimpPair[]>;
+/** Load the BabyLM corpus by name (see {@linkcode loadBabyLM}). */
 export async function loadCorpus(name: "babylm", opts?: BabyLMOptions): Promise<BabyLMCorpus>;
+/** Load WikiText-2 or FineWeb-Edu lines by name (see {@linkcode loadWikitext2}, {@linkcode loadFineWebEdu}). */
 export async function loadCorpus(
   name: "wikitext2" | "fineweb-edu",
   opts?: WikitextOptions | (FineWebEduOptions & { firstN?: number }),
 ): Promise<CorpusLines>;
+/** Load any dataset by name; the result type depends on the name. */
 export async function loadCorpus(name: string, opts?: LoadCorpusOptions): Promise<CorpusLines | BlimpPair[]>;
 export async function loadCorpus(
   name: string,

@@ -20,6 +20,7 @@ export class DataError extends Error {
   readonly file?: string;
   /** 1-based line number inside `file`, when known. */
   readonly line?: number;
+  /** A data error with the message (a sentence) and, when known, the file, line and cause. */
   constructor(message: string, info: { file?: string; line?: number; cause?: unknown } = {}) {
     super(message, info.cause !== undefined ? { cause: info.cause } : undefined);
     this.name = "DataError";
@@ -39,9 +40,13 @@ export class DataError extends Error {
  * ```
  */
 export class HubError extends Error {
+  /** The Hub repository, when known. */
   readonly repo?: string;
+  /** The file path inside the repository, when known. */
   readonly path?: string;
+  /** The revision asked for, when known. */
   readonly revision?: string;
+  /** A Hub error with the message (a sentence) and, when known, the repository, path, revision and cause. */
   constructor(
     message: string,
     info: { repo?: string; path?: string; revision?: string; cause?: unknown } = {},

@@ -61,8 +61,11 @@ export interface HubListOptions extends HubFileOptions {
 
 /** One entry of {@linkcode HubClient.list}. */
 export interface HubEntry {
+  /** Path inside the repository. */
   path: string;
+  /** File or folder. */
   type: "file" | "directory";
+  /** Size in bytes (0 for folders). */
   size: number;
 }
 
@@ -131,13 +134,21 @@ async function writeAll(f: Deno.FsFile, chunk: Uint8Array): Promise<void> {
  * ```
  */
 export class HubClient {
+  /** Hub base URL, without a trailing slash. */
   readonly endpoint: string;
+  /** Cache root (Hugging Face layout). */
   readonly cacheDir: string;
+  /** Whether the network is never used. */
   readonly offline: boolean;
+  /** Mirror folder searched first, if any. */
   readonly localDir?: string;
   readonly #token?: string;
   readonly #fetch: typeof fetch;
 
+  /**
+   * A client; unset options come from the environment (`HF_ENDPOINT`, `SSMLAB_CACHE`, `HF_HUB_CACHE`,
+   * `HF_HUB_OFFLINE`, `HF_TOKEN`).
+   */
   constructor(opts: HubClientOptions = {}) {
     this.endpoint = (opts.endpoint ?? env("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/+$/, "");
     this.cacheDir = opts.cacheDir ?? env("SSMLAB_CACHE") ?? env("HF_HUB_CACHE") ?? "data/cache/hub";

@@ -1,5 +1,5 @@
 /**
- * BLiMP minimal-pair evaluation (SPEC §5) for any {@linkcode LanguageModel} and {@linkcode Tokenizer}.
+ * BLiMP minimal-pair evaluation (docs/blimp.md) for any {@linkcode LanguageModel} and {@linkcode Tokenizer}.
  *
  * Two scoring variants, both summed log-probabilities with no length normalisation:
  * - `"first-token-unscored"` — BabyLM 2025/2026 causal scorer: tokenise the sentence with no special tokens;
@@ -8,9 +8,9 @@
  *   targets = tokens, so every sentence token is scored.
  *
  * A pair is correct iff score(good) ≥ score(bad): a tie counts as correct, because the reference pipeline takes
- * `torch.max` over [good, bad], which resolves ties to the first index (= good) (SPEC §5.2).
+ * `torch.max` over [good, bad], which resolves ties to the first index (= good).
  * Accuracy is per paradigm (UID); `overall` is the unweighted mean over paradigms; each phenomenon's accuracy is
- * the unweighted mean over its paradigms (SPEC §5.1; {@linkcode phenomenonOf}).
+ * the unweighted mean over its paradigms (docs/blimp.md; {@linkcode phenomenonOf}).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Autoregressive text generation with Hugging Face `generate` semantics (SPEC §2.3 end): at each step the
+ * Autoregressive text generation with Hugging Face `generate` semantics: at each step the
  * last position's scores go through repetition penalty → no-repeat-n-gram ban → /temperature → top-k → top-p →
  * sampling (or argmax when greedy). Each transform is a pure function over a Float32Array of scores (it returns
  * a new array), so it can be tested by hand. Randomness comes from the project's {@linkcode Rng}.

@@ -1,7 +1,7 @@
 /**
- * Validation loss and perplexity with the benchmark protocol of SPEC §1.8: evaluation mode, at most `maxBatches`
- * batches, loss = mean of the per-batch mean cross-entropies (a final partial batch counts like any other),
- * perplexity = exp(loss).
+ * Validation loss and perplexity with the benchmark protocol of the reference's `benchmark.py`: evaluation
+ * mode, at most `maxBatches` batches, loss = mean of the per-batch mean cross-entropies (a final partial batch
+ * counts like any other), perplexity = exp(loss).
  *
  * @module
  */
@@ -25,7 +25,7 @@ export interface TokenBatch {
 
 /** Options of {@linkcode evaluatePerplexity}. */
 export interface PerplexityOptions {
-  /** Stop after this many batches (SPEC §1.8 uses 62); default: all. */
+  /** Stop after this many batches (the reference's benchmark uses 62); default: all. */
   maxBatches?: number;
   /**
    * How the per-batch loss is computed:

@@ -1,13 +1,13 @@
 /**
- * Training throughput and peak memory with the benchmark protocol of SPEC §1.8: a fresh AdamW optimiser, one fixed
- * random batch x, y ~ U{0..V−1}, `warmup` untimed steps, then `steps` timed steps
- * (forward + backward + update, no clipping); tokens/s = B·T·steps / elapsed.
+ * Training throughput and peak memory with the benchmark protocol of the reference's `benchmark.py`
+ * (docs/gpu.md): a fresh AdamW optimiser, one fixed random batch x, y ~ U{0..V−1}, `warmup` untimed steps, then
+ * `steps` timed steps (forward + backward + update, no clipping); tokens/s = B·T·steps / elapsed.
  *
  * Optimiser: the trainer's own {@linkcode AdamW} (flat state, PyTorch semantics; β = 0.9/0.999, ε = 1e-8,
  * decoupled weight decay wd = 0.01 = torch.optim.AdamW's default, skipped for the model's `noDecay` weights), so
  * a timed step costs what a training step of the trainer costs, less the clipping and the host
  * read of the loss. The weights are copied to host memory first and restored at the end
- * (SPEC §1.8 restores the saved weights before measuring perplexity); pass `restoreWeights: false` to skip.
+ * (the reference restores the saved weights before measuring perplexity); pass `restoreWeights: false` to skip.
  *
  * Memory: tfjs has no `max_memory_allocated`, so the peak is measured as follows, and `peakMeasure` says which:
  * - `"profile"` (cpu, wasm, tensorflow): `tf.profile` around the last warm-up step — the engine's live tensor
@@ -34,9 +34,9 @@ import { releaseGpuPool, trackGpuLivePeak } from "../backend.ts";
 
 /** Options of {@linkcode measureThroughput}. */
 export interface ThroughputOptions {
-  /** Batch size B (SPEC: 8). */
+  /** Batch size B (the reference's benchmark: 8). */
   batch: number;
-  /** Sequence length T (SPEC: 256). */
+  /** Sequence length T (the reference's benchmark: 256). */
   seqLen: number;
   /** Untimed warm-up steps (default 10). */
   warmup?: number;

@@ -1,5 +1,5 @@
 /**
- * The mHC-SSM ablation (SPEC §1.7–§1.9): baseline vs static mHC vs mHC + stream-specialized adapters, trained
+ * The mHC-SSM ablation (docs/models/mhc.md): baseline vs static mHC vs mHC + stream-specialized adapters, trained
  * with the reference's recipe, then benchmarked as the reference's `benchmark.py` does (throughput on a fixed
  * random batch with the weights restored afterwards, then perplexity over the first `pplBatches` validation batches).
  *
@@ -19,9 +19,10 @@ import { Rng } from "../rng.ts";
 
 /** The three rows of the published table. */
 export const MHC_VARIANTS = ["baseline", "mhc", "mhc_adapters"] as const;
+/** One of {@linkcode MHC_VARIANTS}: "baseline", "mhc" (static) or "mhc_adapters". */
 export type MhcVariant = typeof MHC_VARIANTS[number];
 
-/** SPEC §1.9: the reference README's final-checkpoint benchmark (GPU not stated, AMP on, one run each). */
+/** The reference README's final-checkpoint benchmark (GPU not stated, AMP on, one run each). */
 export const PUBLISHED_MHC_TABLE: {
   variant: MhcVariant;
   val_loss: number;
@@ -44,24 +45,33 @@ export interface MhcAblationOptions {
   variants?: MhcVariant[];
   /** Model preset ("published") and overrides (e.g. vocabSize for a small tokenizer). */
   preset?: string;
+  /** Config overrides applied on top of the preset. */
   model?: Partial<MhcConfig>;
   /** Training batch size (16) and sequence length (the preset's maxLen, 256). */
   batchSize?: number;
+  /** Sequence length T (default: the preset's maxLen). */
   seqLen?: number;
   /** Optimizer steps per variant; or `trainSeconds` to size the run from the measured throughput. */
   steps?: number;
+  /** Train each variant for about this many seconds instead of a fixed number of steps. */
   trainSeconds?: number;
   /** Epochs (used when neither steps nor trainSeconds is given; reference: 10). */
   epochs?: number;
+  /** AdamW learning rate (3e-4, constant). */
   lr?: number;
+  /** Decoupled weight decay (0.1). */
   weightDecay?: number;
+  /** Global-norm gradient clip (1.0). */
   gradClip?: number;
+  /** Seed of the weights, data order and dropout (1337). */
   seed?: number;
   /** Validation loss every N steps (reference 500) over at most `evalBatches` batches. */
   evalEvery?: number;
+  /** Batches per periodic validation (20). */
   evalBatches?: number;
   /** Perplexity: first `pplBatches` (62) validation batches of `pplBatchSize` (8). */
   pplBatches?: number;
+  /** Batch size of the perplexity evaluation (8). */
   pplBatchSize?: number;
   /** Throughput benchmark on a fixed random batch: batch 8, 10 warm-up + 50 timed steps (reference). */
   throughput?: { batch?: number; warmup?: number; steps?: number } | false;
@@ -69,34 +79,55 @@ export interface MhcAblationOptions {
   outDir?: string;
   /** Called with progress lines. */
   log?: (line: string) => void;
+  /** Called after every training step of a variant. */
   onStep?: (variant: MhcVariant, rec: StepRecord) => void | Promise<void>;
 }
 
 /** One row of the ablation table. */
 export interface MhcAblationRow {
+  /** Which model. */
   variant: MhcVariant;
+  /** Seed of this run. */
   seed: number;
+  /** Number of parameters. */
   params: number;
+  /** Optimizer steps trained. */
   steps: number;
+  /** Training tokens seen (steps · B · T). */
   tokens_trained: number;
+  /** Wall time of the training, seconds. */
   train_seconds: number;
+  /** Training loss of the last step. */
   final_train_loss: number;
+  /** Validation loss: mean of the per-batch mean cross-entropies over the perplexity batches. */
   val_loss: number;
+  /** Perplexity, exp(val_loss). */
   ppl: number;
+  /** Validation batches that val_loss averaged. */
   ppl_batches: number;
+  /** Training tokens/s of the throughput benchmark, or null when it was skipped. */
   tokens_per_sec: number | null;
+  /** Peak memory of the throughput benchmark in MiB, or null. */
   peak_mb: number | null;
+  /** How the peak was measured (see `measureThroughput`), or null. */
   peak_measure: string | null;
+  /** The tfjs backend that ran. */
   backend: string;
 }
 
 /** One point of a loss curve. */
 export interface MhcCurvePoint {
+  /** Which model. */
   variant: MhcVariant;
+  /** Seed of the run. */
   seed: number;
+  /** Optimizer step. */
   step: number;
+  /** Training tokens seen at that step. */
   tokens: number;
+  /** Training or validation loss. */
   split: "train" | "valid";
+  /** Mean cross-entropy (nats per token). */
   loss: number;
 }
 

@@ -2,7 +2,7 @@
  * The quickstart: the whole ssmlab path on a shipped sample, small enough for a 2-core CPU in about a minute.
  *
  * Load WikiText-2 raw lines (the sample under `data/samples/`, or any folder / the Hub through the same loader) →
- * ASCII character tokenizer → pack [B, T] batches (SPEC §1.6) → train the tiny baseline, static mHC and
+ * ASCII character tokenizer → pack [B, T] batches (docs/data.md) → train the tiny baseline, static mHC and
  * mHC + adapters models → perplexity / bits per character on held-out lines → BLiMP on the shipped pairs (both
  * scoring variants) → a greedy text sample → a results table (CSV + Parquet) and a loss-curve chart (SVG + PNG)
  * under `results/quickstart/<run>/`, with the config, seed, backend and versions.
@@ -44,13 +44,20 @@ export interface QuickstartOptions {
 
 /** What {@linkcode quickstart} returns. */
 export interface QuickstartResult {
+  /** The run folder the results were written to. */
   run: Run;
+  /**
+   * One row per variant: the ablation columns plus bits per character and BLiMP accuracy in both scoring
+   * variants.
+   */
   rows: (MhcAblationRow & {
     bits_per_char: number;
     blimp_first_token_unscored: number;
     blimp_eos_prefixed: number;
   })[];
+  /** Training and validation loss curves. */
   curves: MhcCurvePoint[];
+  /** A greedy text sample from the last model. */
   sample: string;
 }
 

@@ -96,21 +96,32 @@ export function summarizeMhcRows(rows: readonly MhcAblationRow[], digits = 4): D
 
 /** One row of {@linkcode compareWithPublished}: our mean ± std beside the published single run. */
 export interface MhcComparisonRow {
+  /** Model variant. */
   variant: string;
+  /** Number of seeds averaged. */
   n: number;
+  /** Our perplexity, "mean ± std". */
   ppl: string;
+  /** The published perplexity, or null. */
   ppl_published: number | null;
+  /** Our validation loss, "mean ± std". */
   val_loss: string;
+  /** The published validation loss, or null. */
   val_loss_published: number | null;
+  /** Our training tokens/s, "mean ± std". */
   tokens_per_sec: string;
+  /** The published tokens/s, or null. */
   tokens_per_sec_published: number | null;
+  /** Our peak memory in MiB, "mean ± std". */
   peak_mb: string;
+  /** The published peak memory in MB, or null. */
   peak_mb_published: number | null;
+  /** Any further column of the summary. */
   [key: string]: string | number | null;
 }
 
 /**
- * Our per-variant summary (from {@linkcode summarizeMhcRows}) beside the published table (SPEC §1.9).
+ * Our per-variant summary (from {@linkcode summarizeMhcRows}) beside the published table (docs/models/mhc.md).
  *
  * @example
  * ```ts
@@ -217,9 +228,11 @@ export function meanCurves(curves: readonly MhcCurvePoint[], split: "train" | "v
 
 /** Results read back by {@linkcode loadMhcResults}. */
 export interface LoadedMhcResults {
+  /** One row per variant and seed, from every `table.csv` found. */
   rows: MhcAblationRow[];
   /** Loss curves from `curves.csv` (empty when the folder has none). */
   curves: MhcCurvePoint[];
+  /** Per-variant mean ± std of the rows ({@linkcode summarizeMhcRows}). */
   summary: DataFrame;
   /** The `table.csv` files read. */
   files: string[];

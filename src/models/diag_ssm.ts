@@ -1,5 +1,5 @@
 /**
- * The baseline diagonal-SSM language model of mHC-SSM (SPEC §1.1–§1.3, §1.5), read from
+ * The baseline diagonal-SSM language model of mHC-SSM (docs/models/baseline.md), read from
  * abdulvahapmutlu/mhc-slm `mhc_slm/ssm.py` and `model.py`.
  *
  * - **DiagonalSSM** (state size 1 per channel, time-invariant): a = clamp(σ(logit_a), 1e-4, 1 − 1e-4),
@@ -8,7 +8,7 @@
  *   u'' = SiLU(u'); y = DiagonalSSM(u''); y ← y ⊙ σ(g); out = W_out y + b_out; dropout.
  * - **BaselineSLM**: x = E[ids] + P[t]; 8 × (x ← x + SimpleSSMBlock(x)); RMSNorm_f; tied head; mean CE.
  *
- * Weight names and shapes are the reference's PyTorch `state_dict` (SPEC §1.12).
+ * Weight names and shapes are the reference's PyTorch `state_dict` (listed in docs/models/baseline.md).
  *
  * @module
  */
@@ -149,7 +149,7 @@ export function applyNorm(
 }
 
 /**
- * Create a SimpleSSMBlock's parameters under `prefix` with the reference's initialisation (SPEC §1.5):
+ * Create a SimpleSSMBlock's parameters under `prefix` with the reference's init (docs/models/baseline.md):
  * Linear U(±1/√in), depthwise conv U(±1/√k), logit_a, b, c ~ N(0, 0.02²), d = 0, norm weight 1.
  */
 export function addSsmBlock(p: Params, prefix: string, cfg: MhcConfig): void {
@@ -204,8 +204,11 @@ export function ssmBlock(
  * Shared machinery of the baseline and mHC models: embeddings, final norm, tied head, loss, weight I/O.
  */
 export abstract class MhcFamilyModel implements LanguageModel {
+  /** The full, validated configuration. */
   readonly config: MhcConfig;
+  /** The named parameters (checkpoint names, PyTorch layouts). */
   readonly params: Params;
+  /** Whether dropout is active (see `setTraining`). */
   protected training = false;
   /** Generator for dropout masks (seeded from the init seed; the trainer may replace it). */
   dropoutRng: Rng;
@@ -215,6 +218,7 @@ export abstract class MhcFamilyModel implements LanguageModel {
    * @param seed drives every initial value
    * @param dryRun record parameter names and shapes only (see {@linkcode Params}); the model cannot run
    */
+  /** Create the embeddings, the body's parameters and the final norm, drawing every initial value from `seed`. */
   constructor(config: MhcConfig, seed: number, dryRun = false) {
     validateMhcConfig(config);
     this.config = config;
@@ -234,6 +238,7 @@ export abstract class MhcFamilyModel implements LanguageModel {
   /** Body forward: [B, T, d] → [B, T, d]; may add auxiliary losses to `aux`. */
   protected abstract body(x: tf.Tensor3D, aux: tf.Scalar[]): tf.Tensor3D;
 
+  /** The parameters under their checkpoint names. */
   get weights(): Map<string, tf.Variable> {
     return this.params.weights;
   }
@@ -249,6 +254,7 @@ export abstract class MhcFamilyModel implements LanguageModel {
     return this.params.count();
   }
 
+  /** Switch dropout on (training) or off (evaluation). */
   setTraining(training: boolean): void {
     this.training = training;
   }
@@ -279,10 +285,15 @@ export abstract class MhcFamilyModel implements LanguageModel {
     );
   }
 
+  /** Next-token log-probabilities [B, T, V] of ids [B, T]. */
   logProbs(ids: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => tf.logSoftmax(this.logits(ids)) as tf.Tensor3D);
   }
 
+  /**
+   * Mean token cross-entropy over targets ≠ −100, plus any auxiliary loss (the fused head + loss; no [B·T, V]
+   * logits kept).
+   */
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const aux: tf.Scalar[] = [];
@@ -293,6 +304,7 @@ export abstract class MhcFamilyModel implements LanguageModel {
     });
   }
 
+  /** Release every parameter. */
   dispose(): void {
     this.params.dispose();
   }
@@ -310,14 +322,17 @@ export abstract class MhcFamilyModel implements LanguageModel {
  * ```
  */
 export class BaselineSLM extends MhcFamilyModel {
+  /** A baseline model; `config` overrides the published defaults (`kind` is forced to "baseline"). */
   constructor(config: Partial<MhcConfig> = {}, seed = 1337, dryRun = false) {
     super({ ...MHC_DEFAULTS, ...config, kind: "baseline" } as MhcConfig, seed, dryRun);
   }
 
+  /** L SimpleSSM blocks under `blocks.{i}.ssm`. */
   protected build(): void {
     for (let i = 0; i < this.config.layers; i++) addSsmBlock(this.params, `blocks.${i}.ssm`, this.config);
   }
 
+  /** x ← x + SimpleSSMBlock_i(x) for every block. @param x [B, T, d] @returns [B, T, d] */
   protected body(x: tf.Tensor3D): tf.Tensor3D {
     for (let i = 0; i < this.config.layers; i++) {
       x = tf.add(

@@ -1,6 +1,6 @@
 /**
  * mHC-SSM: the baseline SSM unit inside a multi-stream residual with static manifold-constrained hyper-connections
- * (SPEC §1.4), read from abdulvahapmutlu/mhc-slm `mhc_slm/blocks.py`, `model.py` and `sinkhorn.py`.
+ * (docs/models/mhc.md), read from abdulvahapmutlu/mhc-slm `mhc_slm/blocks.py`, `model.py` and `sinkhorn.py`.
  *
  * - **Stream expander**: X = reshape(W_exp x + b_exp) → [B, T, n, d].
  * - **Block** (per layer, all logits static and learned): (optional) pre-adapter on every stream;
@@ -62,10 +62,15 @@ export function mixResidualRef(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
  * ```
  */
 export class MhcSLM extends MhcFamilyModel {
+  /** An mHC-SSM model; `config` overrides the published defaults (`kind` is forced to "mhc"). */
   constructor(config: Partial<MhcConfig> = {}, seed = 1337, dryRun = false) {
     super({ ...MHC_DEFAULTS, ...config, kind: "mhc" } as MhcConfig, seed, dryRun);
   }
 
+  /**
+   * The stream expander, per block the mixing logits, the adapters (optional) and the SSM block, then the
+   * aggregator.
+   */
   protected build(): void {
     const { dim: d, nStreams: n, adapterRank: r } = this.config;
     const p = this.params;
@@ -105,6 +110,10 @@ export class MhcSLM extends MhcFamilyModel {
     }, { rate: this.config.adapterDropout, training: this.training, rng: this.dropoutRng });
   }
 
+  /**
+   * Expand to n streams, run the mHC blocks, aggregate (docs/models/mhc.md). @param x [B, T, d] @returns [B, T,
+   * d]
+   */
   protected body(x: tf.Tensor3D, aux: tf.Scalar[]): tf.Tensor3D {
     const { dim: d, nStreams: n, sinkhornIters, sinkhornTemp } = this.config;
     const [B, T] = x.shape;

@@ -1,7 +1,7 @@
 /**
  * Move weights between ssmlab and the PyTorch reference under the reference's `state_dict` names and layouts
- * (SPEC §1.12): Linear weights [out, in], depthwise Conv1d [d, 1, k], the tied head written as both
- * `tok_emb.emb.weight` and `lm_head.weight`.
+ * (docs/models/baseline.md, docs/models/mhc.md): Linear weights [out, in], depthwise Conv1d [d, 1, k], the
+ * tied head written as both `tok_emb.emb.weight` and `lm_head.weight`.
  *
  * @module
  */
@@ -10,7 +10,9 @@ import type { LanguageModel } from "./types.ts";
 
 /** A host tensor: values and shape. */
 export interface HostTensor {
+  /** Values, row-major. */
   data: Float32Array;
+  /** Shape. */
   shape: number[];
 }
 

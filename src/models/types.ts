@@ -14,6 +14,7 @@ export interface ModelConfig {
   /** Longest sequence the model accepts (learned positions), or null for unbounded. */
   maxLen: number | null;
   // deno-lint-ignore no-explicit-any
+  /** Family-specific fields (documented by each family's config type). */
   [field: string]: any;
 }
 
@@ -29,7 +30,7 @@ export interface ModelConfig {
 export interface LanguageModel {
   /** Plain JSON; enough to rebuild the model with the same shapes. */
   readonly config: ModelConfig;
-  /** Trainable and frozen tensors under their checkpoint names (SPEC §1.12 for mHC). */
+  /** Trainable and frozen tensors under their checkpoint names (docs/models/ lists them per family). */
   readonly weights: Map<string, tf.Variable>;
   /**
    * Next-token log-probabilities.

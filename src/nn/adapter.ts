@@ -1,5 +1,5 @@
 /**
- * The stream-specialized adapter of mHC-SSM with its residual (SPEC §1.4), fused on the webgpu backend:
+ * The stream-specialized adapter of mHC-SSM with its residual (docs/models/mhc.md), fused on the webgpu backend:
  *
  *   out_i = x_i + Dropout(W_up(γ_i ⊙ SiLU(W_down RMSNorm_ad(x_i) + b_down)) + b_up),  i = 1 … n streams,
  *

@@ -1,7 +1,7 @@
 /**
- * Causal convolutions over time, per channel: the short depthwise conv of the SSM blocks (SPEC §1.2 step 3,
+ * Causal convolutions over time, per channel: the short depthwise conv of the SSM blocks (docs/models/baseline.md,
  * Mamba's d_conv = 4, H3's FIR filters) and the long convolution with a kernel as long as the sequence (H3's
- * SSM kernels, SPEC §3.1). Each fast version sits beside a plain-loop reference (`…Ref`).
+ * SSM kernels). Each fast version sits beside a plain-loop reference (`…Ref`).
  *
  * Both fast versions use only slice / pad / multiply / add / batched matmul, which have gradients on cpu, wasm and
  * webgpu (tfjs-wasm has no FFT and no depthwise-conv backprop kernels).

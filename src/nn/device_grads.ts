@@ -3,8 +3,8 @@
  *
  * tfjs 4.22's built-in gradients of both multiply the upstream gradient by `ones(x.shape)`, which tfjs-core builds
  * as a host array and uploads on every backward pass (16 MiB for each RMSNorm mean over an mHC activation at the
- * published size). On the webgpu backend such uploads dominated a training step on the H100 (bench/
- * gpu_step_profile.ts). The gradients registered here broadcast the upstream gradient on the device instead: the
+ * published size). On the webgpu backend such uploads dominated a training step on the GPU (results/bench/h100/
+ * README.md, "Session 1"). The gradients registered here broadcast the upstream gradient on the device instead: the
  * same values, no host data.
  *
  * @module

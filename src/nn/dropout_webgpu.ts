@@ -2,7 +2,8 @@
  * Dropout masks generated on the GPU (webgpu backend).
  *
  * `tf.dropout` draws its uniforms on the host (tfjs-core's seeded generator) and uploads them: at the published
- * mHC + adapters size that is 16 calls × 4M numbers per forward pass, which took seconds per step on the H100.
+ * mHC + adapters size that is 16 calls × 4M numbers per forward pass, which dominated a step on the GPU
+ * (results/bench/h100/README.md, "Session 1").
  * Here one WGSL dispatch writes the inverted-dropout mask m_i ∈ {0, 1/(1 − p)} from a counter-based hash (PCG) of
  * the element index and a 64-bit seed (two int32 words, a 2-element upload), so a mask is a pure function of
  * (seed, shape, p): reproducible, and independent across seeds.

@@ -1,6 +1,6 @@
 /**
- * Gated units: the output gates of the SSM blocks (sigmoid gate of SPEC §1.2 step 6, Mamba's SiLU gate of §4) and
- * the gated linear unit.
+ * Gated units: the output gates of the SSM blocks (the baseline block's sigmoid gate, docs/models/baseline.md
+ * step 6; Mamba's SiLU gate) and the gated linear unit.
  *
  * @module
  */
@@ -17,7 +17,7 @@ function sameShape(fn: string, y: tf.Tensor, g: tf.Tensor): void {
 }
 
 /**
- * Sigmoid gate: y ⊙ σ(g) (the baseline SSM block's gate, SPEC §1.2 step 6).
+ * Sigmoid gate: y ⊙ σ(g) (the baseline SSM block's gate, docs/models/baseline.md step 6).
  *
  * @param y [...] values
  * @param g [...] gate pre-activations, same shape as y
@@ -35,7 +35,7 @@ export function sigmoidGate<T extends tf.Tensor>(y: T, g: T): T {
 }
 
 /**
- * SiLU gate: y ⊙ SiLU(g) = y ⊙ g ⊙ σ(g) (Mamba's output gate, SPEC §4).
+ * SiLU gate: y ⊙ SiLU(g) = y ⊙ g ⊙ σ(g) (Mamba's output gate).
  *
  * @param y [...] values
  * @param g [...] gate pre-activations, same shape as y

@@ -5,7 +5,7 @@
  *   ({@linkcode matmulT}), whose loads absorb the transposes.
  * - Elsewhere tfjs's own `matMul` runs. On webgpu that kernel is fast only with an untransposed B and sizes that
  *   are multiples of 4 (`matMul(a, b, false, true)` and its autograd backward fell back to a scalar kernel that
- *   measured 0.3–0.4 TFLOP/s on the H100 against 2.45 TFLOP/s for the vec4 form), and in tfjs 4.22 its
+ *   was several times slower than the vec4 form: results/bench/h100_probe/README.md), and in tfjs 4.22 its
  *   transposed-B product with a long inner size and a small output is wrong (64 × 64 output, K = 2000:
  *   errors of ~230 against a loop, while the tiled kernel agrees to 6e-5), so the non-webgpu forms below keep B
  *   untransposed by transposing explicitly.

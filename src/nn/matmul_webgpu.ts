@@ -3,8 +3,8 @@
  *
  * `C = op(A) · op(B)` where op is the identity or a transpose, chosen per operand: `mmWebGPU(a, b, ta, tb)`.
  * tfjs-webgpu 4.22 runs `matMul` fast only with an untransposed B and sizes that are multiples of 4 (see
- * `matmul.ts`), so a linear layer paid a transpose dispatch per product and its vec4 kernel measured 2.45 TFLOP/s
- * on the LM-head shapes on the H100. Here every transpose combination is one dispatch:
+ * `matmul.ts`), so a linear layer paid a transpose dispatch per product and its vec4 kernel was slow on the
+ * LM-head shapes (results/bench/h100_probe/README.md). Here every transpose combination is one dispatch:
  *
  * - A workgroup of 256 lanes owns a BM × BN tile of C and walks K in steps of BK: each step loads an A tile
  *   [BK, BM] and a B tile [BK, BN] into workgroup memory (zero-padded at the edges, transposed on the way in when
@@ -49,7 +49,8 @@ const TARGET_WORKGROUPS = 264;
 const MIN_SPLIT_K = 256;
 /**
  * Split-K only for products of at least this many multiply-adds (2³⁰, ≈ 0.7 ms at 3 TFLOP/s): below it the extra
- * dispatch that adds the partial products (~0.1 ms of host time on the H100) costs more than the idle SMs.
+ * dispatch that adds the partial products (its host cost: results/bench/h100/README.md) costs more than the idle
+ * SMs.
  */
 const MIN_SPLIT_MACS = 2 ** 30;
 

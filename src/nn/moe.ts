@@ -1,7 +1,7 @@
 /**
- * Mixture of experts with top-k routing and a Switch-style load-balance loss (SPEC §2.3): router Linear(d→E),
- * p = softmax(router logits), keep the top-k probabilities per token, renormalise them, output
- * Σ_e p̂_e · Expert_e(x) with Expert_e = Linear(d→h) + GELU + Linear(h→d) (biases on both).
+ * Mixture of experts with top-k routing and a Switch-style load-balance loss (HSSM's sparse feed-forward
+ * stage): router Linear(d→E), p = softmax(router logits), keep the top-k probabilities per token, renormalise
+ * them, output Σ_e p̂_e · Expert_e(x) with Expert_e = Linear(d→h) + GELU + Linear(h→d) (biases on both).
  *
  * {@linkcode moeRef} is the dense reference (every expert on every token, masked by the gates);
  * {@linkcode moeForward} computes each expert only on the tokens routed to it (gather → expert → scatter-add). Both
@@ -38,7 +38,7 @@ export interface MoEWeights {
 
 /** Options of {@linkcode moeForward} and {@linkcode moeRef}. */
 export interface MoEOptions {
-  /** Experts per token (SPEC §2.3: 2). Must be between 1 and the number of experts. */
+  /** Experts per token (HSSM's card: 2). Must be between 1 and the number of experts. */
   topK: number;
   /** Weight α of the load-balance loss (default 0.01). */
   auxAlpha?: number;

@@ -1,5 +1,5 @@
 /**
- * Normalisations: RMSNorm (SPEC §1.2: x · rsqrt(mean(x²) + ε) · w) and LayerNorm.
+ * Normalisations: RMSNorm (x · rsqrt(mean(x²) + ε) · w, docs/models/baseline.md) and LayerNorm.
  *
  * @module
  */

@@ -29,7 +29,9 @@ export interface ParamOptions {
  * ```
  */
 export class Params {
+  /** The parameters under their checkpoint names. */
   readonly weights: Map<string, tf.Variable> = new Map();
+  /** Names of the parameters excluded from weight decay. */
   readonly noDecay: Set<string> = new Set();
 
   /** Shapes recorded by a dry run (no tensors are created). */
@@ -39,6 +41,7 @@ export class Params {
    * @param rng the generator that draws every initial value
    * @param dryRun record names and shapes only (for parameter counts of large configs without allocating)
    */
+  /** A registry drawing initial values from `rng`. */
   constructor(readonly rng: Rng, readonly dryRun = false) {}
 
   /** Add a parameter from explicit values. */

@@ -1,7 +1,7 @@
 /**
- * Linear recurrences over time: the diagonal time-invariant scan of the baseline SSM unit (SPEC §1.2) and Mamba's
- * selective scan (SPEC §4). Each fast kernel sits beside its plain-loop reference (`…Ref`), which is the test
- * oracle.
+ * Linear recurrences over time: the diagonal time-invariant scan of the baseline SSM unit
+ * (docs/models/baseline.md) and Mamba's selective scan (`selective_scan_ref` of state-spaces/mamba). Each fast
+ * kernel sits beside its plain-loop reference (`…Ref`), which is the test oracle.
  *
  * Two fast kernels, chosen by `opts.impl` (default `auto`): on the host-memory backends (cpu, wasm) a sequential
  * loop over Float32Arrays (O(B·T·D) work, no per-op overhead), elsewhere (webgpu, native) a `parallel` tf-op scan.
@@ -10,11 +10,11 @@
  * the parallel scan are bound by per-dispatch overhead.
  * The parallel kernels run a log-depth Hillis–Steele scan with the associative operator
  * (a₁, b₁) ∘ (a₂, b₂) = (a₁a₂, a₂b₁ + b₂): ⌈log₂T⌉ levels of shift / multiply / add over the whole sequence. Only
- * products of decays are formed — never a division by a cumulative product (the trick of SPEC §3.2 that underflows
- * and must not be used) — so decays near 0 underflow harmlessly to 0 and decays near 1 stay exact. Gradients are
- * `tf.customGrad`s: the adjoint of a linear recurrence is the same recurrence run backwards, so the backward pass is
- * one more fast scan plus elementwise products and sums. Every op used has a gradient-free kernel on cpu, wasm and
- * webgpu.
+ * products of decays are formed — never a division by a cumulative product (a trick of some H3 ports that
+ * underflows and must not be used) — so decays near 0 underflow harmlessly to 0 and decays near 1 stay exact.
+ * Gradients are `tf.customGrad`s: the adjoint of a linear recurrence is the same recurrence run backwards, so the
+ * backward pass is one more fast scan plus elementwise products and sums. Every op used has a gradient-free
+ * kernel on cpu, wasm and webgpu.
  *
  * @module
  */
@@ -279,7 +279,7 @@ function selectiveScanHost(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Diagonal time-invariant scan (SPEC §1.2)
+// Diagonal time-invariant scan (docs/models/baseline.md)
 
 function checkDiag(fn: string, u: tf.Tensor, a: tf.Tensor, b: tf.Tensor): void {
   if (u.rank !== 3) {
@@ -375,7 +375,7 @@ export function diagScan(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Selective scan (SPEC §4)
+// Selective scan (Mamba-1)
 
 function checkSelective(
   fn: string,

@@ -1,5 +1,5 @@
 /**
- * Sinkhorn–Knopp normalisation (SPEC §1.4), not in log space: P = exp(ℓ/τ − rowmax(ℓ/τ)), then `iters` times
+ * Sinkhorn–Knopp (docs/models/mhc.md), not in log space: P = exp(ℓ/τ − rowmax(ℓ/τ)), then `iters` times
  * P ← P / (rowsum + 1e-8); P ← P / (colsum + 1e-8). Ends on a column normalisation. Differentiable through all
  * iterations. Also the simplex weights softmax(ℓ/τ) used for the pre/post stream mixing.
  *

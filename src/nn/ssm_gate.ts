@@ -1,5 +1,6 @@
 /**
- * The read-out and gate of the SimpleSSM block (SPEC §1.3): y = (s ⊙ c + u ⊙ D) ⊙ σ(g), fused on webgpu.
+ * The read-out and gate of the SimpleSSM block (docs/models/baseline.md, step 6): y = (s ⊙ c + u ⊙ D) ⊙ σ(g),
+ * fused on webgpu.
  *
  * As tf ops this is five dispatches forward and about fourteen backward (the products, the sigmoid and its
  * gradient, and two sums over the rows for c and D). {@linkcode ssmGate} on webgpu runs one WGSL kernel forward and

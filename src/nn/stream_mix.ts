@@ -1,5 +1,5 @@
 /**
- * Stream mixing for multi-stream residuals (mHC, SPEC §1.4): Y[r, i, :] = Σ_j W[i, j] · X[r, j, :].
+ * Stream mixing for multi-stream residuals (mHC, docs/models/mhc.md): Y[r, i, :] = Σ_j W[i, j] · X[r, j, :].
  *
  * One op covers every map of the mHC block: the pre-mix and the aggregator (W = a simplex row, [1, n]), the
  * residual mixing (W = the Sinkhorn matrix, [n, n]) and the post-distribution of the block output over the streams

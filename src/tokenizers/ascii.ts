@@ -1,7 +1,7 @@
 /**
- * A 128-code ASCII character tokenizer with the cleaning of SPEC §0: accented letters folded to their base
- * ASCII form (NFKD + combining marks removed, plus a small map for ß, æ, œ, ø, typographic quotes and dashes),
- * long runs of one repeated symbol removed, and any non-ASCII leftover dropped.
+ * A 128-code ASCII character tokenizer with the cleaning of the character curriculum (docs/data.md): accented
+ * letters folded to their base ASCII form (NFKD + combining marks removed, plus a small map for ß, æ, œ, ø,
+ * typographic quotes and dashes), long runs of one repeated symbol removed, and any non-ASCII leftover dropped.
  *
  * Ids are the ASCII codes themselves. Code 0 (NUL) is reserved as EOS/BOS: it never comes out of `clean`, the
  * data pipeline appends it after each line, and `decode` skips it.
@@ -81,7 +81,7 @@ const FOLD_MAP: Record<string, string> = {
 const FOLD_RE = new RegExp(`[${Object.keys(FOLD_MAP).join("")}]`, "g");
 
 /**
- * Character-level tokenizer over the 128 ASCII codes (SPEC §0). EOS/BOS id = 0 (NUL).
+ * Character-level tokenizer over the 128 ASCII codes (docs/data.md). EOS/BOS id = 0 (NUL).
  *
  * @example
  * ```ts
@@ -93,13 +93,17 @@ const FOLD_RE = new RegExp(`[${Object.keys(FOLD_MAP).join("")}]`, "g");
  * ```
  */
 export class AsciiTokenizer implements Tokenizer {
+  /** Tokenizer name. */
   readonly name = "ascii";
+  /** Number of ids: the 128 ASCII codes. */
   readonly vocabSize = 128;
   /** NUL (0) is the EOS/BOS code; cleaned text never contains it. */
   readonly eosId = 0;
+  /** The options in effect, defaults filled in. */
   readonly options: Required<Omit<AsciiTokenizerOptions, "maxSymbolRun">> & { maxSymbolRun: number | null };
   #runRe: RegExp | null;
 
+  /** A tokenizer with the given cleaning options; throws on an invalid option. */
   constructor(opts: AsciiTokenizerOptions = {}) {
     const maxSymbolRun = opts.maxSymbolRun === undefined ? 3 : opts.maxSymbolRun;
     if (maxSymbolRun !== null && !(maxSymbolRun >= 1)) {

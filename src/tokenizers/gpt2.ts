@@ -31,11 +31,15 @@ const EOT = "<|endoftext|>";
  * ```
  */
 export class Gpt2Tokenizer implements Tokenizer {
+  /** Tokenizer name. */
   readonly name = "gpt2";
+  /** Number of ids (GPT-2, no padding). */
   readonly vocabSize = 50257;
+  /** `<|endoftext|>`. */
   readonly eosId = 50256;
   readonly #allowSpecial: boolean;
 
+  /** A GPT-2 tokenizer; see {@linkcode Gpt2TokenizerOptions}. */
   constructor(opts: Gpt2TokenizerOptions = {}) {
     this.#allowSpecial = opts.allowSpecial ?? false;
   }

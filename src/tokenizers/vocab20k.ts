@@ -1,6 +1,6 @@
 /**
  * A trainable word-level tokenizer with sub-word and character fallback, sized like the HSSM card's
- * `simple_tokenizer_20k.json` (SPEC §2.2: 20,000 entries, both token→id and id→token maps).
+ * `simple_tokenizer_20k.json` (20,000 entries; its file size suggests both token→id and id→token maps).
  *
  * - Pre-tokenisation: the GPT-2 split (contractions, a leading space glued to the following word / number /
  *   punctuation run, whitespace runs). Case is kept.
@@ -26,11 +26,17 @@ export const GPT2_SPLIT_RE: RegExp =
 
 /** Saved form of a {@linkcode Vocab20kTokenizer}. */
 export interface Vocab20kJSON {
+  /** Format tag. */
   type: "ssmlab-vocab20k";
+  /** Format version. */
   version: 1;
+  /** Number of ids. */
   vocab_size: number;
+  /** The special tokens' strings. */
   specials: { pad: string; unk: string; bos: string; eos: string };
+  /** Token string → id. */
   token_to_id: Record<string, number>;
+  /** Id → token string. */
   id_to_token: string[];
 }
 
@@ -52,7 +58,7 @@ export function preTokenize(text: string): string[] {
 }
 
 /**
- * Word-level tokenizer with character fallback (SPEC §2 "20k tokenizer").
+ * Word-level tokenizer with character fallback (HSSM's "20k tokenizer"; docs/data.md).
  *
  * @example
  * ```ts
@@ -64,11 +70,17 @@ export function preTokenize(text: string): string[] {
  * ```
  */
 export class Vocab20kTokenizer implements Tokenizer {
+  /** Tokenizer name. */
   readonly name = "vocab20k";
+  /** Number of ids. */
   readonly vocabSize: number;
+  /** `<eos>`. */
   readonly eosId = 3;
+  /** `<pad>`. */
   readonly padId = 0;
+  /** `<unk>`: characters outside the vocabulary. */
   readonly unkId = 1;
+  /** `<bos>`. */
   readonly bosId = 2;
   readonly #tokenToId: Map<string, number>;
   readonly #idToToken: string[];

@@ -3,8 +3,8 @@
  *
  * The tf-op step of `optim.ts` concatenates the gradients and the parameters (one dispatch per ≤ 8 inputs), does
  * the Adam math in ~15 element-wise dispatches over the flat vectors, then splits the new values into one slice
- * per parameter: for the published models ~250 dispatches, each costing ~0.1 ms of host time in Deno's WebGPU on
- * the H100. Here, recorded straight into tfjs-webgpu's command encoder (so they run in order with its kernels):
+ * per parameter: for the published models ~250 dispatches, each costing host time in Deno's WebGPU (measured in
+ * results/bench/h100/README.md). Here, recorded straight into tfjs-webgpu's command encoder (so they run in order with its kernels):
  *
  * - {@linkcode flattenGradsWebGPU}: one `copyBufferToBuffer` per gradient into a fresh flat tensor;
  * - {@linkcode adamwStepWebGPU}: copies of the parameters into a flat tensor, one compute dispatch doing

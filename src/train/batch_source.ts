@@ -9,9 +9,13 @@ import { Rng, type RngState } from "../rng.ts";
 
 /** One batch: row-major [batch, seqLen] inputs and next-token targets (−100 = ignored). */
 export interface Batch {
+  /** Inputs, row-major [batch, seqLen]. */
   x: Int32Array;
+  /** Next-token targets, row-major [batch, seqLen]. */
   y: Int32Array;
+  /** Rows in this batch. */
   batch: number;
+  /** Tokens per row. */
   seqLen: number;
 }
 
@@ -21,8 +25,11 @@ export interface Batch {
  * from which `setState()` continues exactly.
  */
 export interface BatchSource {
+  /** The next batch, or null once at the end of each epoch. */
   next(): Batch | null;
+  /** A JSON-serialisable copy of the position. */
   getState(): unknown;
+  /** Continue exactly from a state returned by `getState`. */
   setState(s: unknown): void;
   /** Epochs completed (0 during the first epoch). */
   readonly epoch: number;
@@ -32,7 +39,9 @@ export interface BatchSource {
 
 /** Options of {@linkcode ArrayBatchSource}. */
 export interface ArrayBatchSourceOptions {
+  /** Rows per batch. */
   batch: number;
+  /** Tokens per row (T). */
   seqLen: number;
   /** Shuffle sequence order each epoch (default true). */
   shuffle?: boolean;
@@ -44,10 +53,13 @@ export interface ArrayBatchSourceOptions {
 
 /** Serialised {@linkcode ArrayBatchSource} position. */
 export interface ArrayBatchSourceState {
+  /** Epochs completed. */
   epoch: number;
+  /** Next sequence within this epoch's order. */
   cursor: number;
   /** Generator state when this epoch's order was drawn (the order is redrawn from it on restore). */
   rngAtEpoch: RngState;
+  /** Generator state now. */
   rng: RngState;
 }
 
@@ -64,12 +76,19 @@ export interface ArrayBatchSourceState {
  * ```
  */
 export class ArrayBatchSource implements BatchSource {
+  /** The packed token array. */
   readonly tokens: Int32Array;
+  /** Rows per batch. */
   readonly batch: number;
+  /** Tokens per row (T). */
   readonly seqLen: number;
+  /** Whether the sequence order is reshuffled every epoch. */
   readonly shuffle: boolean;
+  /** Whether a final partial batch is dropped. */
   readonly dropLast: boolean;
+  /** The generator of the order. */
   readonly rng: Rng;
+  /** Number of sequences, ⌊(n − 1)/T⌋. */
   readonly numSequences: number;
   #epoch = 0;
   #cursor = 0;
@@ -77,6 +96,7 @@ export class ArrayBatchSource implements BatchSource {
   #rngAtEpoch: RngState;
   #dataset: PackedDataset;
 
+  /** Batches over `tokens`; throws when the sizes are invalid or the tokens make no (full) batch. */
   constructor(tokens: Int32Array, opts: ArrayBatchSourceOptions) {
     const { batch, seqLen } = opts;
     if (!Number.isInteger(batch) || batch < 1) {
@@ -91,7 +111,7 @@ export class ArrayBatchSource implements BatchSource {
     this.shuffle = opts.shuffle ?? true;
     this.dropLast = opts.dropLast ?? false;
     this.rng = opts.rng instanceof Rng ? opts.rng : new Rng(opts.rng ?? 1337);
-    this.#dataset = new PackedDataset(tokens, seqLen); // SPEC §1.6 packing, one implementation (data/batches.ts)
+    this.#dataset = new PackedDataset(tokens, seqLen); // docs/data.md packing, one implementation (data/batches.ts)
     this.numSequences = this.#dataset.length;
     if (this.numSequences === 0) {
       throw new Error(`ArrayBatchSource: ${tokens.length} tokens make no sequence of length ${seqLen} + 1.`);
@@ -105,10 +125,12 @@ export class ArrayBatchSource implements BatchSource {
     this.#order = this.#drawOrder();
   }
 
+  /** Epochs completed (0 during the first). */
   get epoch(): number {
     return this.#epoch;
   }
 
+  /** Batches per epoch. */
   get length(): number {
     return this.dropLast
       ? Math.floor(this.numSequences / this.batch)
@@ -120,6 +142,7 @@ export class ArrayBatchSource implements BatchSource {
     return this.rng.permutation(this.numSequences);
   }
 
+  /** The next batch, or null once at the end of each epoch (the next call starts a new epoch). */
   next(): Batch | null {
     const left = this.numSequences - this.#cursor;
     if (left <= 0 || (this.dropLast && left < this.batch)) {
@@ -135,6 +158,7 @@ export class ArrayBatchSource implements BatchSource {
     return { x, y, batch: b, seqLen: this.seqLen };
   }
 
+  /** The position: epoch, cursor and generator states. */
   getState(): ArrayBatchSourceState {
     return {
       epoch: this.#epoch,
@@ -144,6 +168,7 @@ export class ArrayBatchSource implements BatchSource {
     };
   }
 
+  /** Continue exactly from `s`; throws on a malformed state. */
   setState(s: unknown): void {
     const st = s as ArrayBatchSourceState;
     if (!st || typeof st.epoch !== "number" || typeof st.cursor !== "number" || !st.rngAtEpoch || !st.rng) {

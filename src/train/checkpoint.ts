@@ -1,7 +1,7 @@
 /**
  * Checkpoints: a folder `<root>/step-<N>/` (or another name) holding
  *
- * - `model.safetensors` — the model's weights under their checkpoint names (SPEC §1.12, PyTorch layouts);
+ * - `model.safetensors` — the model's weights under their checkpoint names (docs/models/; PyTorch layouts);
  * - `config.json` — the model config (enough to rebuild the model);
  * - `optimizer.safetensors` — AdamW moments as `exp_avg.<name>` / `exp_avg_sq.<name>`, with the step counts,
  *   hyperparameters and frozen names in its metadata;
@@ -39,18 +39,26 @@ export interface TrainState {
   rng: Record<string, RngState | unknown>;
   /** The LR schedule: its spec (or "custom") and position (= step). */
   schedule: { spec: unknown; lr: number; position: number };
+  /** Best validation loss so far, or null. */
   bestValLoss: number | null;
+  /** The run's seed. */
   seed: number;
+  /** The tfjs backend that ran. */
   backend: string;
+  /** Versions (from `describeEnvironment`). */
   versions: Record<string, unknown>;
   // deno-lint-ignore no-explicit-any
+  /** Further fields a caller stores. */
   [field: string]: any;
 }
 
 /** Options of {@linkcode saveCheckpoint}. */
 export interface SaveCheckpointOptions {
+  /** The model whose weights and config are saved. */
   model: LanguageModel;
+  /** The optimizer whose state is saved (none: weights only). */
   optimizer?: AdamW | null;
+  /** Step, data position, generator states and the rest of the training state. */
   state: TrainState;
   /** Folder name under the root (default `step-<state.step>`). */
   name?: string;
@@ -64,11 +72,17 @@ export interface SaveCheckpointOptions {
 
 /** A checkpoint read back from disk. */
 export interface LoadedCheckpoint {
+  /** The checkpoint folder. */
   path: string;
+  /** The model config (`config.json`). */
   config: ModelConfig;
+  /** The weights (`model.safetensors`). */
   weights: Map<string, SafeTensor>;
+  /** The optimizer state, or null when none was saved. */
   optimizer: AdamWState | null;
+  /** The training state (`state.json`). */
   state: TrainState;
+  /** The per-step records (`history.json`), or null. */
   history: unknown[] | null;
 }
 

@@ -16,6 +16,7 @@ import { SCHEDULE_NAMES } from "./schedule.ts";
  * ```
  */
 export class NonFiniteError extends Error {
+  /** The error for a non-finite `what` of `value` at `step`. */
   constructor(readonly step: number, readonly what: "loss" | "gradient norm", readonly value: number) {
     super(
       `Training stopped at step ${step}: the ${what} is ${value} (not finite). The update for step ${step} was ` +
@@ -49,6 +50,7 @@ export function assertFinite(step: number, loss: number, gradNorm: number): void
  * ```
  */
 export class TensorLeakError extends Error {
+  /** The error for `count` live tensors after `step`, against `baseline` after `baselineStep`. */
   constructor(
     readonly step: number,
     readonly count: number,
@@ -79,7 +81,7 @@ export class TensorLeakError extends Error {
 export class TensorLeakGuard {
   #baseline: number | null = null;
   #baselineStep = 0;
-  /** @param tolerance tensors allowed above the baseline (default 0) */
+  /** A guard allowing `tolerance` tensors above the baseline. @param tolerance tensors allowed above the baseline (default 0) */
   constructor(readonly tolerance = 0) {}
 
   /** Record or compare the live tensor count after `step`. */
@@ -101,19 +103,33 @@ export class TensorLeakGuard {
 
 /** The fields of the trainer's options that {@linkcode validateTrainConfig} checks. */
 export interface TrainConfigLike {
+  /** Stop after this many optimizer steps. */
   steps?: number;
+  /** Stop after this many data epochs. */
   epochs?: number;
+  /** Peak learning rate. */
   lr?: number;
+  /** Decoupled weight decay. */
   weightDecay?: number;
+  /** Global-norm gradient clip, or null for none. */
   gradClip?: number | null;
+  /** Micro-batches per optimizer step. */
   accumulate?: number;
+  /** Evaluate every N steps. */
   evalEvery?: number;
+  /** Checkpoint every N steps. */
   saveEvery?: number;
+  /** Keep the newest N checkpoints. */
   keepLast?: number;
+  /** Seed. */
   seed?: number;
+  /** Schedule name, spec or function. */
   schedule?: unknown;
+  /** Progress mode or reporter. */
   progress?: unknown;
+  /** Resume flag or checkpoint path. */
   resume?: unknown;
+  /** Run folder for checkpoints. */
   outDir?: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * AdamW written by hand over tf.Variables (one flat m and v over all trainable parameters), with PyTorch's `torch.optim.AdamW` semantics (SPEC §1.7):
+ * AdamW written by hand over tf.Variables (one flat m and v over all trainable parameters), with PyTorch's `torch.optim.AdamW` semantics:
  *
  * ```
  * p ← p · (1 − lr·wd)                                  (decoupled decay, before the Adam update)
@@ -93,8 +93,11 @@ export interface AdamWOptions extends Partial<AdamWHyper> {
 
 /** One parameter's moments. */
 export interface AdamWMoments {
+  /** First moment (running mean of the gradient), flat. */
   m: Float32Array;
+  /** Second moment (running mean of the squared gradient), flat. */
   v: Float32Array;
+  /** The parameter's shape. */
   shape: number[];
   /** Number of updates this parameter has received (PyTorch's per-parameter `step`). */
   step: number;
@@ -104,6 +107,7 @@ export interface AdamWMoments {
 export interface AdamWState {
   /** Number of optimizer steps taken. */
   step: number;
+  /** The hyperparameters in effect. */
   hyper: AdamWHyper;
   /** Names frozen by name (variables with `trainable === false` are frozen regardless). */
   frozen: string[];
@@ -197,8 +201,8 @@ interface Layout {
  * number of tensor ops whatever the number of parameters: concatenate the gradients and the parameters, do the
  * Adam math on the flat vectors, split the new values and `assign` them back. On webgpu (unless `gpuFused: false`)
  * the same step is buffer copies and one fused dispatch, the new values going to new tensors that the variables
- * are assigned (`adamw_webgpu.ts`; measured on the H100, writing in place: 2.3 ms against 44–64 ms for the tf-op
- * step). Gradient clipping can be fused in
+ * are assigned (`adamw_webgpu.ts`; timings of both forms in
+ * results/bench/h100/README.md). Gradient clipping can be fused in
  * (`applyGradients(grads, lr, { clipNorm })`, or {@linkcode AdamW.prepareGradients} +
  * {@linkcode AdamW.applyPrepared} when the norm must be checked on the host before the update, as the trainer
  * does).
@@ -218,6 +222,7 @@ interface Layout {
  * ```
  */
 export class AdamW {
+  /** The hyperparameters (lr, betas, eps, weight decay). */
   readonly hyper: AdamWHyper;
   /** Optimizer steps taken. */
   step = 0;
@@ -235,6 +240,7 @@ export class AdamW {
   readonly #gpuFused: boolean;
 
   /**
+   * An optimizer over `params`, with the hyperparameters of `opts` (PyTorch's defaults otherwise).
    * @param params the model's weights by name (moments are created at once for every trainable one)
    * @throws Error on invalid hyperparameters, with the offending value quoted.
    */
@@ -506,6 +512,10 @@ export class AdamW {
    * @throws Error naming gradients whose parameter is unknown or whose shape differs.
    */
   applyGradients(grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>, lr?: number): void;
+  /**
+   * One AdamW step with the gradients first clipped to `opts.clipNorm`; returns the norm before clipping (the
+   * caller disposes it).
+   */
   applyGradients(
     grads: Map<string, tf.Tensor | null> | Record<string, tf.Tensor | null>,
     lr: number | undefined,

@@ -8,13 +8,19 @@ import { inJupyter, jupyter, type JupyterApi } from "../results/jupyter.ts";
 
 /** What one progress update shows. */
 export interface ProgressInfo {
+  /** 1-based step just completed. */
   step: number;
   /** Total steps of the run, when known. */
   total: number | null;
+  /** Training loss of the step. */
   loss: number;
+  /** Learning rate of the step. */
   lr: number;
+  /** Training tokens per second. */
   tokensPerSec: number;
+  /** Data epoch. */
   epoch: number;
+  /** Validation loss, on evaluation steps. */
   valLoss?: number;
   /** Seconds since this session's first step. */
   elapsedSec: number;
@@ -24,10 +30,13 @@ export interface ProgressInfo {
 
 /** A progress display. */
 export interface ProgressReporter {
+  /** Called once before the first step, with the total steps (when known) and the step resumed from. */
   start(total: number | null, startStep: number): void;
+  /** Called after every step. */
   update(info: ProgressInfo): void;
   /** A one-off message (evaluation results, checkpoint saved, …). */
   message(text: string): void;
+  /** Called once at the end of training. */
   end(): void;
 }
 
@@ -86,15 +95,21 @@ export function formatProgress(i: ProgressInfo, barWidth = 10): string {
  * ```
  */
 export class SilentProgress implements ProgressReporter {
+  /** Every update received. */
   readonly updates: ProgressInfo[] = [];
+  /** Every message received. */
   readonly messages: string[] = [];
+  /** Does nothing. */
   start(): void {}
+  /** Record the update. */
   update(info: ProgressInfo): void {
     this.updates.push(info);
   }
+  /** Record the message. */
   message(text: string): void {
     this.messages.push(text);
   }
+  /** Does nothing. */
   end(): void {}
 }
 
@@ -116,8 +131,11 @@ function writeErr(s: string): void {
 export class BarProgress implements ProgressReporter {
   #last = 0;
   #drawn = false;
+  /** A bar redrawn at most every `intervalMs`, written with `write` (default: stderr). */
   constructor(readonly intervalMs = 100, readonly write: (s: string) => void = writeErr) {}
+  /** Does nothing (the bar appears with the first update). */
   start(): void {}
+  /** Redraw the bar (throttled; the last step is always drawn). */
   update(info: ProgressInfo): void {
     const now = Date.now();
     if (now - this.#last < this.intervalMs && info.step !== info.total) return;
@@ -131,10 +149,12 @@ export class BarProgress implements ProgressReporter {
     this.write(`\r\x1b[2K${line}`);
     this.#drawn = true;
   }
+  /** Print the message on its own line, then continue the bar below it. */
   message(text: string): void {
     this.write(`${this.#drawn ? "\r\x1b[2K" : ""}${text}\n`);
     this.#drawn = false;
   }
+  /** End the bar's line. */
   end(): void {
     if (this.#drawn) this.write("\n");
     this.#drawn = false;
@@ -150,7 +170,9 @@ export class BarProgress implements ProgressReporter {
  * ```
  */
 export class LogProgress implements ProgressReporter {
+  /** A log line every `every` steps, written with `write` (default: stderr). */
   constructor(readonly every = 50, readonly write: (s: string) => void = writeErr) {}
+  /** Print a start line (resumed or fresh, and the total). */
   start(total: number | null, startStep: number): void {
     this.write(
       `training: ${startStep ? `resuming at step ${startStep}` : "starting"}${
@@ -158,12 +180,15 @@ export class LogProgress implements ProgressReporter {
       }\n`,
     );
   }
+  /** Print a line every `every` steps and at the last. */
   update(info: ProgressInfo): void {
     if (info.step % this.every === 0 || info.step === info.total) this.write(formatProgress(info) + "\n");
   }
+  /** Print the message. */
   message(text: string): void {
     this.write(text + "\n");
   }
+  /** Does nothing. */
   end(): void {}
 }
 
@@ -179,11 +204,13 @@ export { inJupyter };
  * ```
  */
 export class JupyterProgress implements ProgressReporter {
+  /** The Jupyter display id updated in place. */
   readonly displayId = `ssmlab-progress-${Math.random().toString(36).slice(2, 10)}`;
   #shown = false;
   #last = 0;
   #log: string[] = [];
   #line = "";
+  /** A display updated at most every `intervalMs` through `api` (default: the kernel's, none outside Jupyter). */
   constructor(readonly intervalMs = 500, readonly api: Pick<JupyterApi, "broadcast"> | null = jupyter()) {}
   #send(): void {
     if (!this.api) return;
@@ -199,7 +226,9 @@ export class JupyterProgress implements ProgressReporter {
     this.api.broadcast(this.#shown ? "update_display_data" : "display_data", content).catch(() => {});
     this.#shown = true;
   }
+  /** Does nothing (the output appears with the first update). */
   start(): void {}
+  /** Update the cell output (throttled; the last step is always shown). */
   update(info: ProgressInfo): void {
     this.#line = formatProgress(info, 30);
     const now = Date.now();
@@ -207,10 +236,12 @@ export class JupyterProgress implements ProgressReporter {
     this.#last = now;
     this.#send();
   }
+  /** Append the message to the output's log lines. */
   message(text: string): void {
     this.#log.push(text);
     this.#send();
   }
+  /** Show the final state. */
   end(): void {
     this.#send();
   }

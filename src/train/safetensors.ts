@@ -28,7 +28,9 @@ export type SafeData =
 
 /** One tensor: data in row-major order and its shape. */
 export interface SafeTensor {
+  /** Values, row-major. */
   data: SafeData;
+  /** Shape. */
   shape: number[];
   /** Element type; inferred from the typed array when absent (Float32Array → F32, Int32Array → I32, …). */
   dtype?: SafeDtype;
@@ -36,7 +38,9 @@ export interface SafeTensor {
 
 /** A loaded file: tensors in file order and the metadata string map. */
 export interface SafetensorsFile {
+  /** Tensors by name, in file order. */
   tensors: Map<string, SafeTensor>;
+  /** The header's `__metadata__` string map. */
   metadata: Record<string, string>;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Learning-rate schedules as pure functions of the 0-based optimizer step. The reference training (SPEC §1.7)
+ * Learning-rate schedules as pure functions of the 0-based optimizer step. The reference's `train.py`
  * uses a constant LR; warm-up and cosine are offered for experiments.
  *
  * @module
@@ -15,6 +15,7 @@ export type ScheduleName = typeof SCHEDULE_NAMES[number];
 
 /** A serialisable schedule description (saved in checkpoints). */
 export interface ScheduleSpec {
+  /** Which schedule. */
   name: ScheduleName;
   /** Warm-up steps (linear from lr/warmup to lr); default 0. */
   warmup?: number;

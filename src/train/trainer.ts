@@ -1,6 +1,7 @@
 /**
- * The training loop (SPEC §1.7): AdamW with decoupled weight decay, global-norm clipping, optional gradient
- * accumulation, periodic evaluation and checkpoints, exact resume, and guards against NaN/Inf and tensor leaks.
+ * The training loop (as mhc-slm's `train.py`): AdamW with decoupled weight decay, global-norm clipping, optional
+ * gradient accumulation, periodic evaluation and checkpoints, exact resume, and guards against NaN/Inf and tensor
+ * leaks.
  *
  * Reproducibility: every random choice is drawn from generators whose states are checkpointed — the data
  * source's own state (`BatchSource.getState()`), the trainer's `rng` (default `new Rng(seed)`; pass the same
@@ -32,7 +33,9 @@ export type { Batch, BatchSource } from "./batch_source.ts";
 
 /** Anything with a serialisable state (an {@linkcode Rng}, or a model's dropout generator). */
 export interface Stateful {
+  /** The current state, JSON-serialisable. */
   getState(): unknown;
+  /** Restore a state returned by `getState`. */
   setState(s: unknown): void;
 }
 
@@ -46,6 +49,7 @@ export interface StepRecord {
   lr: number;
   /** Global gradient L2 norm before clipping. */
   gradNorm: number;
+  /** Training tokens per second of this step. */
   tokensPerSec: number;
   /** Data epoch the step's (last) batch came from. */
   epoch: number;
@@ -55,7 +59,9 @@ export interface StepRecord {
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
+  /** The model to train. */
   model: LanguageModel;
+  /** The training batches. */
   data: BatchSource;
   /** A fresh validation source per evaluation (iterated until its first epoch end). */
   valData?: () => BatchSource;
@@ -69,8 +75,11 @@ export interface TrainOptions {
   schedule?: ScheduleName | ScheduleSpec | Schedule;
   /** Decoupled weight decay (default 0.1, applied to every parameter except exclusions). */
   weightDecay?: number;
+  /** AdamW β₁ (default 0.9). */
   beta1?: number;
+  /** AdamW β₂ (default 0.999). */
   beta2?: number;
+  /** AdamW ε (default 1e-8). */
   eps?: number;
   /** Decay exclusions in addition to the model's `noDecay` set. */
   noDecay?: NamePattern[];
@@ -98,7 +107,9 @@ export interface TrainOptions {
   rngs?: Record<string, Stateful>;
   /** true: continue from `outDir/latest` if present; a path: from that checkpoint; false (default): fresh. */
   resume?: boolean | string;
+  /** Called after every optimizer step. */
   onStep?: (rec: StepRecord) => void | Promise<void>;
+  /** Called after every evaluation. */
   onEval?: (rec: { step: number; valLoss: number }) => void | Promise<void>;
   /** Progress display (default "auto"). */
   progress?: ProgressMode | ProgressReporter;
