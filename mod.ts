@@ -350,7 +350,6 @@ export {
   inJupyter,
   LiveChart,
   type LiveChartOptions,
-  LivePlot,
   type MimeBundle,
   showChart,
   type ShowChartOptions,

@@ -22,7 +22,7 @@ tok_valid=data/cache/tok/wikitext2_valid.gpt2.u16
   --dir "$shared/data/wikitext-2" --out "$tok_valid"
 head -c $((2 * train_tokens)) "$tok_train" | xz -T2 -6 > .device/data/train.u16.xz
 xz -T2 -6 -c "$tok_valid" > .device/data/valid.u16.xz
-"$shared/tools/device-kit" bench/mhc_ablation_device.ts bench/device_bench.ts bench/gpu_tests.ts bench/gpu_profile.ts
+"$shared/tools/device-kit" bench/mhc_ablation_device.ts bench/device_bench.ts bench/gpu_tests.ts bench/gpu_step_profile.ts
 cat <<'CMD'
 Device commands (carry [".device"]; results come back from $OUT):
   parity tests + benchmark (about 6 minutes):

@@ -189,9 +189,6 @@ export class LiveChart {
   }
 }
 
-/** Another name for {@linkcode LiveChart}. */
-export const LivePlot: typeof LiveChart = LiveChart;
-
 /**
  * Format a table as compact aligned text.
  *
