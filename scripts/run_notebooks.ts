@@ -6,10 +6,12 @@
  * deno run -A scripts/run_notebooks.ts --small        # small configs: sets SSMLAB_SMALL=1 for the notebooks
  * deno run -A scripts/run_notebooks.ts notebooks/01_quickstart.ipynb
  * deno run -A scripts/run_notebooks.ts --install      # check/install jupyter (apt, as root) and the Deno kernel
+ * deno run -A scripts/run_notebooks.ts --small --out results/tmp/notebooks   # leave the tracked files alone
  * ```
  *
- * Each notebook is executed in place by `jupyter nbconvert --to notebook --execute --inplace` with a per-cell
- * timeout; its outputs are saved into the file. The time per notebook is printed, and the script exits with
+ * Each notebook is executed by `jupyter nbconvert --to notebook --execute` with a per-cell timeout; its outputs
+ * are saved into the file itself, or with `--out DIR` into a copy in DIR (the notebook still runs from its own
+ * folder, so its relative imports resolve; its run folders then go to `DIR/results` instead of `results/`). The time per notebook is printed, and the script exits with
  * status 1 when any cell fails, after printing the failing cell's error. Notebooks see `SSMLAB_SMALL=1` with
  * `--small`, and `SSMLAB_RESULTS=<project>/results`, so their run folders land in the project's `results/`.
  *
@@ -59,6 +61,8 @@ export interface RunNotebookOptions {
   kernel?: string;
   /** Extra environment variables for the kernel. */
   env?: Record<string, string>;
+  /** Write the executed notebook into this folder instead of over the file (default: in place). */
+  outDir?: string;
 }
 
 /** Outcome of one notebook. */
@@ -248,7 +252,9 @@ export async function ensurePrerequisites(
       specOk = argv.length > 0 && kernelProgramOk(argv[0], kernel);
       if (!specOk) {
         console.error(
-          `The "${kernel}" kernelspec at ${spec} runs "${argv[0]}", not this project's deno (${denoBinary()}).`,
+          `The "${kernel}" kernelspec at ${spec} runs "${
+            argv[0]
+          }", not this project's deno (${denoBinary()}).`,
         );
       }
     } catch (e) {
@@ -291,13 +297,14 @@ export async function runNotebook(path: string, opts: RunNotebookOptions = {}): 
     "--to",
     "notebook",
     "--execute",
-    "--inplace",
+    ...(opts.outDir ? ["--output-dir", resolve(opts.outDir)] : ["--inplace"]),
     `--ExecutePreprocessor.timeout=${opts.cellTimeout ?? 900}`,
     `--ExecutePreprocessor.kernel_name=${opts.kernel ?? projectKernelName()}`,
     abs,
   ];
   const t0 = performance.now();
-  const r = await capture("jupyter", args, kernelEnv(opts));
+  const env = opts.outDir ? { SSMLAB_RESULTS: join(resolve(opts.outDir), "results"), ...opts.env } : opts.env;
+  const r = await capture("jupyter", args, kernelEnv({ ...opts, env }));
   const seconds = (performance.now() - t0) / 1000;
   if (r === null) {
     return { path, ok: false, seconds, error: `jupyter was not found; install it with: ${APT_COMMAND}` };
@@ -359,16 +366,25 @@ const USAGE = `Usage: deno run -A scripts/run_notebooks.ts [--small] [--install]
   --install        install missing prerequisites (jupyter via apt as root; the Deno kernelspec)
   --check          only check the prerequisites
   --timeout=S      seconds allowed per cell (default 900)
+  --out DIR        save the executed notebooks (and their run folders) in DIR, leaving the files alone
   --kernel=NAME    Jupyter kernel name (default: this clone's own, ssmlab-<hash of its path>)
 Without notebook paths, runs every notebooks/*.ipynb.`;
 
 /** Command-line entry point; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let small = false, install = false, check = false, cellTimeout = 900, kernel = projectKernelName();
+  let outDir: string | undefined;
   const files: string[] = [];
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
     if (a === "--small") small = true;
-    else if (a === "--install") install = true;
+    else if (a === "--out" || a.startsWith("--out=")) {
+      outDir = a === "--out" ? argv[++i] : a.slice(6);
+      if (!outDir) {
+        console.error(`--out needs a folder, e.g. --out results/tmp/notebooks.`);
+        return 2;
+      }
+    } else if (a === "--install") install = true;
     else if (a === "--check") check = true;
     else if (a.startsWith("--timeout=")) {
       cellTimeout = Number(a.slice(10));
@@ -404,9 +420,10 @@ export async function main(argv: string[]): Promise<number> {
   const results: NotebookResult[] = [];
   for (const nb of notebooks) {
     console.log(`▶ ${nb}${small ? " (SSMLAB_SMALL=1)" : ""}`);
-    const r = await runNotebook(nb, { small, cellTimeout, kernel });
+    const r = await runNotebook(nb, { small, cellTimeout, kernel, outDir });
     results.push(r);
-    console.log(`${r.ok ? "✔" : "✘"} ${nb}: ${r.seconds.toFixed(1)} s${r.ok ? "" : " — FAILED"}`);
+    const where = outDir ? ` → ${join(outDir, basename(nb))}` : "";
+    console.log(`${r.ok ? "✔" : "✘"} ${nb}${where}: ${r.seconds.toFixed(1)} s${r.ok ? "" : " — FAILED"}`);
     if (!r.ok) console.error(indent(r.error));
   }
   const failed = results.filter((r) => !r.ok);

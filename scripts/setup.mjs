@@ -2,7 +2,8 @@
 // One-time set-up behind the README's npm commands, safe to run every time (it skips what is already done):
 //   1. npm dependencies (Deno itself comes from npm: node_modules/.bin/deno);
 //   2. a system font for chart PNGs (fonts-dejavu-core via apt, when none is installed and we are root);
-//   3. with --jupyter: Debian's jupyter-nbconvert + jupyter-core and the Deno kernel (for the notebook runner).
+//   3. with --jupyter: Debian's jupyter-nbconvert + jupyter-core and the Deno kernel (for the notebook runner);
+//   4. with --browser: Debian's chromium (headless), which opens the notebooks' HTML as a reader sees it.
 // Nothing here downloads from anywhere but the npm registry and Debian's apt.
 import { execSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -74,3 +75,6 @@ if (args.has("--jupyter")) {
   // The kernelspec is this clone's own (scripts/run_notebooks.ts: projectKernelName), checked every run.
   if (has("jupyter")) run(`"${deno}" run -A scripts/run_notebooks.ts --install --check`);
 }
+
+// 4. Chromium for scripts/check_notebooks_html.ts
+if (args.has("--browser") && !has("chromium")) apt(["chromium"]);

@@ -25,6 +25,7 @@ import {
 import { createRun, validateName, writeFileAtomic } from "../src/results/run_dir.ts";
 import { initBackend } from "../src/backend.ts";
 import { join } from "node:path";
+import { Buffer } from "node:buffer";
 
 const curves = (() => {
   const rows: { model: string; step: number; loss: number }[] = [];
@@ -186,7 +187,10 @@ Deno.test("display: outside Jupyter, tables print as text and charts stay headle
   const long = frameToText(Array.from({ length: 50 }, (_, i) => ({ i })), { maxRows: 10 });
   assert(long.includes("… 40 more rows …") && long.includes("(50 rows × 1 columns)"));
   const bundle = await chartBundle(lineChart({ data: curves, x: "step", y: "loss" }));
-  assert(typeof bundle["image/svg+xml"] === "string");
+  assert(typeof bundle["image/png"] === "string");
+  assert(!("image/svg+xml" in bundle), "an SVG fallback would be chosen (and stripped) by nbconvert's HTML");
+  const png = decodePng(new Uint8Array(Buffer.from(bundle["image/png"] as string, "base64")));
+  assert(png.width > 100 && png.height > 100, `chart PNG ${png.width}×${png.height}`);
   assert("application/vnd.vegalite.v5+json" in bundle);
   await showChart(lineChart({ data: curves, x: "step", y: "loss" }), { quiet: true });
   const live = new LiveChart({ x: "step", y: "loss", color: "model", minIntervalMs: 0 });

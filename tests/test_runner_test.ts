@@ -15,7 +15,10 @@ Deno.test("test runner: the driver is found only where swrast_dri.so exists", ()
   try {
     assertEquals(mesaSoftwareDriver([dir]), null);
     Deno.writeFileSync(`${dir}/swrast_dri.so`, new Uint8Array(0));
-    assertEquals(mesaSoftwareDriver(["/no/such/dir", dir]), Deno.build.os === "linux" ? `${dir}/swrast_dri.so` : null);
+    assertEquals(
+      mesaSoftwareDriver(["/no/such/dir", dir]),
+      Deno.build.os === "linux" ? `${dir}/swrast_dri.so` : null,
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -8,7 +8,8 @@
  *
  * @example
  * ```ts
- * import { lineChart, saveChart } from "./charts.ts";
+ * import { Buffer } from "node:buffer";
+import { lineChart, saveChart } from "./charts.ts";
  * const spec = lineChart({
  *   data: [{ step: 0, loss: 3.1, model: "s4" }, { step: 100, loss: 2.4, model: "s4" }],
  *   x: "step", y: "loss", color: "model", title: "Validation loss",
@@ -219,7 +220,7 @@ export interface RgbaImage {
  */
 export function decodePng(png: Uint8Array): RgbaImage {
   const { width, height } = pngSize(png);
-  const b64 = btoa(Array.from(png, (c) => String.fromCharCode(c)).join(""));
+  const b64 = Buffer.from(png).toString("base64");
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" ` +
     `width="${width}" height="${height}"><image width="${width}" height="${height}" ` +
     `xlink:href="data:image/png;base64,${b64}"/></svg>`;

@@ -3,7 +3,8 @@
  *
  * Inside the Deno kernel (`deno jupyter`), {@linkcode showFrame} displays an HTML table, {@linkcode showChart}
  * displays the Vega-Lite spec (`application/vnd.vegalite.v5+json`, interactive in JupyterLab/VS Code) with an
- * `image/svg+xml` fallback (GitHub, nbconvert), and {@linkcode LiveChart} keeps one display updated through a
+ * `image/png` fallback (GitHub, `nbconvert --to html`: nbconvert's HTML sanitizer strips an inline SVG, so an SVG
+ * fallback shows as a blank chart there), and {@linkcode LiveChart} keeps one display updated through a
  * `display_id`. Outside Jupyter (scripts, tests, CI) tables print as compact text, charts print one line, and
  * live charts stay silent: everything is headless-safe.
  *
@@ -21,7 +22,15 @@
  * @module
  */
 import { type DataFrame, isFrame, type Row, toFrame } from "./frames.ts";
-import { lineChart, type LineChartOptions, renderSvg, type VegaLiteSpec } from "./charts.ts";
+import { Buffer } from "node:buffer";
+import {
+  lineChart,
+  type LineChartOptions,
+  pngSize,
+  renderPng,
+  renderSvg,
+  type VegaLiteSpec,
+} from "./charts.ts";
 
 /** A Jupyter MIME bundle: MIME type → content. */
 export type MimeBundle = Record<string, unknown>;
@@ -59,14 +68,14 @@ export async function showFrame(df: DataFrame | readonly Row[], opts: TableOptio
 
 /** Options of {@linkcode showChart}. */
 export interface ShowChartOptions {
-  /** Add the `image/svg+xml` fallback (default true). */
-  svg?: boolean;
+  /** Add the `image/png` picture of the chart for readers without a Vega-Lite renderer (default true). */
+  image?: boolean;
   /** Outside Jupyter, print nothing instead of one line (default false). */
   quiet?: boolean;
 }
 
 /**
- * Display a Vega-Lite chart in Jupyter (interactive spec + SVG fallback); elsewhere print one line.
+ * Display a Vega-Lite chart in Jupyter (interactive spec + PNG fallback); elsewhere print one line.
  *
  * @example
  * ```ts
@@ -81,33 +90,57 @@ export async function showChart(spec: VegaLiteSpec, opts: ShowChartOptions = {})
     if (!opts.quiet) console.log(chartLine(spec));
     return;
   }
-  await j.display(await chartBundle(spec, opts.svg ?? true), { raw: true });
+  await j.broadcast("display_data", { ...(await chartDisplay(spec, opts.image ?? true)), transient: {} });
 }
 
 /**
- * The MIME bundle of a chart: `application/vnd.vegalite.v5+json`, `image/svg+xml` (unless `svg` is false) and
- * `text/plain`.
+ * The MIME bundle of a chart: `application/vnd.vegalite.v5+json`, `image/png` (base64, drawn at twice the
+ * chart's size; unless `image` is false) and `text/plain`.
  *
  * @example
  * ```ts
  * import { chartBundle } from "./display.ts";
  * import { lineChart } from "./charts.ts";
  * const bundle = await chartBundle(lineChart({ data: [{ x: 1, y: 2 }], x: "x", y: "y" }));
- * console.log(Object.keys(bundle));
+ * console.log(Object.keys(bundle)); // the three MIME types
  * ```
  */
-export async function chartBundle(spec: VegaLiteSpec, svg = true): Promise<MimeBundle> {
-  const bundle: MimeBundle = { "application/vnd.vegalite.v5+json": spec, "text/plain": chartLine(spec) };
-  if (svg) bundle["image/svg+xml"] = await renderSvg(spec);
-  return bundle;
+export async function chartBundle(spec: VegaLiteSpec, image = true): Promise<MimeBundle> {
+  return (await chartDisplay(spec, image)).data;
+}
+
+/**
+ * A chart's display message content: its {@linkcode chartBundle} and the metadata that shows the double-size PNG
+ * at the chart's own size (`metadata["image/png"].width/height`).
+ *
+ * @example
+ * ```ts
+ * import { chartDisplay } from "./display.ts";
+ * import { lineChart } from "./charts.ts";
+ * const { metadata } = await chartDisplay(lineChart({ data: [{ x: 1, y: 2 }], x: "x", y: "y" }));
+ * ```
+ */
+export async function chartDisplay(
+  spec: VegaLiteSpec,
+  image = true,
+): Promise<{ data: MimeBundle; metadata: Record<string, unknown> }> {
+  const data: MimeBundle = { "application/vnd.vegalite.v5+json": spec, "text/plain": chartLine(spec) };
+  if (!image) return { data, metadata: {} };
+  const png = renderPng(await renderSvg(spec), { scale: 2 });
+  const { width, height } = pngSize(png);
+  data["image/png"] = Buffer.from(png).toString("base64");
+  return {
+    data,
+    metadata: { "image/png": { width: Math.round(width / 2), height: Math.round(height / 2) } },
+  };
 }
 
 /** Options of {@linkcode LiveChart}: a line chart's options without `data`, plus update pacing. */
 export interface LiveChartOptions extends Omit<LineChartOptions, "data"> {
   /** Least time between display updates in milliseconds (default 1000); `finish()` always updates. */
   minIntervalMs?: number;
-  /** Add the SVG fallback to every update, not just the last (default false: SVG rendering costs time). */
-  svgEveryUpdate?: boolean;
+  /** Add the PNG fallback to every update, not just the last (default false: rendering it costs time). */
+  imageEveryUpdate?: boolean;
   /** Outside Jupyter, print one text line per update (default false: silent). */
   log?: boolean;
 }
@@ -144,7 +177,7 @@ export class LiveChart {
 
   /** The chart of the rows so far. */
   spec(): VegaLiteSpec {
-    const { minIntervalMs: _a, svgEveryUpdate: _b, log: _c, ...chart } = this.#opts;
+    const { minIntervalMs: _a, imageEveryUpdate: _b, log: _c, ...chart } = this.#opts;
     return lineChart({ ...chart, data: this.rows });
   }
 
@@ -165,7 +198,7 @@ export class LiveChart {
     return this.#update(false);
   }
 
-  /** Draw the final chart, with its SVG fallback. */
+  /** Draw the final chart, with its PNG fallback. */
   finish(): Promise<void> {
     return this.#update(true);
   }
@@ -182,8 +215,8 @@ export class LiveChart {
       return;
     }
     if (this.rows.length === 0 && !final) return;
-    const data = await chartBundle(this.spec(), final || (this.#opts.svgEveryUpdate ?? false));
-    const content = { data, metadata: {}, transient: { display_id: this.displayId } };
+    const shown = await chartDisplay(this.spec(), final || (this.#opts.imageEveryUpdate ?? false));
+    const content = { ...shown, transient: { display_id: this.displayId } };
     await j.broadcast(this.#shown ? "update_display_data" : "display_data", content);
     this.#shown = true;
   }
