@@ -52,8 +52,23 @@ export {
   exportReferenceWeights,
   type HostTensor,
   importReferenceWeights,
+  type PreparedWeights,
+  prepareReferenceWeights,
+  referenceStateDict,
   TIED_ALIASES,
+  type TiedHeadMode,
+  type TiedLayout,
+  toFloat32,
 } from "./src/models/reference_weights.ts";
+export {
+  exportPytorch,
+  type ExportPytorchOptions,
+  type ExportPytorchResult,
+  importPytorch,
+  type ImportedPytorch,
+  type ImportPytorchOptions,
+  inferReferenceConfig,
+} from "./src/models/interop.ts";
 
 // Neural-network ops
 export {
