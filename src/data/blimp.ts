@@ -13,7 +13,7 @@
 import { basename, join } from "node:path";
 import { DataError, errorMessage } from "./errors.ts";
 import { HubClient } from "./hub.ts";
-import { parquetColumns, readParquetColumns, readText } from "./corpora.ts";
+import { emptyFileError, parquetColumns, readParquetColumns, readText } from "./corpora.ts";
 
 /** One minimal pair. */
 export interface BlimpPair {
@@ -273,6 +273,7 @@ export function parseBlimpJsonl(text: string, file: string): BlimpPair[] {
     }
     out.push(toPair(rec as Record<string, unknown>, uidFallback, where, { file, line: i + 1 }));
   }
+  if (!out.length) throw emptyFileError(file, lines.length - 1, "a BLiMP jsonl file (one pair per line)");
   return out;
 }
 
@@ -298,6 +299,7 @@ export function readBlimpParquet(file: string, uid?: string): BlimpPair[] {
     .filter((c) => all.has(c));
   const data = readParquetColumns(file, want);
   const n = data.sentence_good.length;
+  if (!n) throw emptyFileError(file, 0, "a BLiMP parquet file with at least one pair");
   const out: BlimpPair[] = [];
   for (let r = 0; r < n; r++) {
     const rec: Record<string, unknown> = {};

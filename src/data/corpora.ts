@@ -117,6 +117,12 @@ function parquetError(file: string, e: unknown, expected: string): DataError {
   );
 }
 
+/** The error for a file that holds no text: it names the file and what was expected. */
+export function emptyFileError(file: string, rows: number, expected: string): DataError {
+  const what = rows === 0 ? "is empty" : `has ${rows} line(s) or row(s), all blank`;
+  return new DataError(`The file "${file}" ${what}; expected ${expected}.`, { file });
+}
+
 /** Column names of a parquet file. */
 export function parquetColumns(file: string): string[] {
   try {
@@ -291,6 +297,7 @@ export async function loadWikitext2(opts: WikitextOptions = {}): Promise<CorpusL
   } else {
     lines = splitLines(await readText(file, expected), { hfStyle: true });
   }
+  if (!lines.some((l) => l.trim() !== "")) throw emptyFileError(file, lines.length, expected);
   return { name: "wikitext2", split, files: [file], lines };
 }
 
@@ -396,7 +403,9 @@ export async function loadBabyLM(opts: BabyLMOptions = {}): Promise<BabyLMCorpus
   const bySource: Record<string, string[]> = {};
   const wordsBySource: Record<string, number> = {};
   for (const f of files) {
-    const lines = splitLines(await readText(f, "a BabyLM text file (one line per utterance or paragraph)"));
+    const what = "a BabyLM text file (one line per utterance or paragraph)";
+    const lines = splitLines(await readText(f, what));
+    if (!lines.some((l) => l.trim() !== "")) throw emptyFileError(f, lines.length, what);
     bySource[stem(f)] = opts.keepEmpty ? lines : lines.filter((l) => l.trim() !== "");
     wordsBySource[stem(f)] = bySource[stem(f)].reduce((a, l) => a + countWords(l), 0);
   }
