@@ -64,9 +64,11 @@ export {
   exportPytorch,
   type ExportPytorchOptions,
   type ExportPytorchResult,
-  importPytorch,
   type ImportedPytorch,
+  importPytorch,
   type ImportPytorchOptions,
+  importPytorchToCheckpoint,
+  type ImportToCheckpointOptions,
   inferReferenceConfig,
 } from "./src/models/interop.ts";
 

@@ -8,10 +8,15 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { createModel } from "../src/models/registry.ts";
-import { exportPytorch, importPytorch, inferReferenceConfig } from "../src/models/interop.ts";
+import {
+  exportPytorch,
+  importPytorch,
+  importPytorchToCheckpoint,
+  inferReferenceConfig,
+} from "../src/models/interop.ts";
 import { exportReferenceWeights, importReferenceWeights } from "../src/models/reference_weights.ts";
 import type { LanguageModel } from "../src/models/types.ts";
-import { restoreModel, saveCheckpoint } from "../src/train/checkpoint.ts";
+import { loadCheckpoint, restoreModel, saveCheckpoint } from "../src/train/checkpoint.ts";
 import {
   decodeSafetensors,
   loadSafetensors,
@@ -218,4 +223,23 @@ Deno.test("interop: inferReferenceConfig reads a baseline from shapes", async ()
     norm: "ln",
   });
   base.dispose();
+});
+
+Deno.test("interop: importPytorchToCheckpoint writes a checkpoint that loadCheckpoint and restoreModel read", async () => {
+  await initBackend({ backend: "cpu" });
+  const before = tf.memory().numTensors;
+  const root = await Deno.makeTempDir();
+  const r = await importPytorchToCheckpoint(`${DIR}f16_head_only.safetensors`, root);
+  assertEquals([r.dir, r.tied, r.dtypes, r.configFrom], [`${root}/imported`, "head-only", ["F16"], "shapes"]);
+  const ck = await loadCheckpoint(root);
+  assertEquals(ck.state.step, 0);
+  assertEquals(ck.config.kind, "mhc");
+  const m = createModel(ck.config, 9);
+  restoreModel(m, ck);
+  const { model } = await importPytorch(`${DIR}f16_head_only.safetensors`);
+  assertEquals(snapshot(m), snapshot(model));
+  m.dispose();
+  model.dispose();
+  assertEquals(tf.memory().numTensors, before);
+  await Deno.remove(root, { recursive: true });
 });

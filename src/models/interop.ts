@@ -25,8 +25,8 @@
  *
  * @module
  */
-import { SSMLAB_VERSION } from "../backend.ts";
-import { loadCheckpoint } from "../train/checkpoint.ts";
+import { currentBackend, describeEnvironment, SSMLAB_VERSION } from "../backend.ts";
+import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import {
   loadSafetensors,
   type SafeTensor,
@@ -208,5 +208,53 @@ export async function importPytorch(file: string, opts: ImportPytorchOptions = {
   } catch (e) {
     if (!opts.model) model.dispose();
     throw e;
+  }
+}
+
+/** Options of {@linkcode importPytorchToCheckpoint}. */
+export interface ImportToCheckpointOptions extends ImportPytorchOptions {
+  /** Checkpoint folder name under the root (default "imported"). */
+  name?: string;
+}
+
+/**
+ * Import a PyTorch safetensors file (as {@linkcode importPytorch}) and save it as an ssmlab checkpoint folder
+ * `<root>/<name>/` (model.safetensors, config.json, state.json at step 0, no optimizer state), with `latest`
+ * pointing at it, so that `benchmark --ckpt <root>` and `loadCheckpoint` read it like a trained one.
+ *
+ * @returns the checkpoint folder and what the import found
+ * @example
+ * ```ts
+ * // const { dir } = await importPytorchToCheckpoint("state_dict.safetensors", "runs/imported");
+ * ```
+ */
+export async function importPytorchToCheckpoint(
+  file: string,
+  root: string,
+  opts: ImportToCheckpointOptions = {},
+): Promise<{ dir: string } & Omit<ImportedPytorch, "model">> {
+  const r = await importPytorch(file, opts);
+  try {
+    const seed = opts.seed ?? 1337;
+    const dir = await saveCheckpoint(root, {
+      model: r.model,
+      name: opts.name ?? "imported",
+      state: {
+        step: 0,
+        epoch: 0,
+        data: null,
+        rng: {},
+        schedule: { spec: "none", lr: 0, position: 0 },
+        bestValLoss: null,
+        seed,
+        backend: currentBackend(),
+        versions: describeEnvironment() as unknown as Record<string, unknown>,
+        importedFrom: file,
+      },
+    });
+    const { model: _m, ...info } = r;
+    return { dir, ...info };
+  } finally {
+    if (!opts.model) r.model.dispose();
   }
 }
