@@ -385,6 +385,7 @@ export {
   summarize,
   type SummarizeOptions,
   toFrame,
+  type ToFrameOptions,
 } from "./src/results/frames.ts";
 export {
   createRun,

@@ -187,7 +187,9 @@ export function currentBackend(): string {
 
 /** Versions and machine facts saved beside every result. */
 export interface EnvironmentInfo {
+  /** The active tfjs backend ("cpu", "wasm", "webgpu", "tensorflow"). */
   backend: string;
+  /** The tfjs version. */
   tfjs: string;
   /** The JavaScript runtime running ssmlab. */
   runtime: "deno" | "node" | "other";
@@ -204,10 +206,15 @@ export interface EnvironmentInfo {
   v8: string | null;
   /** Deno's bundled TypeScript version, or null. */
   typescript: string | null;
+  /** The target triple (Deno) or `<platform>-<arch>` (Node). */
   platform: string;
+  /** Logical CPU cores, or null when unknown. */
   cpus: number | null;
+  /** The WebGPU adapter (vendor, architecture, description), or null. */
   gpu: string | null;
+  /** The ssmlab version. */
   ssmlab: string;
+  /** When this description was made (ISO 8601). */
   timestamp: string;
 }
 

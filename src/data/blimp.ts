@@ -320,6 +320,7 @@ export interface LoadBlimpOptions {
   hub?: HubClient;
   /** Hub repo (default "nyu-mll/blimp"). */
   repo?: string;
+  /** Hub revision (branch, tag or commit; default the main branch). */
   revision?: string;
   /** Only these paradigms (default: every one found). */
   paradigms?: string[];

@@ -319,6 +319,7 @@ export interface BabyLMOptions {
   hub?: HubClient;
   /** Hub repo (default {@linkcode BABYLM_REPO}). */
   repo?: string;
+  /** Hub revision (branch, tag or commit; default the main branch). */
   revision?: string;
   /** Only these sources (file stems). */
   sources?: string[];
@@ -449,6 +450,7 @@ export interface FineWebEduOptions {
   hub?: HubClient;
   /** Default {@linkcode FINEWEB_EDU_REPO}. */
   repo?: string;
+  /** Hub revision (branch, tag or commit; default the main branch). */
   revision?: string;
   /** Hub folder of shards (default "sample/10BT"). */
   prefix?: string;
@@ -590,11 +592,14 @@ export type LoadCorpusOptions =
  * ```
  */
 export async function loadCorpus(name: "blimp", opts?: LoadBlimpOptions): Promise<BlimpPair[]>;
+/** BabyLM text per source (see {@linkcode loadBabyLM}). */
 export async function loadCorpus(name: "babylm", opts?: BabyLMOptions): Promise<BabyLMCorpus>;
+/** WikiText-2 lines or the first FineWeb-Edu documents (see {@linkcode loadWikitext2}). */
 export async function loadCorpus(
   name: "wikitext2" | "fineweb-edu",
   opts?: WikitextOptions | (FineWebEduOptions & { firstN?: number }),
 ): Promise<CorpusLines>;
+/** Any registered dataset by name (see {@linkcode DATASETS}). */
 export async function loadCorpus(name: string, opts?: LoadCorpusOptions): Promise<CorpusLines | BlimpPair[]>;
 export async function loadCorpus(
   name: string,

@@ -23,7 +23,9 @@ import type { LanguageModel } from "./types.ts";
 
 /** A host tensor: values and shape. */
 export interface HostTensor {
+  /** Values in row-major order. */
   data: Float32Array;
+  /** The tensor's shape. */
   shape: number[];
 }
 
@@ -82,7 +84,9 @@ function stripWrapper(weights: ReadonlyMap<string, SafeTensor>, names: ReadonlyS
 
 /** Weights renamed to a model's own names, float32, with the tied pair's layout and any problems found. */
 export interface PreparedWeights {
+  /** The weights under the model's names, float32 (names the model lacks kept as they were). */
   weights: Map<string, HostTensor>;
+  /** How the input held the tied pair. */
   tied: TiedLayout;
   /** Tensors refused (bad dtype, unequal tied pair), as sentences; empty when all is well. */
   problems: string[];
