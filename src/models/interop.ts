@@ -13,12 +13,17 @@
  *   model.load_state_dict(load_file("w.safetensors"), strict=True)
  *   ```
  *
+ *   ssmlab's own training checkpoints (`model.safetensors`, the embedding name only) also load with
+ *   `load_model(model, path)`, strict; checked with torch 2.11 and safetensors 0.8
+ *   (tests/fixtures/pytorch/make_fixtures.py).
+ *
  *   A plain `load_state_dict(strict=True)` needs both names, since PyTorch lists a tied parameter under each
  *   module that holds it; a safetensors file cannot alias two names to one buffer, so that layout costs the
- *   matrix twice. Not covered: the reference's own `benchmark.py` reads a pickled `torch.save` dict
- *   (`{"arch", "step", "model", "opt", "scaler", "cfg"}`), which ssmlab does not write; wrap the file in Python
- *   with `torch.save({"arch": kind, "model": load_file(path)}, "ckpt.pt")` (the metadata key `ssmlab_config`
- *   holds the config as JSON).
+ *   matrix twice. Not covered: pickled `torch.save` files (`.pt`), in either direction. The reference's own
+ *   `benchmark.py` loads such a dict (`{"arch", "step", "model", "opt", "scaler", "cfg"}`, SPEC §1.7) with a
+ *   strict `load_state_dict`; to feed it, export with `tiedHead: "both"` and wrap in Python:
+ *   `torch.save({"arch": kind, "model": load_file(path), "cfg": cfg}, "ckpt.pt")` — the reference's `cfg`
+ *   fields are not known here; the metadata key `ssmlab_config` holds ssmlab's config as JSON.
  * - {@linkcode importPytorch} reads any such file (either tied layout or both, a `module.`/`_orig_mod.`
  *   prefix, F32/F16/BF16/F64) into a new or given model; the config comes from the option, the file's
  *   `ssmlab_config` metadata, or the tensor shapes ({@linkcode inferReferenceConfig}).
