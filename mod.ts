@@ -52,8 +52,25 @@ export {
   exportReferenceWeights,
   type HostTensor,
   importReferenceWeights,
+  type PreparedWeights,
+  prepareReferenceWeights,
+  referenceStateDict,
   TIED_ALIASES,
+  type TiedHeadMode,
+  type TiedLayout,
+  toFloat32,
 } from "./src/models/reference_weights.ts";
+export {
+  exportPytorch,
+  type ExportPytorchOptions,
+  type ExportPytorchResult,
+  type ImportedPytorch,
+  importPytorch,
+  type ImportPytorchOptions,
+  importPytorchToCheckpoint,
+  type ImportToCheckpointOptions,
+  inferReferenceConfig,
+} from "./src/models/interop.ts";
 
 // Neural-network ops
 export {
@@ -367,6 +384,7 @@ export {
   summarize,
   type SummarizeOptions,
   toFrame,
+  type ToFrameOptions,
 } from "./src/results/frames.ts";
 export {
   createRun,

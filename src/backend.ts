@@ -187,23 +187,34 @@ export function currentBackend(): string {
 
 /** Versions and machine facts saved beside every result. */
 export interface EnvironmentInfo {
-  /** The tfjs backend that ran ("webgpu", "wasm", "cpu", "tensorflow"). */
+  /** The active tfjs backend ("cpu", "wasm", "webgpu", "tensorflow"). */
   backend: string;
-  /** tfjs version. */
+  /** The tfjs version. */
   tfjs: string;
-  /** Deno version, or null under Node.js. */
+  /** The JavaScript runtime running ssmlab. */
+  runtime: "deno" | "node" | "other";
+  /** Deno's version, or null when not running under Deno. */
   deno: string | null;
-  /** Node.js version, or null under Deno. */
+  /**
+   * Node's version, only when running under Node; null under Deno (whose `process.versions.node` is its
+   * Node-compatibility level, kept in `nodeCompat`). Older `config.json` files may hold that level here.
+   */
   node: string | null;
-  /** Platform, e.g. Deno's build target "x86_64-unknown-linux-gnu". */
+  /** Under Deno: the Node version its `node:` compatibility layer reports; otherwise null. */
+  nodeCompat: string | null;
+  /** The V8 engine's version (Deno or Node), or null when unknown. */
+  v8: string | null;
+  /** Deno's bundled TypeScript version, or null. */
+  typescript: string | null;
+  /** The target triple (Deno) or `<platform>-<arch>` (Node). */
   platform: string;
-  /** Logical CPU cores, when known. */
+  /** Logical CPU cores, or null when unknown. */
   cpus: number | null;
-  /** The WebGPU adapter (vendor, architecture, description), or null off webgpu. */
+  /** The WebGPU adapter (vendor, architecture, description), or null. */
   gpu: string | null;
-  /** ssmlab version. */
+  /** The ssmlab version. */
   ssmlab: string;
-  /** When the description was made (ISO 8601). */
+  /** When this description was made (ISO 8601). */
   timestamp: string;
 }
 
@@ -221,8 +232,8 @@ export const SSMLAB_VERSION = "0.1.0";
  */
 export function describeEnvironment(): EnvironmentInfo {
   const g = globalThis as unknown as {
-    Deno?: { version: { deno: string }; build: { target: string } };
-    process?: { versions?: { node?: string }; platform?: string; arch?: string };
+    Deno?: { version: { deno: string; v8?: string; typescript?: string }; build: { target: string } };
+    process?: { versions?: { node?: string; v8?: string }; platform?: string; arch?: string };
     navigator?: { hardwareConcurrency?: number };
   };
   let gpu: string | null = null;
@@ -240,8 +251,12 @@ export function describeEnvironment(): EnvironmentInfo {
   return {
     backend: currentBackend(),
     tfjs: tf.version.tfjs,
+    runtime: g.Deno ? "deno" : g.process?.versions?.node ? "node" : "other",
     deno: g.Deno?.version.deno ?? null,
-    node: g.process?.versions?.node ?? null,
+    node: g.Deno ? null : g.process?.versions?.node ?? null,
+    nodeCompat: g.Deno ? g.process?.versions?.node ?? null : null,
+    v8: g.Deno?.version.v8 ?? g.process?.versions?.v8 ?? null,
+    typescript: g.Deno?.version.typescript ?? null,
     platform: g.Deno?.build.target ?? `${g.process?.platform}-${g.process?.arch}`,
     cpus: g.navigator?.hardwareConcurrency ?? null,
     gpu,

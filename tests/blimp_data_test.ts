@@ -87,6 +87,27 @@ Deno.test("blimp: a malformed jsonl line names the file, line number and field",
   );
 });
 
+Deno.test("blimp: an empty jsonl or parquet file is an error naming the file, never 0 pairs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ssmlab_blimp_" });
+  try {
+    await Deno.writeTextFile(`${dir}/anaphor_gender_agreement.jsonl`, "");
+    let e = await assertRejects(() => loadBlimp({ dir }), DataError);
+    assert(e.message.includes(`"${dir}/anaphor_gender_agreement.jsonl" is empty`), e.message);
+    await Deno.writeTextFile(`${dir}/anaphor_gender_agreement.jsonl`, "\n\n");
+    e = await assertRejects(() => loadBlimp({ dir }), DataError);
+    assert(e.message.includes("all blank") && e.message.includes("BLiMP jsonl"), e.message);
+    await Deno.remove(`${dir}/anaphor_gender_agreement.jsonl`);
+    Deno.mkdirSync(`${dir}/wh_island`);
+    const f = `${dir}/wh_island/train-00000-of-00001.parquet`;
+    pl.DataFrame([pl.Series("sentence_good", [], pl.Utf8), pl.Series("sentence_bad", [], pl.Utf8)])
+      .writeParquet(f);
+    e = await assertRejects(() => loadBlimp({ dir }), DataError);
+    assert(e.message.includes(`"${f}" is empty`), e.message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("blimp: Hub parquet layout (one folder per paradigm), truncated file error", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ssmlab_blimp_" });
   try {

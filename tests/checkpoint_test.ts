@@ -12,7 +12,8 @@ import {
   saveCheckpoint,
   type TrainState,
 } from "../src/train/checkpoint.ts";
-import { loadSafetensors, saveSafetensors } from "../src/train/safetensors.ts";
+import { loadSafetensors, type SafeTensor, saveSafetensors } from "../src/train/safetensors.ts";
+import { createModel } from "../src/models/registry.ts";
 import { Rng } from "../src/rng.ts";
 
 function state(step: number): TrainState {
@@ -176,5 +177,90 @@ Deno.test("checkpoint: load sub-modules frozen from another checkpoint, with ren
   assertStringIncludes(e.message, `"encoder.mix.weight" → "encoder.mix.weight" is not a parameter`);
   opt.dispose();
   model.dispose();
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("checkpoint: restoreModel reads every tied-head layout (both, lm_head only) and F64/BF16 weights", async () => {
+  await initBackend({ backend: "cpu" });
+  const before = tf.memory().numTensors;
+  const root = await Deno.makeTempDir();
+  const config = { kind: "mhc", vocabSize: 16, maxLen: 8, dim: 8, layers: 1, nStreams: 2 };
+  const a = createModel(config, 1);
+  const want = new Map([...a.weights].map(([k, v]) => [k, Float32Array.from(v.dataSync() as Float32Array)]));
+  await saveCheckpoint(root, { model: a, state: state(1) });
+  a.dispose();
+  const file = `${root}/step-1/model.safetensors`;
+  const saved = (await loadSafetensors(file)).tensors;
+  assert(!saved.has("lm_head.weight") && saved.has("tok_emb.emb.weight"), "ssmlab saves the embedding name");
+  const emb = saved.get("tok_emb.emb.weight")!;
+  const bf16 = (x: Float32Array) =>
+    new Float32Array(Uint32Array.from(new Uint32Array(x.buffer), (u) => u & 0xffff0000).buffer);
+  const toBf16Bytes = (x: Float32Array) =>
+    new Uint8Array(Uint16Array.from(new Uint32Array(x.buffer), (u) => u >>> 16).buffer);
+  const layouts: [string, Map<string, SafeTensor>, (n: string, x: Float32Array) => Float32Array][] = [
+    ["both", new Map([...saved, ["lm_head.weight", emb]]), (_, x) => x],
+    [
+      "head only",
+      new Map([...saved].map(([k, v]) => [k === "tok_emb.emb.weight" ? "lm_head.weight" : k, v])),
+      (_, x) => x,
+    ],
+    [
+      "F64",
+      new Map(
+        [...saved].map((
+          [k, v],
+        ) => [k, { ...v, dtype: "F64", data: Float64Array.from(v.data as Float32Array) }]),
+      ),
+      (_, x) => x,
+    ],
+    [
+      "BF16",
+      new Map(
+        [...saved].map((
+          [k, v],
+        ) => [k, { shape: v.shape, dtype: "BF16", data: toBf16Bytes(v.data as Float32Array) }]),
+      ),
+      (_, x) => bf16(x),
+    ],
+  ];
+  for (const [label, tensors, expect] of layouts) {
+    await saveSafetensors(file, tensors as Map<string, SafeTensor>);
+    const b = createModel(config, 2);
+    restoreModel(b, await loadCheckpoint(root));
+    for (const [k, v] of b.weights) {
+      assertEquals(
+        Float32Array.from(v.dataSync() as Float32Array),
+        expect(k, want.get(k)!),
+        `${label}: ${k}`,
+      );
+    }
+    b.dispose();
+  }
+  await saveSafetensors(
+    file,
+    new Map([...saved, ["norm_f.weight", { data: new Int32Array(8), shape: [8] }]]),
+  );
+  const c = createModel(config, 3);
+  const ck = await loadCheckpoint(root);
+  let msg = "";
+  try {
+    restoreModel(c, ck);
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assertStringIncludes(msg, `Tensor "norm_f.weight" in "${file}" has dtype I32`);
+  await saveSafetensors(
+    file,
+    new Map([...saved, ["lm_head.weight", { data: new Float32Array(16 * 8), shape: [16, 8] }]]),
+  );
+  msg = "";
+  try {
+    restoreModel(c, await loadCheckpoint(root));
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assertStringIncludes(msg, `"lm_head.weight" in "${file}" differs from "tok_emb.emb.weight"`);
+  c.dispose();
+  assertEquals(tf.memory().numTensors, before);
   await Deno.remove(root, { recursive: true });
 });

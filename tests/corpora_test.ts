@@ -150,3 +150,26 @@ Deno.test("fineweb-edu: streams shards in order in slices, firstN across shards"
     assert(e.message.includes("001_00000.parquet"), e.message);
   });
 });
+
+Deno.test("loaders: an empty file is an error naming the file, never 0 rows", async () => {
+  await tmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/wiki.valid.raw`, "");
+    let e = await assertRejects(() => loadWikitext2({ split: "validation", dir }), DataError);
+    assert(
+      e.message.includes(`"${dir}/wiki.valid.raw" is empty`) && e.message.includes("WikiText"),
+      e.message,
+    );
+    await Deno.writeTextFile(`${dir}/train.txt`, "\n \n\n");
+    e = await assertRejects(() => loadWikitext2({ split: "train", dir }), DataError);
+    assert(e.message.includes(`"${dir}/train.txt" has 3 line(s) or row(s), all blank`), e.message);
+    writeTextParquet(`${dir}/wikitext-2-raw-v1/test-00000-of-00001.parquet`, []);
+    e = await assertRejects(() => loadWikitext2({ split: "test", dir }), DataError);
+    assert(e.message.includes('test-00000-of-00001.parquet" is empty'), e.message);
+  });
+  await tmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a.train`, "one line\n");
+    await Deno.writeTextFile(`${dir}/b.train`, "");
+    const e = await assertRejects(() => loadBabyLM({ dir }), DataError);
+    assert(e.message.includes(`"${dir}/b.train" is empty`) && e.message.includes("BabyLM"), e.message);
+  });
+});

@@ -86,6 +86,48 @@ Deno.test("frames: Parquet and CSV round trip keep the values", async () => {
   });
 });
 
+Deno.test("frames: integer columns are saved as integers (seed 1337, not 1337.0)", async () => {
+  await withTempDir(async (dir) => {
+    const rows = [{ seed: 1337, step: 0, loss: 2.5, lr: 0 }, { seed: 7, step: null, loss: 3, lr: 0 }];
+    const df = toFrame(rows, { floats: ["lr"] });
+    assertEquals(df.dtypes.map(String), [
+      "DataType(Int64)",
+      "DataType(Int64)",
+      "DataType(Float64)",
+      "DataType(Float64)",
+    ]);
+    const { csv, parquet } = await saveFrame(df, join(dir, "t"));
+    assertEquals(Deno.readTextFileSync(csv).trim().split("\n"), [
+      "seed,step,loss,lr",
+      "1337,0,2.5,0.0",
+      "7,,3.0,0.0",
+    ]);
+    assertEquals(readFrame(parquet).toRecords(), rows);
+    assertEquals(readFrame(parquet).dtypes.map(String), [
+      "DataType(Int64)",
+      "DataType(Int64)",
+      "DataType(Float64)",
+      "DataType(Float64)",
+    ]);
+  });
+});
+
+Deno.test("frames: a truncated or empty table file gives an error naming the file", async () => {
+  await withTempDir(async (dir) => {
+    const { csv, parquet } = await saveFrame([{ a: 1, b: "x" }], join(dir, "t"));
+    const bytes = Deno.readFileSync(parquet);
+    Deno.writeFileSync(parquet, bytes.slice(0, Math.floor(bytes.length / 2)));
+    let err = assertThrows(() => readFrame(parquet), Error);
+    assertMatch(err.message, /^The file ".*t\.parquet" is not a readable parquet table \(parquet: /);
+    assertMatch(err.message, /truncated or corrupt/);
+    Deno.writeFileSync(csv, new Uint8Array());
+    err = assertThrows(() => readFrame(csv), Error);
+    assertMatch(err.message, /t\.csv" is not a readable CSV table \(it is empty\)/);
+    err = assertThrows(() => readFrame(join(dir, "t")), Error); // no extension: Parquet first
+    assertMatch(err.message, /t\.parquet" is not a readable parquet table/);
+  });
+});
+
 Deno.test("frames: toFrame fills missing keys and rejects mixed columns with a clear error", () => {
   const df = toFrame([{ a: 1 }, { b: "x" }]);
   assertEquals(df.columns, ["a", "b"]);
@@ -215,6 +257,12 @@ Deno.test("run_dir: config.json has seed, backend and versions; writers fill the
     assertEquals(cfg.environment.backend, "cpu");
     assertMatch(cfg.environment.tfjs, /^\d+\.\d+\.\d+/);
     assertMatch(cfg.environment.deno, /^\d+\.\d+\.\d+/);
+    // Under Deno, `node` is not Deno's Node-compatibility level (that is `nodeCompat`).
+    assertEquals(cfg.environment.runtime, "deno");
+    assertEquals(cfg.environment.node, null);
+    assertEquals(cfg.environment.deno, Deno.version.deno);
+    assertEquals(cfg.environment.v8, Deno.version.v8);
+    assertEquals(cfg.environment.typescript, Deno.version.typescript);
     assert(typeof cfg.environment.ssmlab === "string");
 
     const other = createRun("lm-small", undefined, { root, seed: 3 });

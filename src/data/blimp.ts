@@ -1,5 +1,5 @@
 /**
- * BLiMP minimal pairs (docs/blimp.md): from the Hub dataset `nyu-mll/blimp` (one parquet folder per paradigm) or a
+ * BLiMP minimal pairs (SPEC §5.1–5.2): from the Hub dataset `nyu-mll/blimp` (one parquet folder per paradigm) or a
  * folder of the original jsonl files (`alexwarstadt/blimp` `data/*.jsonl`, or BabyLM's `blimp_filtered` with an
  * integer `pair_id`), plus the 12-phenomenon grouping of the BLiMP paper. This module is the one source of the
  * phenomenon table and of jsonl parsing; `src/eval/blimp.ts` only scores and aggregates.
@@ -13,7 +13,7 @@
 import { basename, join } from "node:path";
 import { DataError, errorMessage } from "./errors.ts";
 import { HubClient } from "./hub.ts";
-import { parquetColumns, readParquetColumns, readText } from "./corpora.ts";
+import { emptyFileError, parquetColumns, readParquetColumns, readText } from "./corpora.ts";
 
 /** One minimal pair. */
 export interface BlimpPair {
@@ -53,7 +53,7 @@ export const BLIMP_PHENOMENON_NAMES = [
 export type BlimpPhenomenon = typeof BLIMP_PHENOMENON_NAMES[number];
 
 /**
- * The 12 BLiMP phenomena and their paradigm UIDs (67; docs/blimp.md). UIDs and terms were checked against the
+ * The 12 BLiMP phenomena and their paradigm UIDs (67 in all; SPEC §5.1). UIDs and terms were checked against the
  * 67 files of `alexwarstadt/blimp/data/*.jsonl`.
  *
  * @example
@@ -273,6 +273,7 @@ export function parseBlimpJsonl(text: string, file: string): BlimpPair[] {
     }
     out.push(toPair(rec as Record<string, unknown>, uidFallback, where, { file, line: i + 1 }));
   }
+  if (!out.length) throw emptyFileError(file, lines.length - 1, "a BLiMP jsonl file (one pair per line)");
   return out;
 }
 
@@ -298,6 +299,7 @@ export function readBlimpParquet(file: string, uid?: string): BlimpPair[] {
     .filter((c) => all.has(c));
   const data = readParquetColumns(file, want);
   const n = data.sentence_good.length;
+  if (!n) throw emptyFileError(file, 0, "a BLiMP parquet file with at least one pair");
   const out: BlimpPair[] = [];
   for (let r = 0; r < n; r++) {
     const rec: Record<string, unknown> = {};
@@ -318,7 +320,7 @@ export interface LoadBlimpOptions {
   hub?: HubClient;
   /** Hub repo (default "nyu-mll/blimp"). */
   repo?: string;
-  /** Hub revision: branch, tag or commit (default "main"). */
+  /** Hub revision (branch, tag or commit; default the main branch). */
   revision?: string;
   /** Only these paradigms (default: every one found). */
   paradigms?: string[];
@@ -332,7 +334,7 @@ export interface LoadBlimpOptions {
  * @example
  * ```ts
  * import { loadBlimp } from "./blimp.ts";
- * const pairs = await loadBlimp({ dir: "data/samples/blimp", paradigms: ["adjunct_island"] });
+ * const pairs = await loadBlimp({ dir: "/work/shared/data/blimp_filtered", paradigms: ["adjunct_island"] });
  * pairs[0]; // { uid: "adjunct_island", field: "syntax", phenomenon: "island_effects", pairId: 0, good, bad, ... }
  * ```
  */

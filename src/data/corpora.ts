@@ -8,8 +8,8 @@
  *
  * Line conventions (they matter for `tokenizeLines`, which appends EOS after every line):
  * - WikiText-2: exactly the Hub's `text` column — one raw line per element, including `""` for blank lines and the
- *   trailing "\n" of non-blank lines (docs/data.md). Plain-text files are converted to the same form: CRLF → LF,
- *   each non-blank line + "\n", blank (whitespace-only) lines → "".
+ *   trailing "\n" of non-blank lines (SPEC §1.6). Plain-text files are converted to the same form: CRLF → LF, each
+ *   non-blank line + "\n", blank (whitespace-only) lines → "".
  * - BabyLM and FineWeb-Edu: lines/documents without a trailing "\n" (the EOS separates them); BabyLM drops blank lines
  *   unless `keepEmpty`.
  *
@@ -115,6 +115,12 @@ function parquetError(file: string, e: unknown, expected: string): DataError {
     `The parquet file "${file}" is corrupt or truncated (${msg}); expected ${expected}. Delete it and fetch it again.`,
     { file, cause: e },
   );
+}
+
+/** The error for a file that holds no text: it names the file and what was expected. */
+export function emptyFileError(file: string, rows: number, expected: string): DataError {
+  const what = rows === 0 ? "is empty" : `has ${rows} line(s) or row(s), all blank`;
+  return new DataError(`The file "${file}" ${what}; expected ${expected}.`, { file });
 }
 
 /** Column names of a parquet file. */
@@ -242,12 +248,12 @@ function checkOneOf<T extends string>(kind: string, value: string, allowed: read
 }
 
 /**
- * WikiText-2 raw lines of one split, exactly as the Hub's `text` column (docs/data.md).
+ * WikiText-2 raw lines of one split, exactly as the Hub's `text` column (SPEC §1.6).
  *
  * @example
  * ```ts
  * import { loadWikitext2 } from "./corpora.ts";
- * const { lines } = await loadWikitext2({ split: "test", dir: "data/samples/wikitext-2" });
+ * const { lines } = await loadWikitext2({ split: "test", dir: "/work/shared/data/wikitext-2" });
  * ```
  */
 export async function loadWikitext2(opts: WikitextOptions = {}): Promise<CorpusLines> {
@@ -291,6 +297,7 @@ export async function loadWikitext2(opts: WikitextOptions = {}): Promise<CorpusL
   } else {
     lines = splitLines(await readText(file, expected), { hfStyle: true });
   }
+  if (!lines.some((l) => l.trim() !== "")) throw emptyFileError(file, lines.length, expected);
   return { name: "wikitext2", split, files: [file], lines };
 }
 
@@ -306,13 +313,13 @@ export const BABYLM_SPLITS = ["train", "dev", "test"] as const;
 export interface BabyLMOptions {
   /** "train" (default), "dev" or "test": files `*.<split>` (for "train", `*.txt` too when no `.train` exists). */
   split?: typeof BABYLM_SPLITS[number];
-  /** Local folder with one file per source (e.g. `data/samples/babylm`). */
+  /** Local folder with one file per source (e.g. `/work/shared/data/babylm-standin`). */
   dir?: string;
   /** Hub client, used when `dir` is not given. */
   hub?: HubClient;
   /** Hub repo (default {@linkcode BABYLM_REPO}). */
   repo?: string;
-  /** Hub revision: branch, tag or commit (default "main"). */
+  /** Hub revision (branch, tag or commit; default the main branch). */
   revision?: string;
   /** Only these sources (file stems). */
   sources?: string[];
@@ -343,8 +350,8 @@ function countWords(line: string): number {
  * @example
  * ```ts
  * import { loadBabyLM } from "./corpora.ts";
- * const c = await loadBabyLM({ dir: "data/samples/babylm", maxWords: 1_000_000 });
- * Object.keys(c.bySource); // ["gutenberg_children"]
+ * const c = await loadBabyLM({ dir: "/work/shared/data/babylm-standin", maxWords: 1_000_000 });
+ * Object.keys(c.bySource); // ["childes_aochildes", "gutenberg_children", ...]
  * ```
  */
 export async function loadBabyLM(opts: BabyLMOptions = {}): Promise<BabyLMCorpus> {
@@ -397,7 +404,9 @@ export async function loadBabyLM(opts: BabyLMOptions = {}): Promise<BabyLMCorpus
   const bySource: Record<string, string[]> = {};
   const wordsBySource: Record<string, number> = {};
   for (const f of files) {
-    const lines = splitLines(await readText(f, "a BabyLM text file (one line per utterance or paragraph)"));
+    const what = "a BabyLM text file (one line per utterance or paragraph)";
+    const lines = splitLines(await readText(f, what));
+    if (!lines.some((l) => l.trim() !== "")) throw emptyFileError(f, lines.length, what);
     bySource[stem(f)] = opts.keepEmpty ? lines : lines.filter((l) => l.trim() !== "");
     wordsBySource[stem(f)] = bySource[stem(f)].reduce((a, l) => a + countWords(l), 0);
   }
@@ -441,7 +450,7 @@ export interface FineWebEduOptions {
   hub?: HubClient;
   /** Default {@linkcode FINEWEB_EDU_REPO}. */
   repo?: string;
-  /** Hub revision: branch, tag or commit (default "main"). */
+  /** Hub revision (branch, tag or commit; default the main branch). */
   revision?: string;
   /** Hub folder of shards (default "sample/10BT"). */
   prefix?: string;
@@ -583,14 +592,14 @@ export type LoadCorpusOptions =
  * ```
  */
 export async function loadCorpus(name: "blimp", opts?: LoadBlimpOptions): Promise<BlimpPair[]>;
-/** Load the BabyLM corpus by name (see {@linkcode loadBabyLM}). */
+/** BabyLM text per source (see {@linkcode loadBabyLM}). */
 export async function loadCorpus(name: "babylm", opts?: BabyLMOptions): Promise<BabyLMCorpus>;
-/** Load WikiText-2 or FineWeb-Edu lines by name (see {@linkcode loadWikitext2}, {@linkcode loadFineWebEdu}). */
+/** WikiText-2 lines or the first FineWeb-Edu documents (see {@linkcode loadWikitext2}). */
 export async function loadCorpus(
   name: "wikitext2" | "fineweb-edu",
   opts?: WikitextOptions | (FineWebEduOptions & { firstN?: number }),
 ): Promise<CorpusLines>;
-/** Load any dataset by name; the result type depends on the name. */
+/** Any registered dataset by name (see {@linkcode DATASETS}). */
 export async function loadCorpus(name: string, opts?: LoadCorpusOptions): Promise<CorpusLines | BlimpPair[]>;
 export async function loadCorpus(
   name: string,

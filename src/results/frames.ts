@@ -25,6 +25,12 @@ export type DataFrame = pl.DataFrame;
 /** One row of a results table: column name → number, string, boolean or null. */
 export type Row = Record<string, number | string | boolean | null | undefined>;
 
+/** Options of {@linkcode toFrame}. */
+export interface ToFrameOptions {
+  /** Number columns kept Float64 even when every value is an integer (default none). */
+  floats?: readonly string[];
+}
+
 /**
  * True when `x` is a nodejs-polars DataFrame.
  *
@@ -44,16 +50,17 @@ export function isFrame(x: unknown): x is DataFrame {
 /**
  * Build a DataFrame from an array of row objects. Columns are the union of the rows' keys in first-seen order;
  * a key missing from a row becomes null. Each column must hold one kind of value (numbers, strings or booleans,
- * plus nulls); an all-null column becomes Float64.
+ * plus nulls). A number column whose values are all safe integers becomes Int64 (so a seed is saved as `1337`,
+ * not `1337.0`), unless it is named in `opts.floats`; other number columns and all-null columns become Float64.
  *
  * @example
  * ```ts
  * import { toFrame } from "./frames.ts";
  * const df = toFrame([{ step: 0, loss: 3.2, model: "s4" }, { step: 100, loss: 2.7, model: "s4" }]);
- * console.log(df.height); // 2
+ * console.log(df.height, String(df.getColumn("step").dtype)); // 2 "DataType(Int64)"
  * ```
  */
-export function toFrame(rows: readonly Row[]): DataFrame {
+export function toFrame(rows: readonly Row[], opts: ToFrameOptions = {}): DataFrame {
   if (!Array.isArray(rows)) {
     throw new TypeError(`toFrame expects an array of row objects, got ${describe(rows)}.`);
   }
@@ -84,7 +91,15 @@ export function toFrame(rows: readonly Row[]): DataFrame {
         );
       }
     });
-    const dtype = kind === "string" ? pl.Utf8 : kind === "boolean" ? pl.Bool : pl.Float64;
+    const integral = kind === "number" && !opts.floats?.includes(k) &&
+      values.every((v) => v === null || Number.isSafeInteger(v));
+    const dtype = kind === "string"
+      ? pl.Utf8
+      : kind === "boolean"
+      ? pl.Bool
+      : integral
+      ? pl.Int64
+      : pl.Float64;
     return pl.Series(k, values as unknown[], dtype);
   });
   return pl.DataFrame(series);
@@ -123,6 +138,8 @@ export async function saveFrame(df: DataFrame | readonly Row[], pathWithoutExt: 
 /**
  * Read a DataFrame from a `.parquet` or `.csv` file. A path without extension tries `.parquet`, then `.csv`.
  *
+ * @throws Deno.errors.NotFound when there is no such file; Error naming the file when it is not a readable
+ *   parquet or CSV table (empty, truncated, corrupt).
  * @example
  * ```ts
  * import { readFrame } from "./frames.ts";
@@ -132,14 +149,28 @@ export async function saveFrame(df: DataFrame | readonly Row[], pathWithoutExt: 
  */
 export function readFrame(path: string): DataFrame {
   const ext = extname(path).toLowerCase();
-  if (ext === ".parquet") return pl.readParquet(mustExist(path));
-  if (ext === ".csv") return pl.readCSV(mustExist(path));
+  if (ext === ".parquet") return readTable(mustExist(path), "parquet", (p) => pl.readParquet(p));
+  if (ext === ".csv") return readTable(mustExist(path), "CSV", (p) => pl.readCSV(p));
   for (const candidate of [`${path}.parquet`, `${path}.csv`]) {
     if (exists(candidate)) return readFrame(candidate);
   }
   throw new Deno.errors.NotFound(
     `No table at "${path}": expected a .parquet or .csv file (or "${path}.parquet").`,
   );
+}
+
+function readTable(path: string, kind: string, read: (p: string) => DataFrame): DataFrame {
+  try {
+    return read(path);
+  } catch (e) {
+    const size = Deno.statSync(path).size;
+    const why = String((e as Error)?.message ?? e).split("\n")[0];
+    throw new Error(
+      `The file "${path}" is not a readable ${kind} table (${size === 0 ? "it is empty" : why}); it may be ` +
+        `truncated or corrupt: write it again (saveFrame writes atomically).`,
+      { cause: e },
+    );
+  }
 }
 
 /** Options of {@linkcode summarize}. */

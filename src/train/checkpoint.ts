@@ -16,6 +16,7 @@
  * @module
  */
 import type { LanguageModel, ModelConfig } from "../models/types.ts";
+import { prepareReferenceWeights } from "../models/reference_weights.ts";
 import type { RngState } from "../rng.ts";
 import type { AdamW, AdamWMoments, AdamWState } from "./optim.ts";
 import {
@@ -347,8 +348,11 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
 }
 
 /**
- * Copy a checkpoint's weights into a model (strict: the names and shapes must match exactly).
- * @throws Error listing every missing, unexpected and mis-shaped tensor.
+ * Copy a checkpoint's weights into a model (strict: the names and shapes must match exactly). Reads every
+ * layout of the tied LM head (only `tok_emb.emb.weight` as ssmlab saves it, only `lm_head.weight` as
+ * `safetensors.torch.save_model` saves it, or both as a plain `state_dict()` dump) and F32/F16/BF16/F64 tensors
+ * (see `prepareReferenceWeights`).
+ * @throws Error listing every missing, unexpected, mis-shaped and wrongly typed tensor.
  * @example
  * ```ts
  * // restoreModel(model, await loadCheckpoint("runs/a"));
@@ -356,13 +360,15 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
  */
 export function restoreModel(
   model: LanguageModel,
-  ckpt: LoadedCheckpoint,
-  opts: { strict?: boolean } = {},
+  ckpt: Pick<LoadedCheckpoint, "path" | "weights">,
+  opts: { strict?: boolean; source?: string } = {},
 ): void {
-  assignVariables(model.weights, ckpt.weights, {
-    strict: opts.strict ?? true,
-    source: join(ckpt.path, "model.safetensors"),
-  });
+  const source = opts.source ?? join(ckpt.path, "model.safetensors");
+  const prep = prepareReferenceWeights(model.weights.keys(), ckpt.weights, source);
+  if (prep.problems.length) {
+    throw new Error(`Cannot load weights from "${source}": ${prep.problems.join("; ")}.`);
+  }
+  assignVariables(model.weights, prep.weights, { strict: opts.strict ?? true, source });
 }
 
 /**
