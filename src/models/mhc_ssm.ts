@@ -17,9 +17,11 @@ import { linear } from "../nn/linear.ts";
 import { adapterResidual } from "../nn/adapter.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { streamMix, streamMixRef, streamScale } from "../nn/stream_mix.ts";
-import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
+import { addSsmBlock, ssmBlock } from "./diag_ssm.ts";
+import type { AuxLosses } from "./lm.ts";
+import { MHC_DEFAULTS, type MhcConfig, mhcFamilySpec, MhcFamilyModel } from "./mhc_family.ts";
 
-export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./diag_ssm.ts";
+export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./mhc_family.ts";
 
 /**
  * Mix streams with a weight vector: Σ_i w_i X_i.
@@ -55,7 +57,7 @@ export function mixResidualRef(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
  * @example
  * ```ts
  * import { MhcSLM } from "./mhc_ssm.ts";
- * import { mhcConfig } from "./diag_ssm.ts";
+ * import { mhcConfig } from "./mhc_family.ts";
  * const model = new MhcSLM(mhcConfig({ streamAdapters: true }, "tiny"), 1337);
  * // published sizes: static 33,254,596 parameters, with adapters 33,791,684
  * model.dispose();
@@ -105,7 +107,7 @@ export class MhcSLM extends MhcFamilyModel {
     }, { rate: this.config.adapterDropout, training: this.training, rng: this.dropoutRng });
   }
 
-  protected body(x: tf.Tensor3D, aux: tf.Scalar[]): tf.Tensor3D {
+  protected body(x: tf.Tensor3D, aux: AuxLosses): tf.Tensor3D {
     const { dim: d, nStreams: n, sinkhornIters, sinkhornTemp } = this.config;
     const [B, T] = x.shape;
     const w = this.weights;
@@ -140,7 +142,7 @@ export class MhcSLM extends MhcFamilyModel {
       X = tf.add(mixResidual(X, hAll[i] as tf.Tensor2D), dX) as tf.Tensor4D;
     }
     if (this.config.streamDiversityCoeff > 0) {
-      aux.push(streamDiversity(X).mul(this.config.streamDiversityCoeff) as tf.Scalar);
+      aux.stream_diversity = streamDiversity(X).mul(this.config.streamDiversityCoeff) as tf.Scalar;
     }
     return mixStreams(X, simplexWeights(w.get("aggregate.w_logits")!));
   }
@@ -164,3 +166,11 @@ export function streamDiversity(X: tf.Tensor4D): tf.Scalar {
     return tf.mean(tf.abs(G.sub(tf.eye(n)))) as tf.Scalar;
   });
 }
+
+/** The mHC spec: the family's fields and presets, `kind: "mhc"`; runs are labelled "mhc_adapters" with adapters. */
+export const MHC_SPEC = mhcFamilySpec(
+  "mhc",
+  "mHC-SSM: the baseline's SSM unit in n residual streams mixed by Sinkhorn-normalised static maps; optional adapters.",
+  (config, seed, dryRun) => new MhcSLM(config, seed, dryRun),
+  (config) => config.streamAdapters ? "mhc_adapters" : "mhc",
+);

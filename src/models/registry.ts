@@ -1,43 +1,81 @@
 /**
- * Build any ssmlab language model from its plain-JSON config (as saved in a checkpoint's `config.json`).
+ * The model registry: a list of {@linkcode ModelSpec}s. Build any ssmlab model from its plain-JSON config (as saved
+ * in a checkpoint's `config.json`), or a config from a kind, a preset and overrides.
+ *
+ * Adding a family: write its model file (typed config, field table, presets, `XXX_SPEC`), its test, and one line
+ * in `SPECS` below (or call `registerModel(spec)` from outside the package).
  *
  * @module
  */
 import type { LanguageModel, ModelConfig } from "./types.ts";
-import { BaselineSLM, type MhcConfig } from "./diag_ssm.ts";
-import { MhcSLM } from "./mhc_ssm.ts";
+import { type ModelSpec, resolveConfig } from "./spec.ts";
+import { BASELINE_SPEC } from "./diag_ssm.ts";
+import { MHC_SPEC } from "./mhc_ssm.ts";
 
-type Factory = (config: ModelConfig, seed: number) => LanguageModel;
+// deno-lint-ignore no-explicit-any
+type AnySpec = ModelSpec<any>;
 
-const FACTORIES = new Map<string, Factory>([
-  ["baseline", (c, s) => new BaselineSLM(c as Partial<MhcConfig>, s)],
-  ["mhc", (c, s) => new MhcSLM(c as Partial<MhcConfig>, s)],
-]);
+/** The built-in families, in listing order. */
+const SPECS: AnySpec[] = [
+  BASELINE_SPEC,
+  MHC_SPEC,
+];
 
-/** Register a model family so that `createModel` and the benchmark find it by name. */
-export function registerModel(kind: string, factory: Factory): void {
-  FACTORIES.set(kind, factory);
+const REGISTRY = new Map<string, AnySpec>(SPECS.map((s) => [s.kind, s]));
+
+/**
+ * Register a model family so that `createModel`, the CLI and the benchmarks find it by its `kind`
+ * (replacing a family of the same kind).
+ */
+export function registerModel<C extends ModelConfig>(spec: ModelSpec<C>): void {
+  for (const k of ["kind", "defaults", "presets", "validate", "create", "paramCount"] as const) {
+    if (!spec?.[k]) throw new Error(`registerModel: the spec has no "${k}" (see ModelSpec in src/models/spec.ts).`);
+  }
+  REGISTRY.set(spec.kind, spec);
 }
 
 /** The registered model kinds. */
 export function modelKinds(): string[] {
-  return [...FACTORIES.keys()];
+  return [...REGISTRY.keys()];
+}
+
+/** The spec of a registered kind; throws naming the registered kinds when there is none. */
+export function modelSpec(kind: string): AnySpec {
+  const s = REGISTRY.get(kind);
+  if (!s) throw new Error(`Unknown model kind "${kind}": expected one of ${modelKinds().join(", ")}.`);
+  return s;
 }
 
 /**
- * Create a model from its config.
+ * A full, validated config of a kind: the spec's defaults, then the preset, then the overrides.
+ *
+ * @example
+ * ```ts
+ * import { modelConfig } from "./registry.ts";
+ * const cfg = modelConfig("baseline", { dim: 32 }, "tiny"); // { kind: "baseline", vocabSize: 128, dim: 32, … }
+ * ```
+ */
+export function modelConfig(
+  kind: string,
+  overrides: Record<string, unknown> = {},
+  preset = "published",
+): ModelConfig {
+  return resolveConfig(modelSpec(kind), overrides, preset);
+}
+
+/**
+ * Create a model from its config (validated by its family's spec).
  *
  * @example
  * ```ts
  * import { createModel } from "./registry.ts";
- * const m = createModel({ kind: "baseline", vocabSize: 128, maxLen: 32, dim: 16, layers: 1 }, 1);
+ * import { mhcConfig } from "./mhc_family.ts";
+ * const m = createModel(mhcConfig({ kind: "baseline", dim: 16, layers: 1 }, "tiny"), 1);
  * m.dispose();
  * ```
  */
 export function createModel(config: ModelConfig, seed = 1337): LanguageModel {
-  const f = FACTORIES.get(config?.kind);
-  if (!f) {
-    throw new Error(`Unknown model kind "${config?.kind}": expected one of ${modelKinds().join(", ")}.`);
-  }
-  return f(config, seed);
+  const spec = modelSpec(config?.kind);
+  spec.validate(config);
+  return spec.create(config, seed);
 }
