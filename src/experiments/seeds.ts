@@ -21,7 +21,7 @@ export interface MhcSeedsOptions extends Omit<MhcAblationOptions, "seed" | "onSt
   seeds: readonly number[];
   /** Called after each step, with the seed. */
   onStep?: (
-    variant: MhcVariant,
+    variant: string,
     seed: number,
     rec: Parameters<NonNullable<MhcAblationOptions["onStep"]>>[1],
   ) => void | Promise<void>;
@@ -86,7 +86,7 @@ export function summarizeMhcRows(rows: readonly MhcAblationRow[], digits = 4): D
   const flat = rows.map((r) => {
     const o: Record<string, number | string | null> = {
       variant: r.variant,
-      order: MHC_VARIANTS.indexOf(r.variant),
+      order: (MHC_VARIANTS as readonly string[]).indexOf(r.variant),
     };
     for (const m of metrics) o[m] = (r[m] as number | null) ?? null;
     return o;
