@@ -66,7 +66,9 @@ export async function quickstartData(
 ): Promise<QuickstartData> {
   const dir = opts.dir ?? `${ROOT}data/samples/wikitext-2`;
   const holdout = opts.holdout ?? 0.1;
-  if (!(holdout > 0 && holdout < 1)) throw new Error(`quickstartData: holdout must be in (0, 1), got ${holdout}.`);
+  if (!(holdout > 0 && holdout < 1)) {
+    throw new Error(`quickstartData: holdout must be in (0, 1), got ${holdout}.`);
+  }
   const tokenizer = opts.tokenizer ?? new AsciiTokenizer();
   const corpus = await loadWikitext2({ split: "test", dir });
   const cut = Math.floor(corpus.lines.length * (1 - holdout));
@@ -211,7 +213,10 @@ export async function evaluateVariants(
     try {
       restoreModel(model, ck);
       model.setTraining?.(false);
-      const a = await evaluateBlimp(model, tok, pairs, { variant: "first-token-unscored", overflow: "truncate" });
+      const a = await evaluateBlimp(model, tok, pairs, {
+        variant: "first-token-unscored",
+        overflow: "truncate",
+      });
       const b = await evaluateBlimp(model, tok, pairs, { variant: "eos-prefixed", overflow: "truncate" });
       if (!opts.sampleFrom || opts.sampleFrom.includes(r.variant)) {
         const ids = await generate(model, tok.encode(opts.prompt ?? " The "), {
@@ -222,7 +227,12 @@ export async function evaluateVariants(
         samples.push({ variant: r.variant, sample: tok.decode(ids) });
       }
       const bpc = r.val_loss / Math.LN2;
-      table.push({ ...r, bits_per_char: bpc, blimp_first_token_unscored: a.overall, blimp_eos_prefixed: b.overall });
+      table.push({
+        ...r,
+        bits_per_char: bpc,
+        blimp_first_token_unscored: a.overall,
+        blimp_eos_prefixed: b.overall,
+      });
       log(
         `${r.variant}: bits/char ${bpc.toFixed(3)}, BLiMP ${(a.overall * 100).toFixed(1)}% / ${
           (b.overall * 100).toFixed(1)
@@ -330,7 +340,9 @@ export async function quickstart(opts: QuickstartOptions = {}): Promise<Quicksta
   const backend = await initBackend({ backend: opts.backend });
   const data = await quickstartData({ dir: opts.dataDir });
   log(`backend ${backend}; data ${data.dir}`);
-  log(`${data.lines.length} lines → ${data.train.length} training and ${data.valid.length} held-out characters`);
+  log(
+    `${data.lines.length} lines → ${data.train.length} training and ${data.valid.length} held-out characters`,
+  );
 
   const run = createRun("quickstart", opts.runName, { root: opts.resultsRoot, seed });
   await run.writeConfig({

@@ -21,7 +21,7 @@ import { diagScan, diagScanRef } from "../nn/scan.ts";
 import { causalDepthwiseConv1d } from "../nn/conv.ts";
 import type { Rng } from "../rng.ts";
 import { addNorm, applyNorm } from "./lm.ts";
-import { MHC_DEFAULTS, type MhcConfig, mhcFamilySpec, MhcFamilyModel } from "./mhc_family.ts";
+import { MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, mhcFamilySpec } from "./mhc_family.ts";
 
 export { addNorm, applyNorm } from "./lm.ts";
 export {

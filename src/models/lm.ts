@@ -105,7 +105,9 @@ export abstract class LmShell<C extends ModelConfig> implements LanguageModel<C>
     // nn.Embedding default init N(0, 1) for both tables.
     this.params.normal("tok_emb.emb.weight", [V, d], 1.0);
     if (shell.positions) {
-      if (T === null) throw new Error(`Model "${config.kind}": learned positions need a numeric maxLen, got null.`);
+      if (T === null) {
+        throw new Error(`Model "${config.kind}": learned positions need a numeric maxLen, got null.`);
+      }
       this.params.normal("pos_emb.pos.weight", [T, d], 1.0);
     }
     this.build();

@@ -6,13 +6,7 @@
  */
 import type { ModelConfig } from "./types.ts";
 import { LmShell, type LmShellOptions, type NormKind } from "./lm.ts";
-import {
-  defaultConfig,
-  type FieldTable,
-  type ModelSpec,
-  resolveConfig,
-  validateFields,
-} from "./spec.ts";
+import { defaultConfig, type FieldTable, type ModelSpec, resolveConfig, validateFields } from "./spec.ts";
 
 /** Configuration of the mHC-SSM family (baseline and mHC share it; defaults = the reference CLI's). */
 export interface MhcConfig extends ModelConfig {
@@ -52,25 +46,80 @@ export interface MhcConfig extends ModelConfig {
 
 /** Every field of {@linkcode MhcConfig}: default (the reference's `mhc_slm.train` defaults), help, accepted values. */
 export const MHC_FIELDS: FieldTable<MhcConfig> = {
-  vocabSize: { value: 50257, type: "int", min: 1, flag: false, help: "Vocabulary size V (set from --tokenizer)." },
-  maxLen: { value: 256, type: "int", min: 1, flag: "seq_len", help: "Sequence length = learned position table size." },
+  vocabSize: {
+    value: 50257,
+    type: "int",
+    min: 1,
+    flag: false,
+    help: "Vocabulary size V (set from --tokenizer).",
+  },
+  maxLen: {
+    value: 256,
+    type: "int",
+    min: 1,
+    flag: "seq_len",
+    help: "Sequence length = learned position table size.",
+  },
   dim: { value: 512, type: "int", min: 1, help: "Model width d." },
   layers: { value: 8, type: "int", min: 1, help: "Number of blocks L." },
-  dropout: { value: 0.0, type: "number", min: 0, max: 1, maxExclusive: true, help: "Dropout on embeddings and block outputs." },
+  dropout: {
+    value: 0.0,
+    type: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    help: "Dropout on embeddings and block outputs.",
+  },
   convKernel: { value: 3, type: "int", min: 1, help: "Causal depthwise conv kernel size k." },
-  norm: { value: "rms", type: "string", choices: ["rms", "ln"], help: "Norm in blocks and at the end: RMSNorm or LayerNorm." },
+  norm: {
+    value: "rms",
+    type: "string",
+    choices: ["rms", "ln"],
+    help: "Norm in blocks and at the end: RMSNorm or LayerNorm.",
+  },
   nStreams: { value: 4, type: "int", min: 1, help: "Residual streams n (mHC)." },
-  sinkhornIters: { value: 8, type: "int", min: 0, help: "Sinkhorn–Knopp iterations of the residual mixing (mHC)." },
-  sinkhornTemp: { value: 1.0, type: "number", min: 0, minExclusive: true, help: "Sinkhorn temperature τ (mHC)." },
+  sinkhornIters: {
+    value: 8,
+    type: "int",
+    min: 0,
+    help: "Sinkhorn–Knopp iterations of the residual mixing (mHC).",
+  },
+  sinkhornTemp: {
+    value: 1.0,
+    type: "number",
+    min: 0,
+    minExclusive: true,
+    help: "Sinkhorn temperature τ (mHC).",
+  },
   streamAdapters: { value: false, type: "boolean", help: "Stream-specialized adapters on (mHC)." },
   adapterRank: { value: 64, type: "int", min: 1, help: "Adapter bottleneck rank r (mHC)." },
-  adapterDropout: { value: 0.1, type: "number", min: 0, max: 1, maxExclusive: true, help: "Adapter dropout (mHC)." },
-  streamDiversityCoeff: { value: 0.0, type: "number", min: 0, help: "Weight of the stream-diversity auxiliary loss (mHC)." },
-  scan: { value: "fast", type: "string", choices: ["fast", "ref"], help: "Scan: log-depth parallel (fast) or plain loop (ref, the test oracle)." },
+  adapterDropout: {
+    value: 0.1,
+    type: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    help: "Adapter dropout (mHC).",
+  },
+  streamDiversityCoeff: {
+    value: 0.0,
+    type: "number",
+    min: 0,
+    help: "Weight of the stream-diversity auxiliary loss (mHC).",
+  },
+  scan: {
+    value: "fast",
+    type: "string",
+    choices: ["fast", "ref"],
+    help: "Scan: log-depth parallel (fast) or plain loop (ref, the test oracle).",
+  },
 };
 
 /** The reference's defaults (`python -m mhc_slm.train`), GPT-2 vocabulary. */
-export const MHC_DEFAULTS: MhcConfig = { ...defaultConfig({ kind: "mhc", defaults: MHC_FIELDS }), kind: "mhc" };
+export const MHC_DEFAULTS: MhcConfig = {
+  ...defaultConfig({ kind: "mhc", defaults: MHC_FIELDS }),
+  kind: "mhc",
+};
 
 /** Named presets: `published` is the README configuration; `tiny` runs on a CPU in tests; `small` for notebooks. */
 export const MHC_PRESETS: Record<string, Partial<MhcConfig>> = {
@@ -120,7 +169,9 @@ export function mhcFamilySpec(
  */
 export function mhcConfig(overrides: Partial<MhcConfig> = {}, preset = "published"): MhcConfig {
   if (!MHC_PRESETS[preset]) {
-    throw new Error(`Unknown mHC preset "${preset}": expected one of ${Object.keys(MHC_PRESETS).join(", ")}.`);
+    throw new Error(
+      `Unknown mHC preset "${preset}": expected one of ${Object.keys(MHC_PRESETS).join(", ")}.`,
+    );
   }
   const kind = overrides.kind ?? "mhc";
   if (!["baseline", "mhc"].includes(kind)) {

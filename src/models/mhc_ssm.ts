@@ -19,7 +19,7 @@ import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { streamMix, streamMixRef, streamScale } from "../nn/stream_mix.ts";
 import { addSsmBlock, ssmBlock } from "./diag_ssm.ts";
 import type { AuxLosses } from "./lm.ts";
-import { MHC_DEFAULTS, type MhcConfig, mhcFamilySpec, MhcFamilyModel } from "./mhc_family.ts";
+import { MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, mhcFamilySpec } from "./mhc_family.ts";
 
 export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./mhc_family.ts";
 

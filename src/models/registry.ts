@@ -29,7 +29,9 @@ const REGISTRY = new Map<string, AnySpec>(SPECS.map((s) => [s.kind, s]));
  */
 export function registerModel<C extends ModelConfig>(spec: ModelSpec<C>): void {
   for (const k of ["kind", "defaults", "presets", "validate", "create", "paramCount"] as const) {
-    if (!spec?.[k]) throw new Error(`registerModel: the spec has no "${k}" (see ModelSpec in src/models/spec.ts).`);
+    if (!spec?.[k]) {
+      throw new Error(`registerModel: the spec has no "${k}" (see ModelSpec in src/models/spec.ts).`);
+    }
   }
   REGISTRY.set(spec.kind, spec);
 }
@@ -63,19 +65,21 @@ export function modelConfig(
   return resolveConfig(modelSpec(kind), overrides, preset);
 }
 
+/** A config, full or partial: `kind` and any fields, the rest taken from the family's defaults. */
+export type ModelConfigInput = ModelConfig | ({ kind: string } & Record<string, unknown>);
+
 /**
- * Create a model from its config (validated by its family's spec).
+ * Create a model from its config (a checkpoint's `config.json`, or `kind` plus some fields: missing fields take
+ * the family's defaults); the config is validated by its family's spec.
  *
  * @example
  * ```ts
  * import { createModel } from "./registry.ts";
- * import { mhcConfig } from "./mhc_family.ts";
- * const m = createModel(mhcConfig({ kind: "baseline", dim: 16, layers: 1 }, "tiny"), 1);
+ * const m = createModel({ kind: "baseline", vocabSize: 128, maxLen: 32, dim: 16, layers: 1 }, 1);
  * m.dispose();
  * ```
  */
-export function createModel(config: ModelConfig, seed = 1337): LanguageModel {
+export function createModel(config: ModelConfigInput, seed = 1337): LanguageModel {
   const spec = modelSpec(config?.kind);
-  spec.validate(config);
-  return spec.create(config, seed);
+  return spec.create(resolveConfig(spec, config as Record<string, unknown>, "published"), seed);
 }

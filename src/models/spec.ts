@@ -148,7 +148,9 @@ export function parseFieldFlag(name: string, field: FieldSpec, raw: string | boo
   const v = field.type === "int" || field.type === "number"
     ? (typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN)
     : raw;
-  if (!fieldAccepts(field, v)) throw new Error(`Option --${flag} must be ${expectation(field)}, got "${raw}".`);
+  if (!fieldAccepts(field, v)) {
+    throw new Error(`Option --${flag} must be ${expectation(field)}, got "${raw}".`);
+  }
   return v;
 }
 
