@@ -21,6 +21,7 @@ import { diagScan, diagScanRef } from "../nn/scan.ts";
 import { causalDepthwiseConv1d } from "../nn/conv.ts";
 import type { Rng } from "../rng.ts";
 import { addNorm, applyNorm } from "./lm.ts";
+import type { ModelSpec } from "./spec.ts";
 import { MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, mhcFamilySpec } from "./mhc_family.ts";
 
 export { addNorm, applyNorm } from "./lm.ts";
@@ -118,7 +119,7 @@ export class BaselineSLM extends MhcFamilyModel {
 }
 
 /** The baseline's spec: the mHC family's fields and presets, `kind: "baseline"`. */
-export const BASELINE_SPEC = mhcFamilySpec(
+export const BASELINE_SPEC: ModelSpec<MhcConfig> = mhcFamilySpec(
   "baseline",
   "Diagonal-SSM baseline: residual SimpleSSMBlocks (RMSNorm, gated conv + diagonal scan), tied head.",
   (config, seed, dryRun) => new BaselineSLM(config, seed, dryRun),

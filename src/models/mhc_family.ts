@@ -139,18 +139,21 @@ export function validateMhcConfig(cfg: MhcConfig): void {
 /**
  * The spec of one kind of the family (baseline or mHC): shared fields, presets and validation.
  * @param create builds the model; `paramCount` builds it as a dry run (no tensors)
+ * @param label run name of a config; @param variants named configurations beside the defaults
  */
 export function mhcFamilySpec(
   kind: MhcConfig["kind"],
   description: string,
   create: (config: MhcConfig, seed: number, dryRun?: boolean) => MhcFamilyModel,
   label?: (config: MhcConfig) => string,
+  variants?: Record<string, Partial<MhcConfig>>,
 ): ModelSpec<MhcConfig> {
   return {
     kind,
     description,
     defaults: MHC_FIELDS,
     presets: MHC_PRESETS,
+    variants,
     validate: validateMhcConfig,
     create: (config, seed) => create(config, seed),
     paramCount: (config) => create(config, 0, true).numParams(),

@@ -19,6 +19,7 @@ import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { streamMix, streamMixRef, streamScale } from "../nn/stream_mix.ts";
 import { addSsmBlock, ssmBlock } from "./diag_ssm.ts";
 import type { AuxLosses } from "./lm.ts";
+import type { ModelSpec } from "./spec.ts";
 import { MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, mhcFamilySpec } from "./mhc_family.ts";
 
 export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./mhc_family.ts";
@@ -168,9 +169,10 @@ export function streamDiversity(X: tf.Tensor4D): tf.Scalar {
 }
 
 /** The mHC spec: the family's fields and presets, `kind: "mhc"`; runs are labelled "mhc_adapters" with adapters. */
-export const MHC_SPEC = mhcFamilySpec(
+export const MHC_SPEC: ModelSpec<MhcConfig> = mhcFamilySpec(
   "mhc",
   "mHC-SSM: the baseline's SSM unit in n residual streams mixed by Sinkhorn-normalised static maps; optional adapters.",
   (config, seed, dryRun) => new MhcSLM(config, seed, dryRun),
   (config) => config.streamAdapters ? "mhc_adapters" : "mhc",
+  { mhc_adapters: { streamAdapters: true } },
 );

@@ -41,6 +41,21 @@ export function modelKinds(): string[] {
   return [...REGISTRY.keys()];
 }
 
+/** A named configuration of a registered kind: the kind itself at its defaults, or one of its spec's `variants`. */
+export interface ModelVariant {
+  name: string;
+  kind: string;
+  overrides: Record<string, unknown>;
+}
+
+/** Every registered kind at its defaults, each followed by its spec's named variants (e.g. mhc, mhc_adapters). */
+export function modelVariants(): ModelVariant[] {
+  return [...REGISTRY.values()].flatMap((s) => [
+    { name: s.kind, kind: s.kind, overrides: {} },
+    ...Object.entries(s.variants ?? {}).map(([name, o]) => ({ name, kind: s.kind, overrides: { ...o } })),
+  ]);
+}
+
 /** The spec of a registered kind; throws naming the registered kinds when there is none. */
 export function modelSpec(kind: string): AnySpec {
   const s = REGISTRY.get(kind);

@@ -17,7 +17,7 @@
 import type { LanguageModel, ModelConfig } from "./types.ts";
 
 /** How a field's value is checked and parsed from a command-line string. */
-export type FieldType = "int" | "number" | "boolean" | "string";
+export type ConfigFieldType = "int" | "number" | "boolean" | "string";
 
 /** One config field: its default, what it means, and what values it accepts. */
 export interface FieldSpec<V = unknown> {
@@ -26,7 +26,7 @@ export interface FieldSpec<V = unknown> {
   /** One sentence: what the field means (CLI help and docs). */
   help: string;
   /** Value type, for validation and command-line parsing. */
-  type: FieldType;
+  type: ConfigFieldType;
   /** The allowed values (string fields). */
   choices?: readonly V[];
   /** Lower bound (numbers); inclusive unless `minExclusive`. */
@@ -54,6 +54,8 @@ export interface ModelSpec<C extends ModelConfig = ModelConfig> {
   defaults: FieldTable<C>;
   /** Named partial configs laid over the defaults, e.g. `tiny` (tests), `small` (notebooks), `published`. */
   presets: Record<string, Partial<C>>;
+  /** Named configurations worth running beside the defaults (benches list them), e.g. `mhc_adapters`. */
+  variants?: Record<string, Partial<C>>;
   /** Throw an error naming the field and what was expected, for any invalid field of a full config. */
   validate(config: C): void;
   /** Build the model; `seed` drives every initial value (same seed → same weights). */
