@@ -37,6 +37,8 @@ export interface FieldSpec<V = unknown> {
   max?: number;
   /** The upper bound itself is not allowed. */
   maxExclusive?: boolean;
+  /** `null` is also accepted (e.g. `maxLen: null` = unbounded; "null" on the command line). */
+  nullable?: boolean;
   /** Command-line flag name without `--` (default: the field name in snake_case); `false`: no flag. */
   flag?: string | false;
 }
@@ -81,6 +83,7 @@ export function fieldFlag(name: string, field: FieldSpec): string | null {
 
 /** What a field accepts, as words: "a positive integer", "a number in [0, 1)", "one of "rms", "ln"". */
 export function expectation(field: FieldSpec): string {
+  if (field.nullable) return `${expectation({ ...field, nullable: false })} or null`;
   if (field.type === "boolean") return "true or false";
   if (field.choices) return `one of ${field.choices.map((c) => JSON.stringify(c)).join(", ")}`;
   if (field.type === "string") return "a string";
@@ -97,6 +100,7 @@ export function expectation(field: FieldSpec): string {
 
 /** Whether `value` is acceptable for `field`. */
 export function fieldAccepts(field: FieldSpec, value: unknown): boolean {
+  if (value === null) return field.nullable === true;
   switch (field.type) {
     case "boolean":
       return typeof value === "boolean";
@@ -147,7 +151,9 @@ export function validateFields<C extends ModelConfig>(
  */
 export function parseFieldFlag(name: string, field: FieldSpec, raw: string | boolean): unknown {
   const flag = fieldFlag(name, field) ?? name;
-  const v = field.type === "int" || field.type === "number"
+  const v = field.nullable && raw === "null"
+    ? null
+    : field.type === "int" || field.type === "number"
     ? (typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN)
     : raw;
   if (!fieldAccepts(field, v)) {
