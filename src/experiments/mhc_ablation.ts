@@ -95,8 +95,8 @@ export interface MhcAblationOptions {
   onStep?: (variant: string, rec: StepRecord) => void | Promise<void>;
 }
 
-/** One row of the ablation table. */
-export interface MhcAblationRow {
+/** One row of the ablation table (a type literal, so rows are frame rows as they are). */
+export type MhcAblationRow = {
   variant: string;
   seed: number;
   params: number;
@@ -111,7 +111,7 @@ export interface MhcAblationRow {
   peak_mb: number | null;
   peak_measure: string | null;
   backend: string;
-}
+};
 
 /** One point of a loss curve. */
 export interface MhcCurvePoint {
