@@ -87,7 +87,7 @@ Deno.test("cli: train --help lists the chosen kind's model flags with their defa
   assertStringIncludes(mhc.out, "--seq_len 256");
   assertStringIncludes(mhc.out, "Model width d.");
   assertStringIncludes(mhc.out, "--norm rms");
-  assertStringIncludes(mhc.out, "one of \"rms\", \"ln\"");
+  assertStringIncludes(mhc.out, 'one of "rms", "ln"');
   const tiny = await runCli(["train", "--model", "baseline", "--preset", "tiny", "--help"]);
   assertStringIncludes(tiny.out, "--dim 16");
   assertStringIncludes(tiny.out, 'Model flags of --model baseline (defaults of preset "tiny")');

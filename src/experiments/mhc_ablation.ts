@@ -67,24 +67,33 @@ export interface MhcAblationOptions {
   variants?: (MhcVariant | AblationVariant)[];
   /** Model preset ("published") and config overrides shared by every row (e.g. vocabSize for a small tokenizer). */
   preset?: string;
+  /** Config overrides shared by every row. */
   model?: Record<string, unknown>;
   /** Training batch size (16) and sequence length (the preset's maxLen, 256). */
   batchSize?: number;
+  /** Sequence length of training and evaluation batches. */
   seqLen?: number;
   /** Optimizer steps per variant; or `trainSeconds` to size the run from the measured throughput. */
   steps?: number;
+  /** Training time budget per variant in seconds (steps sized from the measured throughput). */
   trainSeconds?: number;
   /** Epochs (used when neither steps nor trainSeconds is given; reference: 10). */
   epochs?: number;
+  /** AdamW learning rate (3e-4). */
   lr?: number;
+  /** AdamW decoupled weight decay (0.1). */
   weightDecay?: number;
+  /** Global gradient-norm clip (1.0). */
   gradClip?: number;
+  /** Seed of weights, data order and dropout (1337). */
   seed?: number;
   /** Validation loss every N steps (reference 500) over at most `evalBatches` batches. */
   evalEvery?: number;
+  /** At most this many validation batches per evaluation (20). */
   evalBatches?: number;
   /** Perplexity: first `pplBatches` (62) validation batches of `pplBatchSize` (8). */
   pplBatches?: number;
+  /** Batch size of the perplexity evaluation (8). */
   pplBatchSize?: number;
   /** Throughput benchmark on a fixed random batch: batch 8, 10 warm-up + 50 timed steps (reference). */
   throughput?: { batch?: number; warmup?: number; steps?: number } | false;
@@ -92,6 +101,7 @@ export interface MhcAblationOptions {
   outDir?: string;
   /** Called with progress lines. */
   log?: (line: string) => void;
+  /** Called after every optimizer step with the variant name. */
   onStep?: (variant: string, rec: StepRecord) => void | Promise<void>;
 }
 
@@ -115,11 +125,17 @@ export type MhcAblationRow = {
 
 /** One point of a loss curve. */
 export interface MhcCurvePoint {
+  /** Variant name. */
   variant: string;
+  /** Seed of the run. */
   seed: number;
+  /** Optimizer step. */
   step: number;
+  /** Tokens trained so far. */
   tokens: number;
+  /** Training or held-out loss. */
   split: "train" | "valid";
+  /** Mean cross-entropy (nats per token). */
   loss: number;
 }
 

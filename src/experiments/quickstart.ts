@@ -42,11 +42,17 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Tokenized quickstart data: training and held-out ids and the lines they came from. */
 export interface QuickstartData {
+  /** The tokenizer of both parts. */
   tokenizer: Tokenizer;
+  /** Every line read. */
   lines: string[];
+  /** Lines before the cut. */
   trainLines: string[];
+  /** The held-out lines. */
   validLines: string[];
+  /** Training ids (EOS after every line). */
   train: Int32Array;
+  /** Held-out ids. */
   valid: Int32Array;
   /** Where the lines came from. */
   dir: string;
@@ -131,14 +137,19 @@ export function variantParams(
 
 /** Options of {@linkcode trainQuickstart}. */
 export interface TrainQuickstartOptions {
+  /** Model and training settings (`QUICKSTART_SETTINGS.small`). */
   settings?: QuickstartSettings;
   /** Training steps per model (default: the settings'). */
   steps?: number;
+  /** Seed (1337). */
   seed?: number;
   /** Checkpoint root (one folder per variant). */
   outDir: string;
+  /** Rows to train (the three of the mHC ablation). */
   variants?: (MhcVariant | AblationVariant)[];
+  /** Progress lines. */
   log?: (line: string) => void;
+  /** Called after every step. */
   onStep?: MhcAblationOptions["onStep"];
 }
 
@@ -182,14 +193,19 @@ export type QuickstartRow = MhcAblationRow & {
 export interface EvaluateVariantsOptions {
   /** Checkpoint root the variants were trained into (as given to {@linkcode trainQuickstart}). */
   ckptDir: string;
+  /** Seed the checkpoints were trained with (1337). */
   seed?: number;
+  /** Tokenizer of the training data. */
   tokenizer: Tokenizer;
   /** BLiMP pairs (default: the shipped sample). */
   pairs?: BlimpPair[];
   /** Prompt of the greedy sample (" The "), its length (48) and which variants generate one (all). */
   prompt?: string;
+  /** Length of the greedy sample (48). */
   maxNewTokens?: number;
+  /** Variants that generate a sample (all). */
   sampleFrom?: readonly string[];
+  /** Progress lines. */
   log?: (line: string) => void;
 }
 
@@ -317,9 +333,13 @@ export interface QuickstartOptions {
 
 /** What {@linkcode quickstart} returns. */
 export interface QuickstartResult {
+  /** The run folder written. */
   run: Run;
+  /** One row per variant. */
   rows: QuickstartRow[];
+  /** Loss curves of every variant. */
   curves: MhcCurvePoint[];
+  /** Greedy sample of mHC + adapters. */
   sample: string;
 }
 

@@ -96,16 +96,27 @@ export function summarizeMhcRows(rows: readonly MhcAblationRow[], digits = 4): D
 
 /** One row of {@linkcode compareWithPublished}: our mean ± std beside the published single run. */
 export interface MhcComparisonRow {
+  /** Variant name. */
   variant: string;
+  /** Seeds averaged. */
   n: number;
+  /** Perplexity, mean ± std. */
   ppl: string;
+  /** Published perplexity. */
   ppl_published: number | null;
+  /** Validation loss, mean ± std. */
   val_loss: string;
+  /** Published validation loss. */
   val_loss_published: number | null;
+  /** Training tokens/s, mean ± std. */
   tokens_per_sec: string;
+  /** Published tokens/s. */
   tokens_per_sec_published: number | null;
+  /** Peak memory (MB), mean ± std. */
   peak_mb: string;
+  /** Published peak memory (MB). */
   peak_mb_published: number | null;
+  /** Further columns. */
   [key: string]: string | number | null;
 }
 
@@ -217,9 +228,11 @@ export function meanCurves(curves: readonly MhcCurvePoint[], split: "train" | "v
 
 /** Results read back by {@linkcode loadMhcResults}. */
 export interface LoadedMhcResults {
+  /** One row per (seed, variant). */
   rows: MhcAblationRow[];
   /** Loss curves from `curves.csv` (empty when the folder has none). */
   curves: MhcCurvePoint[];
+  /** Mean ± std per variant. */
   summary: DataFrame;
   /** The `table.csv` files read. */
   files: string[];

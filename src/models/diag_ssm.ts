@@ -99,14 +99,22 @@ export function ssmBlock(
  * ```
  */
 export class BaselineSLM extends MhcFamilyModel {
+  /**
+   * Build a baseline model.
+   * @param config fields over `MHC_DEFAULTS` (kind forced to "baseline")
+   * @param seed init seed
+   * @param dryRun shapes only
+   */
   constructor(config: Partial<MhcConfig> = {}, seed = 1337, dryRun = false) {
     super({ ...MHC_DEFAULTS, ...config, kind: "baseline" } as MhcConfig, seed, dryRun);
   }
 
+  /** L SimpleSSMBlocks `blocks.{i}.ssm`. */
   protected build(): void {
     for (let i = 0; i < this.config.layers; i++) addSsmBlock(this.params, `blocks.${i}.ssm`, this.config);
   }
 
+  /** x ← x + SimpleSSMBlock(x) for each block. @param x [B, T, d] @returns [B, T, d] */
   protected body(x: tf.Tensor3D): tf.Tensor3D {
     for (let i = 0; i < this.config.layers; i++) {
       x = tf.add(

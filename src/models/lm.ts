@@ -80,9 +80,13 @@ export function applyNorm(
  * `body()` (its forward pass).
  */
 export abstract class LmShell<C extends ModelConfig> implements LanguageModel<C> {
+  /** The full, validated config. */
   readonly config: C;
+  /** The parameter store (names, shapes, initial values in creation order). */
   readonly params: Params;
+  /** How the shell around the body is built. */
   readonly shell: LmShellOptions;
+  /** Training mode (dropout on); see `setTraining`. */
   protected training = false;
   /** Generator for dropout masks (seeded from the init seed + 1; restored from checkpoints through `rngs`). */
   dropoutRng: Rng;
@@ -94,6 +98,7 @@ export abstract class LmShell<C extends ModelConfig> implements LanguageModel<C>
    * @param seed drives every initial value
    * @param dryRun record parameter names and shapes only (see {@linkcode Params}); the model cannot run
    */
+  /** Create the shell's and the body's parameters (see the class doc for the order). */
   constructor(config: C, shell: LmShellOptions, seed: number, dryRun = false) {
     this.config = config;
     this.shell = shell;
@@ -120,6 +125,7 @@ export abstract class LmShell<C extends ModelConfig> implements LanguageModel<C>
   /** Body forward: [B, T, d] → [B, T, d]; may add named auxiliary loss terms to `aux`. */
   protected abstract body(x: tf.Tensor3D, aux: AuxLosses): tf.Tensor3D;
 
+  /** Every parameter under its checkpoint name. */
   get weights(): Map<string, tf.Variable> {
     return this.params.weights;
   }
@@ -140,6 +146,7 @@ export abstract class LmShell<C extends ModelConfig> implements LanguageModel<C>
     return this.params.count();
   }
 
+  /** Switch dropout on (training) or off (evaluation). */
   setTraining(training: boolean): void {
     this.training = training;
   }
@@ -178,10 +185,16 @@ export abstract class LmShell<C extends ModelConfig> implements LanguageModel<C>
     return tf.tidy(() => tiedHead(this.#hidden(ids, {}), this.headWeight()) as tf.Tensor3D);
   }
 
+  /** Next-token log-probabilities. @param ids [B, T] int32 @returns [B, T, V] */
   logProbs(ids: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => tf.logSoftmax(this.logits(ids)) as tf.Tensor3D);
   }
 
+  /**
+   * Mean cross-entropy over targets ≠ −100 plus the body's auxiliary terms.
+   * @param ids [B, T]
+   * @param targets [B, T]
+   */
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const aux: AuxLosses = {};
@@ -203,6 +216,7 @@ export abstract class LmShell<C extends ModelConfig> implements LanguageModel<C>
     this.#aux = Object.fromEntries(Object.entries(aux).map(([k, v]) => [k, tf.keep(tf.clone(v))]));
   }
 
+  /** Release the weights and the kept auxiliary terms. */
   dispose(): void {
     tf.dispose(Object.values(this.#aux));
     this.#aux = {};

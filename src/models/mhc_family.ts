@@ -190,6 +190,7 @@ export function mhcConfig(overrides: Partial<MhcConfig> = {}, preset = "publishe
  */
 export abstract class MhcFamilyModel extends LmShell<MhcConfig> {
   /**
+   * Validate the config and build the shell (learned positions, tied head) around the subclass's body.
    * @param config full configuration (validated here)
    * @param seed drives every initial value
    * @param dryRun record parameter names and shapes only; the model cannot run

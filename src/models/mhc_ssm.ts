@@ -65,10 +65,17 @@ export function mixResidualRef(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
  * ```
  */
 export class MhcSLM extends MhcFamilyModel {
+  /**
+   * Build an mHC model.
+   * @param config fields over `MHC_DEFAULTS` (kind forced to "mhc")
+   * @param seed init seed
+   * @param dryRun shapes only
+   */
   constructor(config: Partial<MhcConfig> = {}, seed = 1337, dryRun = false) {
     super({ ...MHC_DEFAULTS, ...config, kind: "mhc" } as MhcConfig, seed, dryRun);
   }
 
+  /** Stream expander, per-layer mixing logits (+ adapters) and SSM blocks, aggregator, in the reference's order. */
   protected build(): void {
     const { dim: d, nStreams: n, adapterRank: r } = this.config;
     const p = this.params;
@@ -108,6 +115,11 @@ export class MhcSLM extends MhcFamilyModel {
     }, { rate: this.config.adapterDropout, training: this.training, rng: this.dropoutRng });
   }
 
+  /**
+   * Expand to n streams, L mHC blocks, aggregate; adds `stream_diversity` when its weight is > 0.
+   * @param x [B, T, d]
+   * @returns [B, T, d]
+   */
   protected body(x: tf.Tensor3D, aux: AuxLosses): tf.Tensor3D {
     const { dim: d, nStreams: n, sinkhornIters, sinkhornTemp } = this.config;
     const [B, T] = x.shape;

@@ -43,8 +43,11 @@ export function modelKinds(): string[] {
 
 /** A named configuration of a registered kind: the kind itself at its defaults, or one of its spec's `variants`. */
 export interface ModelVariant {
+  /** Row name (the kind, or the spec variant's name). */
   name: string;
+  /** Registered kind. */
   kind: string;
+  /** Config fields over the kind's defaults. */
   overrides: Record<string, unknown>;
 }
 
