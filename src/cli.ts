@@ -108,6 +108,10 @@ function peekFlag(argv: string[], name: string): string | undefined {
 /** The model flags of a kind: flag name → [field name, field spec with the preset's value as default]. */
 function modelFlags(kind: string, preset: string): Map<string, [string, FieldSpec]> {
   const spec = modelSpec(kind);
+  if (!spec.presets[preset]) {
+    const names = Object.keys(spec.presets).map((p) => `"${p}"`).join(", ");
+    throw new Error(`Option --preset must be one of ${names} for --model ${kind}, got "${preset}".`);
+  }
   const defaults = modelConfig(kind, {}, preset) as unknown as Record<string, unknown>;
   const out = new Map<string, [string, FieldSpec]>();
   for (const [name, field] of Object.entries(spec.defaults as Record<string, FieldSpec>)) {
@@ -141,7 +145,7 @@ function helpText(
     return `  ${`--${flag}${arg}`.padEnd(30)} ${o.help}${accepts}`;
   };
   const kinds = modelKinds().map((k) => `  ${k.padEnd(12)} ${modelSpec(k).description}`);
-  const out = [head, "Model kinds:", ...kinds, "Options:"];
+  const out = "model" in options ? [head, "Model kinds:", ...kinds, "Options:"] : [head, "Options:"];
   out.push(...Object.entries(options).filter(([k]) => !model?.flags.has(k)).map(([k, o]) => line(k, o)));
   if (model) {
     out.push(`Model flags of --model ${model.kind} (defaults of preset "${model.preset}"):`);
@@ -191,20 +195,19 @@ function parse(argv: string[], options: Record<string, CliOption>): Record<strin
   return out;
 }
 
-/** The model config from parsed flags: the preset's fields, the given model flags, and vocabSize if unset. */
+/**
+ * The model config from parsed flags: the preset's fields, the tokenizer's vocabulary size, then the model flags
+ * given on the command line (a model flag has no parse default, so `undefined` = not given).
+ */
 function configFromFlags(
   kind: string,
   preset: string,
   flags: Map<string, [string, FieldSpec]>,
   parsed: Record<string, unknown>,
-  argv: string[],
   vocabSize: number,
 ): ModelConfig {
-  const overrides: Record<string, unknown> = {};
-  if ("vocabSize" in modelSpec(kind).defaults) overrides.vocabSize = vocabSize;
-  for (const [flag, [name]] of flags) {
-    if (argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`))) overrides[name] = parsed[flag];
-  }
+  const overrides: Record<string, unknown> = { vocabSize };
+  for (const [flag, [name]] of flags) if (parsed[flag] !== undefined) overrides[name] = parsed[flag];
   return modelConfig(kind, overrides, preset);
 }
 
@@ -276,7 +279,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
   const { train } = await import("./train/trainer.ts");
   const { getTokenizer } = await import("./tokenizers/types.ts");
   const tok = getTokenizer(f.tokenizer as string);
-  const cfg = configFromFlags(kind, preset, flags, f, argv, tok.vocabSize);
+  const cfg = configFromFlags(kind, preset, flags, f, tok.vocabSize);
   const seqLen = (flags.has("seq_len") ? cfg.maxLen : f.seq_len) as number;
   const seed = f.seed as number;
   const trainIds = await loadTrainIds(f.data as string | undefined, "train", f.tokenizer as string);
@@ -325,7 +328,6 @@ async function cmdTrain(argv: string[]): Promise<void> {
 
 /** The model to benchmark: restored from --ckpt, or freshly initialised from --model, its preset and flags. */
 async function benchmarkModel(
-  argv: string[],
   f: Record<string, unknown>,
   model?: { kind: string; preset: string; flags: Map<string, [string, FieldSpec]> },
 ) {
@@ -340,7 +342,7 @@ async function benchmarkModel(
   const { getTokenizer } = await import("./tokenizers/types.ts");
   const vocab = getTokenizer(f.tokenizer as string).vocabSize;
   return createModel(
-    configFromFlags(model!.kind, model!.preset, model!.flags, f, argv, vocab),
+    configFromFlags(model!.kind, model!.preset, model!.flags, f, vocab),
     f.seed as number,
   );
 }
@@ -367,7 +369,7 @@ async function cmdBenchmark(argv: string[]): Promise<void> {
   }
   const backend = await initBackend({ backend: f.backend as string | undefined });
   const { measureThroughput } = await import("./eval/throughput.ts");
-  const m = await benchmarkModel(argv, f, model);
+  const m = await benchmarkModel(f, model);
   const seqLen = (f.seq_len as number | undefined) ?? m.config.maxLen ?? 256;
   const batch = f.batch_size as number;
   m.setTraining?.(true);

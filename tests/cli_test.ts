@@ -71,7 +71,10 @@ Deno.test("cli: a bad model flag names the flag and what it expects (negative nu
     [["--dropout", "1"], 'Option --dropout must be a number in [0, 1), got "1"'],
     [["--batch_size", "0"], 'Option --batch_size must be a positive integer, got "0"'],
     [["--model", "gpt"], 'Option --model must be one of "baseline", "mhc", got "gpt"'],
-    [["--preset", "huge"], 'Unknown mhc preset "huge": expected one of published, small, tiny'],
+    [
+      ["--preset", "huge"],
+      'Option --preset must be one of "published", "small", "tiny" for --model mhc, got "huge"',
+    ],
   ];
   for (const [flags, message] of cases) {
     const r = await runCli(["train", ...flags, "--backend", "cpu", "--tokenizer", "ascii"]);
