@@ -32,22 +32,57 @@ export {
 export { Rng, type RngState } from "./src/rng.ts";
 
 // Models
-export { type LanguageModel, type ModelConfig } from "./src/models/types.ts";
+export { type LanguageModel, type ModelConfig, parameterCount, type Trainable } from "./src/models/types.ts";
+export {
+  type ConfigFieldType,
+  defaultConfig,
+  expectation,
+  fieldAccepts,
+  fieldFlag,
+  type FieldSpec,
+  type FieldTable,
+  type ModelSpec,
+  parseFieldFlag,
+  resolveConfig,
+  validateFields,
+} from "./src/models/spec.ts";
 export {
   addNorm,
-  addSsmBlock,
   applyNorm,
-  BaselineSLM,
+  type AuxLosses,
+  LmShell,
+  type LmShellOptions,
+  type NormKind,
+} from "./src/models/lm.ts";
+export {
   MHC_DEFAULTS,
+  MHC_FIELDS,
   MHC_PRESETS,
   type MhcConfig,
   mhcConfig,
   MhcFamilyModel,
-  ssmBlock,
+  mhcFamilySpec,
   validateMhcConfig,
-} from "./src/models/diag_ssm.ts";
-export { MhcSLM, mixResidual, mixResidualRef, mixStreams, streamDiversity } from "./src/models/mhc_ssm.ts";
-export { createModel, modelKinds, registerModel } from "./src/models/registry.ts";
+} from "./src/models/mhc_family.ts";
+export { addSsmBlock, BASELINE_SPEC, BaselineSLM, ssmBlock } from "./src/models/diag_ssm.ts";
+export {
+  MHC_SPEC,
+  MhcSLM,
+  mixResidual,
+  mixResidualRef,
+  mixStreams,
+  streamDiversity,
+} from "./src/models/mhc_ssm.ts";
+export {
+  createModel,
+  modelConfig,
+  type ModelConfigInput,
+  modelKinds,
+  modelSpec,
+  type ModelVariant,
+  modelVariants,
+  registerModel,
+} from "./src/models/registry.ts";
 export {
   exportReferenceWeights,
   type HostTensor,
@@ -397,17 +432,41 @@ export {
 
 // Experiments
 export {
+  type AblationVariant,
+  ablationVariant,
   checkIds,
   makeMhcVariant,
-  MHC_VARIANTS,
+  MHC_ABLATION,
   type MhcAblationOptions,
   type MhcAblationRow,
   type MhcCurvePoint,
-  type MhcVariant,
-  PUBLISHED_MHC_TABLE,
   runMhcAblation,
+  variantCheckpointDir,
+  variantConfig,
 } from "./src/experiments/mhc_ablation.ts";
-export { quickstart, type QuickstartOptions, type QuickstartResult } from "./src/experiments/quickstart.ts";
+export {
+  MHC_VARIANTS,
+  type MhcVariant,
+  PUBLISHED_MHC_PARAMS,
+  PUBLISHED_MHC_TABLE,
+} from "./src/experiments/reference_numbers.ts";
+export {
+  evaluateVariants,
+  type EvaluateVariantsOptions,
+  quickstart,
+  QUICKSTART_SETTINGS,
+  quickstartCharts,
+  type QuickstartData,
+  quickstartData,
+  type QuickstartOptions,
+  type QuickstartResult,
+  type QuickstartRow,
+  type QuickstartSettings,
+  saveQuickstart,
+  trainQuickstart,
+  type TrainQuickstartOptions,
+  variantParams,
+} from "./src/experiments/quickstart.ts";
 export {
   checkPplOrdering,
   compareWithPublished,

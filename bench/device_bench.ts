@@ -25,15 +25,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
-import { MHC_PRESETS } from "../src/models/diag_ssm.ts";
-import { createModel } from "../src/models/registry.ts";
-import type { ModelConfig } from "../src/models/types.ts";
+import { createModel, type ModelVariant } from "../src/models/registry.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
 import { diagScan, type ScanImpl } from "../src/nn/scan.ts";
 import { AdamW } from "../src/train/optim.ts";
 import { adamwWebGPUCommands } from "../src/train/adamw_webgpu.ts";
 import { type MatmulTile, mmWebGPU, TILE_LARGE, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
-import { benchVariants } from "./model_bench.ts";
+import { benchConfig, benchVariants } from "./model_bench.ts";
 import { REFERENCE_H100 } from "./reference.ts";
 import { syntheticStep } from "./synthetic_step.ts";
 import { toCsv } from "./csv.ts";
@@ -157,21 +155,15 @@ async function stepAnatomy(model: ReturnType<typeof createModel>, B: number, T: 
 }
 
 async function benchModel(
-  name: string,
-  cfg: Record<string, unknown>,
+  v: ModelVariant,
   B: number,
   T: number,
   st: number,
   wu: number,
   anatomy: boolean,
 ): Promise<Row> {
-  const preset = MHC_PRESETS[a.preset!];
-  if (!preset) {
-    throw new Error(
-      `Unknown --preset "${a.preset}": expected one of ${Object.keys(MHC_PRESETS).join(", ")}.`,
-    );
-  }
-  const model = createModel({ ...preset, ...cfg, maxLen: Math.max(256, T) } as unknown as ModelConfig, 1337);
+  const name = v.name;
+  const model = createModel(benchConfig(v, a.preset!, { maxLen: Math.max(256, T) }), 1337);
   try {
     const params = [...model.weights.values()].reduce((s, w) => s + w.size, 0);
     console.log(`  ${name} B=${B} T=${T}: ${params.toLocaleString("en")} parameters [${secs()} s]`);
@@ -217,7 +209,7 @@ if (sections.has("models")) {
   const rows: Row[] = [];
   for (const v of benchVariants()) {
     try {
-      const r = await benchModel(v.name, v.config, 8, 256, steps, warmup, true);
+      const r = await benchModel(v, 8, 256, steps, warmup, true);
       rows.push(r);
       console.log(`[${secs()} s] ${JSON.stringify(r)}`);
     } catch (e) {
@@ -236,7 +228,7 @@ if (sections.has("scaling")) {
     for (const T of a["scaling-T"]!.split(",").map(Number)) {
       try {
         const st = T >= 2048 ? 2 : 4;
-        const r = await benchModel(v.name, v.config, 8, T, st, 1, false);
+        const r = await benchModel(v, 8, T, st, 1, false);
         rows.push(r);
         console.log(`[${secs()} s] ${JSON.stringify(r)}`);
       } catch (e) {
@@ -252,7 +244,7 @@ if (sections.has("optim")) {
   console.log(`\n## AdamW step alone: fused webgpu step vs tf ops [${secs()} s]`);
   const rows: Row[] = [];
   for (const v of benchVariants().filter((v) => v.name === "baseline" || v.name === "mhc_adapters")) {
-    const model = createModel({ ...MHC_PRESETS[a.preset!], ...v.config } as unknown as ModelConfig, 1337);
+    const model = createModel(benchConfig(v, a.preset!), 1337);
     const s = syntheticStep(model, 2, 64);
     const { value, grads } = s.grads();
     const probe = [...model.weights.values()][0];

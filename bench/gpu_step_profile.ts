@@ -1,20 +1,24 @@
 /**
  * Where a published-size training step spends its time on the GPU machine: phases (forward, forward + backward,
  * AdamW, tfjs Adam), each synchronised, and the host time of every kernel launch of one step by program.
- * Usage: deno run -A .device/gpu_step_profile.js [baseline|mhc|mhc_adapters] [B] [T]
+ * Usage: deno run -A .device/gpu_step_profile.js [baseline|mhc|mhc_adapters|any registered variant] [B] [T]
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend.ts";
-import { MHC_PRESETS } from "../src/models/diag_ssm.ts";
-import { createModel } from "../src/models/registry.ts";
-import type { ModelConfig } from "../src/models/types.ts";
+import { createModel, modelVariants } from "../src/models/registry.ts";
+import { benchConfig } from "./model_bench.ts";
 import { syntheticStep } from "./synthetic_step.ts";
 
 await initBackend({ backend: "webgpu" });
 const name = Deno.args[0] ?? "baseline";
 const B = Number(Deno.args[1] ?? 8), T = Number(Deno.args[2] ?? 256);
-const cfg = name === "mhc_adapters" ? { kind: "mhc", streamAdapters: true } : { kind: name };
-const model = createModel({ ...MHC_PRESETS.published, ...cfg } as unknown as ModelConfig, 1);
+const variant = modelVariants().find((v) => v.name === name);
+if (!variant) {
+  throw new Error(
+    `Unknown model "${name}": expected one of ${modelVariants().map((v) => v.name).join(", ")}.`,
+  );
+}
+const model = createModel(benchConfig(variant, "published"), 1);
 model.setTraining?.(true);
 const s = syntheticStep(model, B, T);
 const { opt } = s;

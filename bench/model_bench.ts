@@ -11,8 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../src/backend.ts";
-import { MHC_PRESETS } from "../src/models/diag_ssm.ts";
-import { createModel, modelKinds } from "../src/models/registry.ts";
+import { createModel, modelConfig, type ModelVariant, modelVariants } from "../src/models/registry.ts";
 import type { ModelConfig } from "../src/models/types.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
 
@@ -48,18 +47,18 @@ export interface ModelBenchOptions {
   onRow?: (row: ModelBenchRow) => void;
 }
 
-/** The variants: every registered kind, plus mHC with stream-specialized adapters. */
-export function benchVariants(): { name: string; config: Partial<ModelConfig> & Record<string, unknown> }[] {
-  const v: { name: string; config: Partial<ModelConfig> & Record<string, unknown> }[] = modelKinds().map((
-    kind,
-  ) => ({
-    name: kind,
-    config: { kind },
-  }));
-  if (modelKinds().includes("mhc")) {
-    v.push({ name: "mhc_adapters", config: { kind: "mhc", streamAdapters: true } });
-  }
-  return v;
+/** The variants: every registered kind at its defaults and each spec's named variants (e.g. mhc_adapters). */
+export function benchVariants(): ModelVariant[] {
+  return modelVariants();
+}
+
+/** The config of a bench variant at a preset, with extra fields (e.g. `maxLen`) laid over it. */
+export function benchConfig(
+  v: ModelVariant,
+  preset: string,
+  extra: Record<string, unknown> = {},
+): ModelConfig {
+  return modelConfig(v.kind, { ...v.overrides, ...extra }, preset);
 }
 
 type GpuInfo = { isFallbackAdapter?: boolean; description?: string; vendor?: string; architecture?: string };
@@ -81,13 +80,13 @@ async function measure(
   backend: string,
   name: string,
   preset: string,
-  config: Record<string, unknown>,
+  config: ModelConfig,
   B: number,
   T: number,
   warmup: number,
   steps: number,
 ): Promise<ModelBenchRow> {
-  const model = createModel(config as unknown as ModelConfig, 1337);
+  const model = createModel(config, 1337);
   try {
     const params = [...model.weights.values()].reduce((s, w) => s + w.size, 0);
     const r = await measureThroughput(model, {
@@ -149,14 +148,14 @@ export async function modelBench(opts: ModelBenchOptions = {}): Promise<ModelBen
     await initBackend({ backend });
     for (const v of benchVariants()) {
       for (const T of seqLens) {
-        const cfg = { ...MHC_PRESETS.tiny, ...v.config, maxLen: T };
+        const cfg = benchConfig(v, "tiny", { maxLen: T });
         push(await measure(backend, v.name, "tiny", cfg, B, T, warmup, steps));
       }
     }
     if (gpu?.hardware) {
       // The published configuration (GPT-2 vocabulary, d = 512, 8 layers) at the reference benchmark's B 8, T 256.
       for (const v of benchVariants()) {
-        const cfg = { ...MHC_PRESETS.published, ...v.config, maxLen: 256 };
+        const cfg = benchConfig(v, "published", { maxLen: 256 });
         push(await measure(backend, v.name, "published", cfg, 8, 256, quick ? 2 : 5, quick ? 5 : 20));
       }
     } else if (gpu) {

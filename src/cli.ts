@@ -2,103 +2,224 @@
  * ssmlab command line.
  *
  *   deno run -A src/cli.ts quickstart [--steps 150] [--backend auto]
- *   deno run -A src/cli.ts train --model baseline|mhc [reference flags…] [--data DIR] [--steps N] [--resume]
+ *   deno run -A src/cli.ts train --model KIND [--preset published] [model flags…] [--data DIR] [--steps N] [--resume]
  *   deno run -A src/cli.ts benchmark --ckpt RUN_DIR [--batch_size 8] [--steps 50] [--warmup 10] [--ppl_eval] [--ppl_batches 62]
+ *   deno run -A src/cli.ts benchmark --model KIND [--preset tiny] [model flags…]   (a freshly initialised model)
  *
- * `train` and `benchmark` take the flags of the mHC-SSM reference's `python -m mhc_slm.train` / `benchmark`
- * (docs/models/mhc.md, "Configuration") with the same defaults.
+ * The model flags of `train` and `benchmark --model` are generated from the chosen kind's `ModelSpec` (one flag
+ * per config field, its default from the preset, its help and accepted values from the field table), so every
+ * registered kind is trainable from the command line. For the mHC family they are the flags of the reference's
+ * `python -m mhc_slm.train`, with the same defaults.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { describeEnvironment, initBackend } from "./backend.ts";
+import { modelConfig, modelKinds, modelSpec } from "./models/registry.ts";
+import { expectation, fieldFlag, type FieldSpec, parseFieldFlag } from "./models/spec.ts";
+import type { ModelConfig } from "./models/types.ts";
 
 const USAGE = `Usage: ssmlab <command> [options]
 Commands:
   quickstart   train, evaluate and chart tiny models on the shipped sample (results/quickstart/<run>/)
-  train        train baseline or mHC-SSM with the reference's flags (SPEC §1.0, §1.7)
-  benchmark    throughput, memory and perplexity of a trained checkpoint (SPEC §1.8)
+  train        train any registered model kind (baseline, mHC, …) with the reference's flags and defaults
+  benchmark    throughput, memory and perplexity of a trained checkpoint or a fresh model
 Run "ssmlab <command> --help" for its options.`;
 
-/** Reference flags of `mhc_slm.train` with their defaults, plus ssmlab's own. */
-const TRAIN_FLAGS = {
-  model: { type: "string", default: "mhc" },
-  n_streams: { type: "string", default: "4" },
-  sinkhorn_iters: { type: "string", default: "8" },
-  sinkhorn_temp: { type: "string", default: "1.0" },
-  dim: { type: "string", default: "512" },
-  layers: { type: "string", default: "8" },
-  dropout: { type: "string", default: "0.0" },
-  conv_kernel: { type: "string", default: "3" },
-  norm: { type: "string", default: "rms" },
-  seq_len: { type: "string", default: "256" },
-  batch_size: { type: "string", default: "16" },
-  epochs: { type: "string", default: "10" },
-  lr: { type: "string", default: "3e-4" },
-  weight_decay: { type: "string", default: "0.1" },
-  grad_clip: { type: "string", default: "1.0" },
-  seed: { type: "string", default: "1337" },
-  eval_every: { type: "string", default: "500" },
-  save_every: { type: "string", default: "1000" },
-  out_dir: { type: "string", default: "runs/mhc_slm" },
-  run_name: { type: "string", default: "" },
-  tokenizer: { type: "string", default: "gpt2" },
-  stream_adapters: { type: "boolean", default: false },
-  adapter_rank: { type: "string", default: "64" },
-  adapter_dropout: { type: "string", default: "0.1" },
-  stream_diversity_coeff: { type: "string", default: "0.0" },
-  // ssmlab additions
-  data: { type: "string" },
-  valid_data: { type: "string" },
-  steps: { type: "string" },
-  eval_batches: { type: "string" },
-  resume: { type: "boolean", default: false },
-  backend: { type: "string" },
-  help: { type: "boolean", default: false },
-} as const;
+/** A command-line option: a field spec (default, help, accepted values) whose default may be absent. */
+type CliOption = Omit<FieldSpec, "value"> & { value?: unknown };
 
-function num(flags: Record<string, unknown>, name: string, integer = false): number {
-  const raw = flags[name];
-  const v = Number(raw);
-  if (raw === undefined || raw === "" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new Error(`Option --${name} expects ${integer ? "an integer" : "a number"}, got "${raw}".`);
+/** Options of `train` that are not model fields (the reference's training flags, then ssmlab's). */
+const TRAIN_OPTIONS: Record<string, CliOption> = {
+  model: { type: "string", value: "mhc", help: "Model kind (see the list above)." },
+  preset: {
+    type: "string",
+    value: "published",
+    help: "Preset of the kind that the model flags' defaults come from.",
+  },
+  batch_size: { type: "int", min: 1, value: 16, help: "Sequences per batch." },
+  epochs: { type: "int", min: 1, value: 10, help: "Epochs over the training ids (unless --steps)." },
+  lr: { type: "number", min: 0, minExclusive: true, value: 3e-4, help: "AdamW learning rate." },
+  weight_decay: { type: "number", min: 0, value: 0.1, help: "AdamW decoupled weight decay." },
+  grad_clip: { type: "number", min: 0, value: 1.0, help: "Global gradient-norm clip (0 = off)." },
+  seed: { type: "int", value: 1337, help: "Seed of the initial weights, data order and dropout." },
+  eval_every: {
+    type: "int",
+    min: 0,
+    value: 500,
+    help: "Validation loss every N steps (0 = only at the end).",
+  },
+  save_every: { type: "int", min: 0, value: 1000, help: "Checkpoint every N steps (0 = only at the end)." },
+  out_dir: { type: "string", value: "runs/mhc_slm", help: "Root folder of the runs." },
+  run_name: {
+    type: "string",
+    value: "",
+    help: "Run folder name (default: the model's label, e.g. mhc_adapters).",
+  },
+  tokenizer: { type: "string", value: "gpt2", help: "Tokenizer name (gpt2, ascii, …); sets vocabSize." },
+  data: { type: "string", help: "Local WikiText-2 folder (default: the Hugging Face Hub)." },
+  valid_data: { type: "string", help: "Validation folder (default: --data)." },
+  steps: { type: "int", min: 1, help: "Optimizer steps (overrides --epochs)." },
+  eval_batches: { type: "int", min: 1, help: "At most this many validation batches per evaluation." },
+  resume: { type: "boolean", value: false, help: "Resume from the run folder's latest checkpoint." },
+  backend: { type: "string", help: "tfjs backend: auto, cpu, wasm, webgpu." },
+  help: { type: "boolean", value: false, help: "Show this help." },
+};
+
+/** Options of `benchmark` (model flags are added when --model is given). */
+const BENCHMARK_OPTIONS: Record<string, CliOption> = {
+  ckpt: { type: "string", help: "Checkpoint folder, or a run folder with a `latest` pointer." },
+  model: {
+    type: "string",
+    help: "Benchmark a freshly initialised model of this kind instead of a checkpoint.",
+  },
+  preset: { type: "string", value: "published", help: "Preset of --model." },
+  batch_size: { type: "int", min: 1, value: 16, help: "Sequences per batch." },
+  seq_len: { type: "int", min: 1, help: "Sequence length (default: the model's maxLen, or 256)." },
+  steps: { type: "int", min: 1, value: 50, help: "Timed training steps." },
+  warmup: { type: "int", min: 0, value: 10, help: "Untimed warm-up steps." },
+  ppl_eval: { type: "boolean", value: false, help: "Also evaluate validation perplexity." },
+  ppl_batches: { type: "int", min: 1, value: 50, help: "Validation batches for --ppl_eval." },
+  data: { type: "string", help: "Local WikiText-2 folder for --ppl_eval." },
+  tokenizer: { type: "string", value: "gpt2", help: "Tokenizer name; sets vocabSize with --model." },
+  seed: { type: "int", value: 1337, help: "Seed of the model and the random batch." },
+  backend: { type: "string", help: "tfjs backend: auto, cpu, wasm, webgpu." },
+  help: { type: "boolean", value: false, help: "Show this help." },
+};
+
+/** Options of `quickstart`. */
+const QUICKSTART_OPTIONS: Record<string, CliOption> = {
+  steps: { type: "int", min: 1, value: 150, help: "Training steps per model." },
+  backend: { type: "string", help: "tfjs backend: auto, cpu, wasm, webgpu." },
+  seed: { type: "int", value: 1337, help: "Seed of everything." },
+  run: { type: "string", help: "Run folder name (default: a timestamp)." },
+  help: { type: "boolean", value: false, help: "Show this help." },
+};
+
+/** The value of `--name V` / `--name=V` in argv without parsing the rest (to pick the spec before parsing). */
+function peekFlag(argv: string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) return argv[i + 1];
+    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
   }
-  return v;
+  return undefined;
 }
 
-function parse(
-  argv: string[],
-  options: Record<string, { type: "string" | "boolean"; default?: string | boolean }>,
-) {
+/** The model flags of a kind: flag name → [field name, field spec with the preset's value as default]. */
+function modelFlags(kind: string, preset: string): Map<string, [string, FieldSpec]> {
+  const spec = modelSpec(kind);
+  if (!spec.presets[preset]) {
+    const names = Object.keys(spec.presets).map((p) => `"${p}"`).join(", ");
+    throw new Error(`Option --preset must be one of ${names} for --model ${kind}, got "${preset}".`);
+  }
+  const defaults = modelConfig(kind, {}, preset) as unknown as Record<string, unknown>;
+  const out = new Map<string, [string, FieldSpec]>();
+  for (const [name, field] of Object.entries(spec.defaults as Record<string, FieldSpec>)) {
+    const flag = fieldFlag(name, field);
+    if (flag) out.set(flag, [name, { ...field, value: defaults[name] }]);
+  }
+  return out;
+}
+
+/** The model kind named by --model, checked against the registry. */
+function chosenKind(argv: string[], fallback: string | undefined): string | undefined {
+  const kind = peekFlag(argv, "model") ?? fallback;
+  if (kind !== undefined && !modelKinds().includes(kind)) {
+    throw new Error(
+      `Option --model must be one of ${modelKinds().map((k) => `"${k}"`).join(", ")}, got "${kind}".`,
+    );
+  }
+  return kind;
+}
+
+/** The help text of a command: its own options, then the model flags of the chosen kind. */
+function helpText(
+  head: string,
+  options: Record<string, CliOption>,
+  model?: { kind: string; preset: string; flags: Map<string, [string, FieldSpec]> },
+): string {
+  const line = (flag: string, o: CliOption) => {
+    const arg = o.type === "boolean" ? "" : ` ${o.value === undefined || o.value === "" ? "…" : o.value}`;
+    const plain = o.type === "boolean" || (o.type === "string" && !o.choices);
+    const accepts = plain ? "" : ` (${expectation({ ...o, value: undefined } as FieldSpec)})`;
+    return `  ${`--${flag}${arg}`.padEnd(30)} ${o.help}${accepts}`;
+  };
+  const kinds = modelKinds().map((k) => `  ${k.padEnd(12)} ${modelSpec(k).description}`);
+  const out = "model" in options ? [head, "Model kinds:", ...kinds, "Options:"] : [head, "Options:"];
+  out.push(...Object.entries(options).filter(([k]) => !model?.flags.has(k)).map(([k, o]) => line(k, o)));
+  if (model) {
+    out.push(`Model flags of --model ${model.kind} (defaults of preset "${model.preset}"):`);
+    out.push(...[...model.flags].map(([flag, [, f]]) => line(flag, f)));
+  }
+  return out.join("\n");
+}
+
+/** `--dim -8` → `--dim=-8`, so a negative number reaches the value check instead of parseArgs' "ambiguous". */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (/^--[^=]+$/.test(argv[i]) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
+function parse(argv: string[], options: Record<string, CliOption>): Record<string, unknown> {
+  const spec: Record<string, { type: "string" | "boolean" }> = {};
+  for (const [k, o] of Object.entries(options)) {
+    spec[k] = { type: o.type === "boolean" ? "boolean" : "string" };
+  }
+  let values: Record<string, unknown>;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
-      string,
-      unknown
-    >;
+    values = parseArgs({
+      args: joinNegativeValues(argv),
+      options: spec,
+      strict: true,
+      allowPositionals: false,
+    })
+      .values as Record<string, unknown>;
   } catch (e) {
     throw new Error(`${(e as Error).message.replace(/\.$/, "")}. Run with --help to list the options.`);
   }
+  // Check every given value before starting a backend or loading data, so a typo fails at once; fill defaults.
+  const out: Record<string, unknown> = {};
+  for (const [k, o] of Object.entries(options)) {
+    const raw = values[k] as string | boolean | undefined;
+    if (raw === undefined) out[k] = o.value;
+    else if (o.type === "string" && !o.choices) out[k] = raw;
+    else out[k] = parseFieldFlag(k, { ...o, flag: k, value: undefined } as FieldSpec, raw);
+  }
+  return out;
+}
+
+/**
+ * The model config from parsed flags: the preset's fields, the tokenizer's vocabulary size, then the model flags
+ * given on the command line (a model flag has no parse default, so `undefined` = not given).
+ */
+function configFromFlags(
+  kind: string,
+  preset: string,
+  flags: Map<string, [string, FieldSpec]>,
+  parsed: Record<string, unknown>,
+  vocabSize: number,
+): ModelConfig {
+  const overrides: Record<string, unknown> = { vocabSize };
+  for (const [flag, [name]] of flags) if (parsed[flag] !== undefined) overrides[name] = parsed[flag];
+  return modelConfig(kind, overrides, preset);
 }
 
 async function cmdQuickstart(argv: string[]): Promise<void> {
-  const f = parse(argv, {
-    steps: { type: "string", default: "150" },
-    backend: { type: "string" },
-    seed: { type: "string", default: "1337" },
-    run: { type: "string" },
-    help: { type: "boolean", default: false },
-  });
-  if (f.help) {
-    return console.log(
-      "ssmlab quickstart [--steps 150] [--backend auto|cpu|wasm|webgpu] [--seed 1337] [--run NAME]",
-    );
-  }
+  const f = parse(argv, QUICKSTART_OPTIONS);
+  if (f.help) return console.log(helpText("ssmlab quickstart [options]", QUICKSTART_OPTIONS));
   const { quickstart } = await import("./experiments/quickstart.ts");
   const t0 = performance.now();
   const { run, rows } = await quickstart({
-    steps: num(f, "steps", true),
+    steps: f.steps as number,
     backend: f.backend as string | undefined,
-    seed: num(f, "seed", true),
+    seed: f.seed as number,
     runName: f.run as string | undefined,
   });
   console.log(`\nvariant        params  steps  bits/char  BLiMP(first-token-unscored)  tokens/s`);
@@ -127,75 +248,40 @@ async function loadTrainIds(
   return tokenizeLines(corpus.lines, getTokenizer(tokenizer)) as Int32Array;
 }
 
+/** The options of a command with the model flags of `kind` (a model flag that a command option also has is shared). */
+function withModelFlags(
+  options: Record<string, CliOption>,
+  flags: Map<string, [string, FieldSpec]>,
+): Record<string, CliOption> {
+  const out: Record<string, CliOption> = {};
+  for (const [flag, [, f]] of flags) out[flag] = { ...f, value: undefined };
+  return { ...out, ...options };
+}
+
 async function cmdTrain(argv: string[]): Promise<void> {
-  const f = parse(argv, TRAIN_FLAGS as never);
+  const kind = chosenKind(argv, "mhc")!;
+  const preset = peekFlag(argv, "preset") ?? "published";
+  const flags = modelFlags(kind, preset);
+  // A family without a sequence-length field still needs one for batching.
+  const own = [...flags.keys()].includes("seq_len") ? TRAIN_OPTIONS : {
+    ...TRAIN_OPTIONS,
+    seq_len: { type: "int", min: 1, value: 256, help: "Training sequence length." } as CliOption,
+  };
+  const f = parse(argv, withModelFlags(own, flags));
   if (f.help) {
-    return console.log(
-      "ssmlab train " +
-        Object.entries(TRAIN_FLAGS).map(([k, v]) =>
-          `[--${k}${v.type === "string" ? ` ${(v as { default?: string }).default ?? "…"}` : ""}]`
-        ).join(" "),
-    );
+    return console.log(helpText("ssmlab train --model KIND [options]", own, { kind, preset, flags }));
   }
-  // Check every numeric option before starting a backend or loading data, so a typo fails at once.
-  for (
-    const k of [
-      "lr",
-      "weight_decay",
-      "grad_clip",
-      "dropout",
-      "sinkhorn_temp",
-      "adapter_dropout",
-      "stream_diversity_coeff",
-    ]
-  ) num(f, k);
-  for (
-    const k of [
-      "dim",
-      "layers",
-      "seq_len",
-      "batch_size",
-      "epochs",
-      "seed",
-      "eval_every",
-      "save_every",
-      "n_streams",
-      "sinkhorn_iters",
-      "conv_kernel",
-      "adapter_rank",
-    ]
-  ) {
-    num(f, k, true);
-  }
-  for (const k of ["steps", "eval_batches"]) if (f[k] !== undefined) num(f, k, true);
   const backend = await initBackend({ backend: f.backend as string | undefined });
-  const { mhcConfig } = await import("./models/diag_ssm.ts");
-  const { makeMhcVariant, checkIds } = await import("./experiments/mhc_ablation.ts");
+  const { checkIds } = await import("./experiments/mhc_ablation.ts");
+  const { createModel } = await import("./models/registry.ts");
+  const { parameterCount } = await import("./models/types.ts");
   const { ArrayBatchSource } = await import("./train/batch_source.ts");
   const { train } = await import("./train/trainer.ts");
   const { getTokenizer } = await import("./tokenizers/types.ts");
-  if (!["baseline", "mhc"].includes(f.model as string)) {
-    throw new Error(`Option --model must be "baseline" or "mhc", got "${f.model}".`);
-  }
   const tok = getTokenizer(f.tokenizer as string);
-  const seqLen = num(f, "seq_len", true);
-  const cfg = mhcConfig({
-    vocabSize: tok.vocabSize,
-    maxLen: seqLen,
-    dim: num(f, "dim", true),
-    layers: num(f, "layers", true),
-    dropout: num(f, "dropout"),
-    convKernel: num(f, "conv_kernel", true),
-    norm: f.norm as "rms" | "ln",
-    nStreams: num(f, "n_streams", true),
-    sinkhornIters: num(f, "sinkhorn_iters", true),
-    sinkhornTemp: num(f, "sinkhorn_temp"),
-    adapterRank: num(f, "adapter_rank", true),
-    adapterDropout: num(f, "adapter_dropout"),
-    streamDiversityCoeff: num(f, "stream_diversity_coeff"),
-  });
-  const variant = f.model === "baseline" ? "baseline" : f.stream_adapters ? "mhc_adapters" : "mhc";
-  const seed = num(f, "seed", true);
+  const cfg = configFromFlags(kind, preset, flags, f, tok.vocabSize);
+  const seqLen = (flags.has("seq_len") ? cfg.maxLen : f.seq_len) as number;
+  const seed = f.seed as number;
   const trainIds = await loadTrainIds(f.data as string | undefined, "train", f.tokenizer as string);
   const validIds = await loadTrainIds(
     (f.valid_data ?? f.data) as string | undefined,
@@ -203,8 +289,10 @@ async function cmdTrain(argv: string[]): Promise<void> {
     f.tokenizer as string,
   );
   checkIds(trainIds, cfg.vocabSize, "the training ids");
-  const model = makeMhcVariant(variant, cfg, "published", seed);
-  const runName = (f.run_name as string) || `${variant}`;
+  const spec = modelSpec(kind);
+  const label = spec.label?.(cfg) ?? kind;
+  const model = createModel(cfg, seed);
+  const runName = (f.run_name as string) || label;
   const outDir = `${f.out_dir}/${runName}`;
   await Deno.mkdir(outDir, { recursive: true });
   await Deno.writeTextFile(
@@ -212,76 +300,89 @@ async function cmdTrain(argv: string[]): Promise<void> {
     JSON.stringify({ flags: f, config: model.config, seed, environment: describeEnvironment() }, null, 2),
   );
   console.log(
-    `training ${variant} (${
-      model.numParams().toLocaleString("en")
+    `training ${label} (${
+      parameterCount(model).toLocaleString("en")
     } parameters) on ${backend}; ${trainIds.length} training tokens`,
   );
-  const batch = num(f, "batch_size", true);
+  const batch = f.batch_size as number;
   await train({
     model,
     data: new ArrayBatchSource(trainIds, { batch, seqLen, rng: seed, dropLast: true }),
     valData: () => new ArrayBatchSource(validIds, { batch, seqLen, shuffle: false }),
-    steps: f.steps ? num(f, "steps", true) : undefined,
-    epochs: f.steps ? undefined : num(f, "epochs", true),
-    lr: num(f, "lr"),
-    weightDecay: num(f, "weight_decay"),
-    gradClip: num(f, "grad_clip"),
+    steps: f.steps as number | undefined,
+    epochs: f.steps ? undefined : f.epochs as number,
+    lr: f.lr as number,
+    weightDecay: f.weight_decay as number,
+    gradClip: f.grad_clip as number,
     seed,
-    evalEvery: num(f, "eval_every", true),
-    evalBatches: f.eval_batches ? num(f, "eval_batches", true) : undefined,
-    saveEvery: num(f, "save_every", true),
+    evalEvery: f.eval_every as number,
+    evalBatches: f.eval_batches as number | undefined,
+    saveEvery: f.save_every as number,
     outDir,
     resume: f.resume as boolean,
-    rngs: { dropout: model.dropoutRng },
+    rngs: model.rngs,
     progress: "auto",
   });
   console.log(`done: checkpoints in ${outDir}`);
 }
 
+/** The model to benchmark: restored from --ckpt, or freshly initialised from --model, its preset and flags. */
+async function benchmarkModel(
+  f: Record<string, unknown>,
+  model?: { kind: string; preset: string; flags: Map<string, [string, FieldSpec]> },
+) {
+  const { createModel } = await import("./models/registry.ts");
+  if (f.ckpt) {
+    const { loadCheckpoint, restoreModel } = await import("./train/checkpoint.ts");
+    const ck = await loadCheckpoint(f.ckpt as string);
+    const m = createModel(ck.config, f.seed as number);
+    restoreModel(m, ck);
+    return m;
+  }
+  const { getTokenizer } = await import("./tokenizers/types.ts");
+  const vocab = getTokenizer(f.tokenizer as string).vocabSize;
+  return createModel(
+    configFromFlags(model!.kind, model!.preset, model!.flags, f, vocab),
+    f.seed as number,
+  );
+}
+
 async function cmdBenchmark(argv: string[]): Promise<void> {
-  const f = parse(argv, {
-    ckpt: { type: "string", default: "" },
-    batch_size: { type: "string", default: "16" },
-    seq_len: { type: "string" },
-    steps: { type: "string", default: "50" },
-    warmup: { type: "string", default: "10" },
-    ppl_eval: { type: "boolean", default: false },
-    ppl_batches: { type: "string", default: "50" },
-    data: { type: "string" },
-    tokenizer: { type: "string", default: "gpt2" },
-    seed: { type: "string", default: "1337" },
-    backend: { type: "string" },
-    help: { type: "boolean", default: false },
-  });
+  const kind = chosenKind(argv, undefined);
+  const preset = peekFlag(argv, "preset") ?? "published";
+  const model = kind ? { kind, preset, flags: modelFlags(kind, preset) } : undefined;
+  const f = parse(argv, model ? withModelFlags(BENCHMARK_OPTIONS, model.flags) : BENCHMARK_OPTIONS);
   if (f.help) {
     return console.log(
-      "ssmlab benchmark --ckpt RUN_OR_CHECKPOINT [--batch_size 16] [--steps 50] [--warmup 10] [--ppl_eval] [--ppl_batches 50] [--data DIR]",
+      helpText(
+        "ssmlab benchmark (--ckpt RUN_OR_CHECKPOINT | --model KIND) [options]",
+        BENCHMARK_OPTIONS,
+        model,
+      ),
     );
   }
-  if (!f.ckpt) {
+  if (!f.ckpt && !kind) {
     throw new Error(
-      "Option --ckpt is required: a checkpoint folder or a run folder with a `latest` pointer.",
+      "Option --ckpt is required: a checkpoint folder or a run folder with a `latest` pointer " +
+        "(or --model KIND to benchmark a freshly initialised model).",
     );
   }
   const backend = await initBackend({ backend: f.backend as string | undefined });
-  const { loadCheckpoint, restoreModel } = await import("./train/checkpoint.ts");
-  const { createModel } = await import("./models/registry.ts");
   const { measureThroughput } = await import("./eval/throughput.ts");
-  const ck = await loadCheckpoint(f.ckpt as string);
-  const model = createModel(ck.config, num(f, "seed", true));
-  restoreModel(model, ck);
-  const seqLen = f.seq_len ? num(f, "seq_len", true) : (ck.config.maxLen ?? 256);
-  const batch = num(f, "batch_size", true);
-  model.setTraining?.(true);
-  const t = await measureThroughput(model, {
+  const m = await benchmarkModel(f, model);
+  const seqLen = (f.seq_len as number | undefined) ?? m.config.maxLen ?? 256;
+  const batch = f.batch_size as number;
+  m.setTraining?.(true);
+  const t = await measureThroughput(m, {
     batch,
     seqLen,
-    warmup: num(f, "warmup", true),
-    steps: num(f, "steps", true),
+    warmup: f.warmup as number,
+    steps: f.steps as number,
     restoreWeights: true,
   });
   const result: Record<string, unknown> = {
     backend,
+    kind: m.config.kind,
     tokens_per_sec: t.tokensPerSec,
     peak_mib: t.peakBytes / 2 ** 20,
     peak_measure: t.peakMeasure,
@@ -296,15 +397,12 @@ async function cmdBenchmark(argv: string[]): Promise<void> {
         for (let b = src.next(); b; b = src.next()) yield b;
       },
     };
-    model.setTraining?.(false);
-    const p = await evaluatePerplexity(model, it, {
-      maxBatches: num(f, "ppl_batches", true),
-      source: "loss",
-    });
+    m.setTraining?.(false);
+    const p = await evaluatePerplexity(m, it, { maxBatches: f.ppl_batches as number, source: "loss" });
     Object.assign(result, { val_loss: p.loss, ppl: p.ppl, ppl_batches: p.batches });
   }
   console.log(JSON.stringify(result, null, 2));
-  model.dispose();
+  m.dispose();
 }
 
 /** Entry point: dispatch a subcommand; bad input prints one clear sentence and exits 2. */

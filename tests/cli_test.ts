@@ -59,7 +59,69 @@ Deno.test("cli: no command prints the usage and exits 2; --help exits 0", async 
 Deno.test("cli: train --lr abc exits 1 with a clear message", async () => {
   const r = await runCli(["train", "--lr", "abc", "--backend", "cpu", "--tokenizer", "ascii"]);
   assertEquals(r.code, 1, `stderr: ${r.err}`);
-  assertStringIncludes(r.err, 'Option --lr expects a number, got "abc"');
+  assertStringIncludes(r.err, 'Option --lr must be a number > 0, got "abc"');
+});
+
+Deno.test("cli: a bad model flag names the flag and what it expects (negative numbers included)", async () => {
+  const cases: [string[], string][] = [
+    [["--seq_len", "0"], 'Option --seq_len must be a positive integer, got "0"'],
+    [["--dim", "-8"], 'Option --dim must be a positive integer, got "-8"'],
+    [["--dim=2.5"], 'Option --dim must be a positive integer, got "2.5"'],
+    [["--norm", "bn"], 'Option --norm must be one of "rms", "ln", got "bn"'],
+    [["--dropout", "1"], 'Option --dropout must be a number in [0, 1), got "1"'],
+    [["--batch_size", "0"], 'Option --batch_size must be a positive integer, got "0"'],
+    [["--model", "gpt"], 'Option --model must be one of "baseline", "mhc", got "gpt"'],
+    [
+      ["--preset", "huge"],
+      'Option --preset must be one of "published", "small", "tiny" for --model mhc, got "huge"',
+    ],
+  ];
+  for (const [flags, message] of cases) {
+    const r = await runCli(["train", ...flags, "--backend", "cpu", "--tokenizer", "ascii"]);
+    assertEquals(r.code, 1, `${flags.join(" ")}: ${r.err}`);
+    assertStringIncludes(r.err, message);
+  }
+});
+
+Deno.test("cli: train --help lists the chosen kind's model flags with their defaults and help", async () => {
+  const mhc = await runCli(["train", "--help"]);
+  assertEquals(mhc.code, 0);
+  assertStringIncludes(mhc.out, "--n_streams 4");
+  assertStringIncludes(mhc.out, "--seq_len 256");
+  assertStringIncludes(mhc.out, "Model width d.");
+  assertStringIncludes(mhc.out, "--norm rms");
+  assertStringIncludes(mhc.out, 'one of "rms", "ln"');
+  const tiny = await runCli(["train", "--model", "baseline", "--preset", "tiny", "--help"]);
+  assertStringIncludes(tiny.out, "--dim 16");
+  assertStringIncludes(tiny.out, 'Model flags of --model baseline (defaults of preset "tiny")');
+});
+
+Deno.test("cli: benchmark --model runs a freshly initialised model of any registered kind", async () => {
+  const r = await runCli([
+    "benchmark",
+    "--model",
+    "baseline",
+    "--preset",
+    "tiny",
+    "--layers",
+    "1",
+    "--tokenizer",
+    "ascii",
+    "--batch_size",
+    "2",
+    "--seq_len",
+    "8",
+    "--steps",
+    "1",
+    "--warmup",
+    "0",
+    "--backend",
+    "cpu",
+  ]);
+  assertEquals(r.code, 0, r.err);
+  const json = JSON.parse(r.out.slice(r.out.indexOf("{"), r.out.lastIndexOf("}") + 1));
+  assertEquals(json.kind, "baseline");
+  assert(json.tokens_per_sec > 0, `tokens/s ${json.tokens_per_sec}`);
 });
 
 Deno.test("cli: train --bogus exits 1 and points at --help", async () => {

@@ -74,7 +74,7 @@ Deno.test("interop: every PyTorch layout and dtype imports, config inferred from
     assertEquals(r.tied, tied, file);
     assertEquals(r.dtypes, [dtype], file);
     assertEquals(r.configFrom, "shapes");
-    for (const [k, v] of Object.entries(CONFIG)) assertEquals(r.config[k], v, `${file}: ${k}`);
+    for (const [k, v] of Object.entries(CONFIG)) assertEquals((r.config as unknown as Record<string, unknown>)[k], v, `${file}: ${k}`);
     for (const [name, want] of ref) {
       const got = r.model.weights.get(name)!.dataSync();
       if (tol === 0) assertEquals(Float32Array.from(got), want, `${file}: ${name}`);
@@ -213,7 +213,7 @@ Deno.test("interop: inferReferenceConfig reads a baseline from shapes", async ()
   const base = createModel({ kind: "baseline", vocabSize: 12, maxLen: 6, dim: 4, layers: 3, norm: "ln" }, 1);
   const sd = await exportReferenceWeights(base, { tiedHead: "once" });
   const cfg = inferReferenceConfig(sd);
-  assertEquals(cfg, {
+  assertEquals(cfg as unknown, {
     kind: "baseline",
     vocabSize: 12,
     maxLen: 6,

@@ -8,8 +8,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { BaselineSLM, type MhcConfig, mhcConfig } from "../models/diag_ssm.ts";
-import { MhcSLM } from "../models/mhc_ssm.ts";
+import { createModel, modelConfig } from "../models/registry.ts";
+import { type LanguageModel, type ModelConfig, parameterCount } from "../models/types.ts";
+import { MHC_VARIANTS, type MhcVariant } from "./reference_numbers.ts";
 import { ArrayBatchSource } from "../train/batch_source.ts";
 import { type StepRecord, train } from "../train/trainer.ts";
 import { measureThroughput } from "../eval/throughput.ts";
@@ -17,23 +18,44 @@ import { evaluatePerplexity, type TokenBatch } from "../eval/perplexity.ts";
 import { currentBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 
-/** The three rows of the published table. */
-export const MHC_VARIANTS = ["baseline", "mhc", "mhc_adapters"] as const;
-/** One of {@linkcode MHC_VARIANTS}: "baseline", "mhc" (static) or "mhc_adapters". */
-export type MhcVariant = typeof MHC_VARIANTS[number];
+export { MHC_VARIANTS, type MhcVariant, PUBLISHED_MHC_TABLE } from "./reference_numbers.ts";
 
-/** The reference README's final-checkpoint benchmark (GPU not stated, AMP on, one run each). */
-export const PUBLISHED_MHC_TABLE: {
-  variant: MhcVariant;
-  val_loss: number;
-  ppl: number;
-  tokens_per_sec: number;
-  peak_mb: number;
-}[] = [
-  { variant: "baseline", val_loss: 6.3507, ppl: 572.91, tokens_per_sec: 1025.52, peak_mb: 2365 },
-  { variant: "mhc", val_loss: 6.2448, ppl: 515.35, tokens_per_sec: 964.81, peak_mb: 2568 },
-  { variant: "mhc_adapters", val_loss: 6.1353, ppl: 461.88, tokens_per_sec: 938.90, peak_mb: 3092 },
-];
+/** One row of an ablation: a name, a registered model kind, and the config fields that set it apart. */
+export interface AblationVariant {
+  /** Row name in tables, curves and checkpoint folders. */
+  name: string;
+  /** A registered model kind (`modelKinds()`). */
+  kind: string;
+  /** Config fields of this row, laid over the shared overrides. */
+  overrides?: Record<string, unknown>;
+}
+
+/** The published mHC ablation as data: which kind and fields each row uses. */
+export const MHC_ABLATION: Record<MhcVariant, AblationVariant> = {
+  baseline: { name: "baseline", kind: "baseline" },
+  mhc: { name: "mhc", kind: "mhc", overrides: { streamAdapters: false } },
+  mhc_adapters: { name: "mhc_adapters", kind: "mhc", overrides: { streamAdapters: true } },
+};
+
+/** A variant given by its name in {@linkcode MHC_ABLATION}, or spelled out. */
+export function ablationVariant(v: MhcVariant | AblationVariant): AblationVariant {
+  if (typeof v !== "string") return v;
+  const found = MHC_ABLATION[v];
+  if (!found) {
+    throw new Error(`Unknown mHC variant "${v}": expected one of ${Object.keys(MHC_ABLATION).join(", ")}.`);
+  }
+  return found;
+}
+
+/** The full config of one variant: its kind's defaults, the preset, the shared overrides, then its own fields. */
+export function variantConfig(
+  v: MhcVariant | AblationVariant,
+  overrides: Record<string, unknown>,
+  preset: string,
+): ModelConfig {
+  const av = ablationVariant(v);
+  return modelConfig(av.kind, { ...overrides, ...(av.overrides ?? {}) }, preset);
+}
 
 /** Options of {@linkcode runMhcAblation}; defaults are the reference's. */
 export interface MhcAblationOptions {
@@ -41,33 +63,33 @@ export interface MhcAblationOptions {
   train: Int32Array;
   /** Validation ids. */
   valid: Int32Array;
-  /** Which rows to run (all three). */
-  variants?: MhcVariant[];
-  /** Model preset ("published") and overrides (e.g. vocabSize for a small tokenizer). */
+  /** Which rows to run: names of {@linkcode MHC_ABLATION} or any registered kinds with overrides (all three). */
+  variants?: (MhcVariant | AblationVariant)[];
+  /** Model preset ("published") and config overrides shared by every row (e.g. vocabSize for a small tokenizer). */
   preset?: string;
-  /** Config overrides applied on top of the preset. */
-  model?: Partial<MhcConfig>;
+  /** Config overrides shared by every row. */
+  model?: Record<string, unknown>;
   /** Training batch size (16) and sequence length (the preset's maxLen, 256). */
   batchSize?: number;
-  /** Sequence length T (default: the preset's maxLen). */
+  /** Sequence length of training and evaluation batches. */
   seqLen?: number;
   /** Optimizer steps per variant; or `trainSeconds` to size the run from the measured throughput. */
   steps?: number;
-  /** Train each variant for about this many seconds instead of a fixed number of steps. */
+  /** Training time budget per variant in seconds (steps sized from the measured throughput). */
   trainSeconds?: number;
   /** Epochs (used when neither steps nor trainSeconds is given; reference: 10). */
   epochs?: number;
-  /** AdamW learning rate (3e-4, constant). */
+  /** AdamW learning rate (3e-4). */
   lr?: number;
-  /** Decoupled weight decay (0.1). */
+  /** AdamW decoupled weight decay (0.1). */
   weightDecay?: number;
-  /** Global-norm gradient clip (1.0). */
+  /** Global gradient-norm clip (1.0). */
   gradClip?: number;
-  /** Seed of the weights, data order and dropout (1337). */
+  /** Seed of weights, data order and dropout (1337). */
   seed?: number;
   /** Validation loss every N steps (reference 500) over at most `evalBatches` batches. */
   evalEvery?: number;
-  /** Batches per periodic validation (20). */
+  /** At most this many validation batches per evaluation (20). */
   evalBatches?: number;
   /** Perplexity: first `pplBatches` (62) validation batches of `pplBatchSize` (8). */
   pplBatches?: number;
@@ -79,15 +101,13 @@ export interface MhcAblationOptions {
   outDir?: string;
   /** Called with progress lines. */
   log?: (line: string) => void;
-  /** Called after every training step of a variant. */
-  onStep?: (variant: MhcVariant, rec: StepRecord) => void | Promise<void>;
+  /** Called after every optimizer step with the variant name. */
+  onStep?: (variant: string, rec: StepRecord) => void | Promise<void>;
 }
 
-/** One row of the ablation table. */
-export interface MhcAblationRow {
-  /** Which model. */
-  variant: MhcVariant;
-  /** Seed of this run. */
+/** One row of the ablation table (a type literal, so rows are frame rows as they are). */
+export type MhcAblationRow = {
+  variant: string;
   seed: number;
   /** Number of parameters. */
   params: number;
@@ -113,41 +133,46 @@ export interface MhcAblationRow {
   peak_measure: string | null;
   /** The tfjs backend that ran. */
   backend: string;
-}
+};
 
 /** One point of a loss curve. */
 export interface MhcCurvePoint {
-  /** Which model. */
-  variant: MhcVariant;
+  /** Variant name. */
+  variant: string;
   /** Seed of the run. */
   seed: number;
   /** Optimizer step. */
   step: number;
-  /** Training tokens seen at that step. */
+  /** Tokens trained so far. */
   tokens: number;
-  /** Training or validation loss. */
+  /** Training or held-out loss. */
   split: "train" | "valid";
   /** Mean cross-entropy (nats per token). */
   loss: number;
 }
 
-/** Build the model of one ablation row. */
+/**
+ * Build the model of one ablation row through the registry.
+ *
+ * @example
+ * ```ts
+ * import { makeMhcVariant } from "./mhc_ablation.ts";
+ * const m = makeMhcVariant("mhc_adapters", { dim: 16 }, "tiny", 1337);
+ * m.dispose();
+ * ```
+ */
 export function makeMhcVariant(
-  variant: MhcVariant,
-  cfg: Partial<MhcConfig>,
+  variant: MhcVariant | AblationVariant,
+  overrides: Record<string, unknown>,
   preset: string,
   seed: number,
-): BaselineSLM | MhcSLM {
-  switch (variant) {
-    case "baseline":
-      return new BaselineSLM(mhcConfig({ ...cfg, kind: "baseline" }, preset), seed);
-    case "mhc":
-      return new MhcSLM(mhcConfig({ ...cfg, kind: "mhc", streamAdapters: false }, preset), seed);
-    case "mhc_adapters":
-      return new MhcSLM(mhcConfig({ ...cfg, kind: "mhc", streamAdapters: true }, preset), seed);
-    default:
-      throw new Error(`Unknown mHC variant "${variant}": expected one of ${MHC_VARIANTS.join(", ")}.`);
-  }
+): LanguageModel {
+  return createModel(variantConfig(variant, overrides, preset), seed);
+}
+
+/** The checkpoint folder of one variant and seed under an ablation's `outDir`: `<outDir>/<variant>-seed<seed>`. */
+export function variantCheckpointDir(outDir: string, variant: string, seed: number): string {
+  return `${outDir}/${variant}-seed${seed}`;
 }
 
 /** Throw a clear error when an id is outside [0, vocabSize) (tfjs would fail deep inside a gather). */
@@ -183,8 +208,9 @@ export async function runMhcAblation(
   opts: MhcAblationOptions,
 ): Promise<{ rows: MhcAblationRow[]; curves: MhcCurvePoint[] }> {
   const preset = opts.preset ?? "published";
-  const base = mhcConfig(opts.model ?? {}, preset);
-  const seqLen = opts.seqLen ?? base.maxLen;
+  const variants = (opts.variants ?? [...MHC_VARIANTS]).map(ablationVariant);
+  const base = variantConfig(variants[0], opts.model ?? {}, preset);
+  const seqLen = opts.seqLen ?? base.maxLen ?? 256;
   const batch = opts.batchSize ?? 16;
   const seed = opts.seed ?? 1337;
   const log = opts.log ?? (() => {});
@@ -193,18 +219,15 @@ export async function runMhcAblation(
   }
   const rows: MhcAblationRow[] = [];
   const curves: MhcCurvePoint[] = [];
-  for (const variant of opts.variants ?? [...MHC_VARIANTS]) {
-    const model = makeMhcVariant(
-      variant,
-      { ...(opts.model ?? {}), maxLen: Math.max(seqLen, base.maxLen) },
-      preset,
-      seed,
-    );
+  for (const v of variants) {
+    const variant = v.name;
+    const maxLen = base.maxLen === null ? {} : { maxLen: Math.max(seqLen, base.maxLen) };
+    const model = makeMhcVariant(v, { ...(opts.model ?? {}), ...maxLen }, preset, seed);
     // Training mode: adapter dropout as in train.py; the benchmark below uses eval mode for perplexity.
     let tput: Awaited<ReturnType<typeof measureThroughput>> | null = null;
     if (opts.throughput !== false) {
       const t = opts.throughput ?? {};
-      model.setTraining(true);
+      model.setTraining?.(true);
       tput = await measureThroughput(model, {
         batch: t.batch ?? 8,
         seqLen,
@@ -228,7 +251,7 @@ export async function runMhcAblation(
     const valSource = () =>
       new ArrayBatchSource(opts.valid, { batch: opts.pplBatchSize ?? 8, seqLen, shuffle: false });
     const t0 = performance.now();
-    model.setTraining(true);
+    model.setTraining?.(true);
     const history = await train({
       model,
       data,
@@ -241,9 +264,9 @@ export async function runMhcAblation(
       seed,
       evalEvery: opts.evalEvery ?? 500,
       evalBatches: opts.evalBatches ?? 20,
-      outDir: opts.outDir ? `${opts.outDir}/${variant}-seed${seed}` : undefined,
+      outDir: opts.outDir ? variantCheckpointDir(opts.outDir, variant, seed) : undefined,
       saveEvery: 0,
-      rngs: { dropout: model.dropoutRng },
+      rngs: model.rngs,
       progress: "none",
       onStep: (r) => opts.onStep?.(variant, r),
       onEval: (r) => log(`${variant}: step ${r.step} val_loss ${r.valLoss.toFixed(4)}`),
@@ -269,7 +292,7 @@ export async function runMhcAblation(
         });
       }
     }
-    model.setTraining(false);
+    model.setTraining?.(false);
     const ppl = await evaluatePerplexity(model, batches(valSource(), opts.pplBatches ?? 62), {
       maxBatches: opts.pplBatches ?? 62,
       source: "loss",
@@ -278,7 +301,7 @@ export async function runMhcAblation(
     rows.push({
       variant,
       seed,
-      params: model.numParams(),
+      params: parameterCount(model),
       steps: last?.step ?? 0,
       tokens_trained: (last?.step ?? 0) * batch * seqLen,
       train_seconds: Math.round(trainSeconds * 10) / 10,

@@ -21,7 +21,7 @@ export interface MhcSeedsOptions extends Omit<MhcAblationOptions, "seed" | "onSt
   seeds: readonly number[];
   /** Called after each step, with the seed. */
   onStep?: (
-    variant: MhcVariant,
+    variant: string,
     seed: number,
     rec: Parameters<NonNullable<MhcAblationOptions["onStep"]>>[1],
   ) => void | Promise<void>;
@@ -86,7 +86,7 @@ export function summarizeMhcRows(rows: readonly MhcAblationRow[], digits = 4): D
   const flat = rows.map((r) => {
     const o: Record<string, number | string | null> = {
       variant: r.variant,
-      order: MHC_VARIANTS.indexOf(r.variant),
+      order: (MHC_VARIANTS as readonly string[]).indexOf(r.variant),
     };
     for (const m of metrics) o[m] = (r[m] as number | null) ?? null;
     return o;
@@ -96,27 +96,27 @@ export function summarizeMhcRows(rows: readonly MhcAblationRow[], digits = 4): D
 
 /** One row of {@linkcode compareWithPublished}: our mean ± std beside the published single run. */
 export interface MhcComparisonRow {
-  /** Model variant. */
+  /** Variant name. */
   variant: string;
-  /** Number of seeds averaged. */
+  /** Seeds averaged. */
   n: number;
-  /** Our perplexity, "mean ± std". */
+  /** Perplexity, mean ± std. */
   ppl: string;
-  /** The published perplexity, or null. */
+  /** Published perplexity. */
   ppl_published: number | null;
-  /** Our validation loss, "mean ± std". */
+  /** Validation loss, mean ± std. */
   val_loss: string;
-  /** The published validation loss, or null. */
+  /** Published validation loss. */
   val_loss_published: number | null;
-  /** Our training tokens/s, "mean ± std". */
+  /** Training tokens/s, mean ± std. */
   tokens_per_sec: string;
-  /** The published tokens/s, or null. */
+  /** Published tokens/s. */
   tokens_per_sec_published: number | null;
-  /** Our peak memory in MiB, "mean ± std". */
+  /** Peak memory (MB), mean ± std. */
   peak_mb: string;
-  /** The published peak memory in MB, or null. */
+  /** Published peak memory (MB). */
   peak_mb_published: number | null;
-  /** Any further column of the summary. */
+  /** Further columns. */
   [key: string]: string | number | null;
 }
 
@@ -228,11 +228,11 @@ export function meanCurves(curves: readonly MhcCurvePoint[], split: "train" | "v
 
 /** Results read back by {@linkcode loadMhcResults}. */
 export interface LoadedMhcResults {
-  /** One row per variant and seed, from every `table.csv` found. */
+  /** One row per (seed, variant). */
   rows: MhcAblationRow[];
   /** Loss curves from `curves.csv` (empty when the folder has none). */
   curves: MhcCurvePoint[];
-  /** Per-variant mean ± std of the rows ({@linkcode summarizeMhcRows}). */
+  /** Mean ± std per variant. */
   summary: DataFrame;
   /** The `table.csv` files read. */
   files: string[];

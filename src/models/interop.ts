@@ -46,6 +46,7 @@ import {
 } from "./reference_weights.ts";
 import { createModel } from "./registry.ts";
 import type { LanguageModel, ModelConfig } from "./types.ts";
+import type { MhcConfig } from "./mhc_family.ts";
 
 /** Options of {@linkcode exportPytorch}. */
 export interface ExportPytorchOptions {
@@ -157,7 +158,7 @@ export function inferReferenceConfig(
   const blocks = new Set(
     [...t.keys()].map((n) => /^blocks\.(\d+)\./.exec(n)?.[1]).filter((x) => x !== undefined),
   );
-  const config: ModelConfig = {
+  const config: Partial<MhcConfig> & ModelConfig = {
     kind: t.has("expand.proj.weight") ? "mhc" : "baseline",
     vocabSize,
     maxLen,

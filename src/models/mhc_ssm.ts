@@ -17,9 +17,12 @@ import { linear } from "../nn/linear.ts";
 import { adapterResidual } from "../nn/adapter.ts";
 import { simplexWeights, sinkhornKnopp } from "../nn/sinkhorn.ts";
 import { streamMix, streamMixRef, streamScale } from "../nn/stream_mix.ts";
-import { addSsmBlock, MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, ssmBlock } from "./diag_ssm.ts";
+import { addSsmBlock, ssmBlock } from "./diag_ssm.ts";
+import type { AuxLosses } from "./lm.ts";
+import type { ModelSpec } from "./spec.ts";
+import { MHC_DEFAULTS, type MhcConfig, MhcFamilyModel, mhcFamilySpec } from "./mhc_family.ts";
 
-export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./diag_ssm.ts";
+export { MHC_PRESETS, type MhcConfig, mhcConfig } from "./mhc_family.ts";
 
 /**
  * Mix streams with a weight vector: Σ_i w_i X_i.
@@ -55,22 +58,24 @@ export function mixResidualRef(X: tf.Tensor4D, H: tf.Tensor2D): tf.Tensor4D {
  * @example
  * ```ts
  * import { MhcSLM } from "./mhc_ssm.ts";
- * import { mhcConfig } from "./diag_ssm.ts";
+ * import { mhcConfig } from "./mhc_family.ts";
  * const model = new MhcSLM(mhcConfig({ streamAdapters: true }, "tiny"), 1337);
  * // published sizes: static 33,254,596 parameters, with adapters 33,791,684
  * model.dispose();
  * ```
  */
 export class MhcSLM extends MhcFamilyModel {
-  /** An mHC-SSM model; `config` overrides the published defaults (`kind` is forced to "mhc"). */
+  /**
+   * Build an mHC model.
+   * @param config fields over `MHC_DEFAULTS` (kind forced to "mhc")
+   * @param seed init seed
+   * @param dryRun shapes only
+   */
   constructor(config: Partial<MhcConfig> = {}, seed = 1337, dryRun = false) {
     super({ ...MHC_DEFAULTS, ...config, kind: "mhc" } as MhcConfig, seed, dryRun);
   }
 
-  /**
-   * The stream expander, per block the mixing logits, the adapters (optional) and the SSM block, then the
-   * aggregator.
-   */
+  /** Stream expander, per-layer mixing logits (+ adapters) and SSM blocks, aggregator, in the reference's order. */
   protected build(): void {
     const { dim: d, nStreams: n, adapterRank: r } = this.config;
     const p = this.params;
@@ -111,10 +116,11 @@ export class MhcSLM extends MhcFamilyModel {
   }
 
   /**
-   * Expand to n streams, run the mHC blocks, aggregate (docs/models/mhc.md). @param x [B, T, d] @returns [B, T,
-   * d]
+   * Expand to n streams, L mHC blocks, aggregate; adds `stream_diversity` when its weight is > 0.
+   * @param x [B, T, d]
+   * @returns [B, T, d]
    */
-  protected body(x: tf.Tensor3D, aux: tf.Scalar[]): tf.Tensor3D {
+  protected body(x: tf.Tensor3D, aux: AuxLosses): tf.Tensor3D {
     const { dim: d, nStreams: n, sinkhornIters, sinkhornTemp } = this.config;
     const [B, T] = x.shape;
     const w = this.weights;
@@ -149,7 +155,7 @@ export class MhcSLM extends MhcFamilyModel {
       X = tf.add(mixResidual(X, hAll[i] as tf.Tensor2D), dX) as tf.Tensor4D;
     }
     if (this.config.streamDiversityCoeff > 0) {
-      aux.push(streamDiversity(X).mul(this.config.streamDiversityCoeff) as tf.Scalar);
+      aux.stream_diversity = streamDiversity(X).mul(this.config.streamDiversityCoeff) as tf.Scalar;
     }
     return mixStreams(X, simplexWeights(w.get("aggregate.w_logits")!));
   }
@@ -173,3 +179,12 @@ export function streamDiversity(X: tf.Tensor4D): tf.Scalar {
     return tf.mean(tf.abs(G.sub(tf.eye(n)))) as tf.Scalar;
   });
 }
+
+/** The mHC spec: the family's fields and presets, `kind: "mhc"`; runs are labelled "mhc_adapters" with adapters. */
+export const MHC_SPEC: ModelSpec<MhcConfig> = mhcFamilySpec(
+  "mhc",
+  "mHC-SSM: the baseline's SSM unit in n residual streams mixed by Sinkhorn-normalised static maps; optional adapters.",
+  (config, seed, dryRun) => new MhcSLM(config, seed, dryRun),
+  (config) => config.streamAdapters ? "mhc_adapters" : "mhc",
+  { mhc_adapters: { streamAdapters: true } },
+);

@@ -384,7 +384,7 @@ export function diffConfigs(saved: ModelConfig, current: ModelConfig): string[] 
   const keys = new Set([...Object.keys(saved), ...Object.keys(current)]);
   const out: string[] = [];
   for (const k of keys) {
-    const a = JSON.stringify(saved[k]), b = JSON.stringify(current[k]);
+    const [a, b] = [saved, current].map((c) => JSON.stringify((c as unknown as Record<string, unknown>)[k]));
     if (a !== b) out.push(`${k}: ${a ?? "absent"} in the checkpoint vs ${b ?? "absent"} now`);
   }
   return out;
