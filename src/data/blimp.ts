@@ -1,5 +1,5 @@
 /**
- * BLiMP minimal pairs (SPEC §5.1–5.2): from the Hub dataset `nyu-mll/blimp` (one parquet folder per paradigm) or a
+ * BLiMP minimal pairs (docs/blimp.md): from the Hub dataset `nyu-mll/blimp` (one parquet folder per paradigm) or a
  * folder of the original jsonl files (`alexwarstadt/blimp` `data/*.jsonl`, or BabyLM's `blimp_filtered` with an
  * integer `pair_id`), plus the 12-phenomenon grouping of the BLiMP paper. This module is the one source of the
  * phenomenon table and of jsonl parsing; `src/eval/blimp.ts` only scores and aggregates.
@@ -53,7 +53,7 @@ export const BLIMP_PHENOMENON_NAMES = [
 export type BlimpPhenomenon = typeof BLIMP_PHENOMENON_NAMES[number];
 
 /**
- * The 12 BLiMP phenomena and their paradigm UIDs (67 in all; SPEC §5.1). UIDs and terms were checked against the
+ * The 12 BLiMP phenomena and their paradigm UIDs (67 in all; docs/blimp.md). UIDs and terms were checked against the
  * 67 files of `alexwarstadt/blimp/data/*.jsonl`.
  *
  * @example
@@ -334,7 +334,7 @@ export interface LoadBlimpOptions {
  * @example
  * ```ts
  * import { loadBlimp } from "./blimp.ts";
- * const pairs = await loadBlimp({ dir: "/work/shared/data/blimp_filtered", paradigms: ["adjunct_island"] });
+ * const pairs = await loadBlimp({ dir: "data/samples/blimp", paradigms: ["adjunct_island"] });
  * pairs[0]; // { uid: "adjunct_island", field: "syntax", phenomenon: "island_effects", pairId: 0, good, bad, ... }
  * ```
  */

@@ -8,7 +8,7 @@
  *
  * Line conventions (they matter for `tokenizeLines`, which appends EOS after every line):
  * - WikiText-2: exactly the Hub's `text` column — one raw line per element, including `""` for blank lines and the
- *   trailing "\n" of non-blank lines (SPEC §1.6). Plain-text files are converted to the same form: CRLF → LF, each
+ *   trailing "\n" of non-blank lines (docs/data.md). Plain-text files are converted to the same form: CRLF → LF, each
  *   non-blank line + "\n", blank (whitespace-only) lines → "".
  * - BabyLM and FineWeb-Edu: lines/documents without a trailing "\n" (the EOS separates them); BabyLM drops blank lines
  *   unless `keepEmpty`.
@@ -248,12 +248,12 @@ function checkOneOf<T extends string>(kind: string, value: string, allowed: read
 }
 
 /**
- * WikiText-2 raw lines of one split, exactly as the Hub's `text` column (SPEC §1.6).
+ * WikiText-2 raw lines of one split, exactly as the Hub's `text` column (docs/data.md).
  *
  * @example
  * ```ts
  * import { loadWikitext2 } from "./corpora.ts";
- * const { lines } = await loadWikitext2({ split: "test", dir: "/work/shared/data/wikitext-2" });
+ * const { lines } = await loadWikitext2({ split: "test", dir: "data/samples/wikitext-2" });
  * ```
  */
 export async function loadWikitext2(opts: WikitextOptions = {}): Promise<CorpusLines> {
@@ -313,7 +313,7 @@ export const BABYLM_SPLITS = ["train", "dev", "test"] as const;
 export interface BabyLMOptions {
   /** "train" (default), "dev" or "test": files `*.<split>` (for "train", `*.txt` too when no `.train` exists). */
   split?: typeof BABYLM_SPLITS[number];
-  /** Local folder with one file per source (e.g. `/work/shared/data/babylm-standin`). */
+  /** Local folder with one file per source (e.g. `data/samples/babylm`). */
   dir?: string;
   /** Hub client, used when `dir` is not given. */
   hub?: HubClient;
@@ -350,7 +350,7 @@ function countWords(line: string): number {
  * @example
  * ```ts
  * import { loadBabyLM } from "./corpora.ts";
- * const c = await loadBabyLM({ dir: "/work/shared/data/babylm-standin", maxWords: 1_000_000 });
+ * const c = await loadBabyLM({ dir: "data/samples/babylm", maxWords: 1_000_000 });
  * Object.keys(c.bySource); // ["childes_aochildes", "gutenberg_children", ...]
  * ```
  */

@@ -1,5 +1,5 @@
 /**
- * PyTorch interop both ways, through safetensors files under the reference's `state_dict` names (SPEC §1.12).
+ * PyTorch interop both ways, through safetensors files under the reference's `state_dict` names (docs/models/mhc.md lists them).
  *
  * - {@linkcode exportPytorch} writes a model's or a checkpoint's weights as the reference model's
  *   `state_dict`. By default the tied LM head is written once, as `safetensors.torch.save_model` writes the
@@ -20,7 +20,7 @@
  *   A plain `load_state_dict(strict=True)` needs both names, since PyTorch lists a tied parameter under each
  *   module that holds it; a safetensors file cannot alias two names to one buffer, so that layout costs the
  *   matrix twice. Not covered: pickled `torch.save` files (`.pt`), in either direction. The reference's own
- *   `benchmark.py` loads such a dict (`{"arch", "step", "model", "opt", "scaler", "cfg"}`, SPEC §1.7) with a
+ *   `benchmark.py` loads such a dict (`{"arch", "step", "model", "opt", "scaler", "cfg"}`) with a
  *   strict `load_state_dict`; to feed it, export with `tiedHead: "both"` and wrap in Python:
  *   `torch.save({"arch": kind, "model": load_file(path), "cfg": cfg}, "ckpt.pt")` — the reference's `cfg`
  *   fields are not known here; the metadata key `ssmlab_config` holds ssmlab's config as JSON.
