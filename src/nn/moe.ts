@@ -12,7 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Params } from "./params.ts";
-import type { CustomFn } from "./scan.ts";
+import type { CustomFn } from "./webgpu_kernel.ts";
 
 /** Weights of one expert, PyTorch nn.Linear layout. */
 export interface ExpertWeights {
