@@ -33,10 +33,10 @@ import { streamMix } from "./stream_mix.ts";
 import { dropScaleSnippet, seedWords } from "./dropout_webgpu.ts";
 import {
   type CustomFn,
+  elementwiseProgram as elementwise,
   intUniforms,
   requireWebGPU,
   webgpuKernel,
-  webgpuProgram as program,
 } from "./webgpu_kernel.ts";
 import { defineOp, type Op } from "./dispatch.ts";
 
@@ -84,8 +84,6 @@ export function adapterResidualRef(x: tf.Tensor4D, w: AdapterWeights, drop: Adap
     return tf.add(x, dropout(up, drop.rate, drop.training, drop.rng)) as tf.Tensor4D;
   });
 }
-
-const WG = 64;
 
 /**
  * Shared head of the kernels with one lane per (row, stream s, j) of an [R, n, r] output: the pre-activation
@@ -172,9 +170,8 @@ const GRAD_GAMMA_CODE = `${perStreamHead("uniforms.bdShape")}
 
 const ACT = webgpuKernel("SsmlabAdapterAct", ["H", "Bd", "G"], ([, , g], attrs) => {
   const { rows, n, nb } = attrs as { rows: number; n: number; nb: number };
-  const size = rows * n * g.shape[1];
   return {
-    ...program("adapter_act", ["H", "Bd", "G"], [rows, n, g.shape[1]], Math.ceil(size / WG), WG, ACT_CODE),
+    ...elementwise("adapter_act", ["H", "Bd", "G"], [rows, n, g.shape[1]], ACT_CODE),
     ...intUniforms({ n, nb }),
   };
 });
@@ -182,46 +179,22 @@ const OUT = webgpuKernel("SsmlabAdapterOut", ["X", "U", "Bu", "Seed"], ([x], att
   const { n, rate } = attrs as { n: number; rate: number };
   const [rows, , d] = x.shape;
   const vars = ["X", "U", "Bu", "Seed"];
-  return {
-    ...program(`adapter_out_${rate}`, vars, [rows, n, d], Math.ceil(rows * n * d / WG), WG, outCode(rate)),
-    ...intUniforms({ n }),
-  };
+  return { ...elementwise(`adapter_out_${rate}`, vars, [rows, n, d], outCode(rate)), ...intUniforms({ n }) };
 });
 const DROP_GRAD = webgpuKernel("SsmlabAdapterDropGrad", ["Dy", "Seed"], ([dy], attrs) => {
   const rate = attrs.rate as number;
-  const size = dy.shape.reduce((a, b) => a * b, 1);
-  const p = program(
-    `adapter_drop_grad_${rate}`,
-    ["Dy", "Seed"],
-    dy.shape,
-    Math.ceil(size / WG),
-    WG,
-    dropGradCode(rate),
-  );
-  return { ...p, size: true } as typeof p;
+  return elementwise(`adapter_drop_grad_${rate}`, ["Dy", "Seed"], dy.shape, dropGradCode(rate), {
+    sized: true,
+  });
 });
 const GRAD_H = webgpuKernel("SsmlabAdapterGradH", ["Dz", "H", "Bd", "G"], ([, h], attrs) => ({
-  ...program(
-    "adapter_grad_h",
-    ["Dz", "H", "Bd", "G"],
-    h.shape,
-    Math.ceil(h.shape[0] * h.shape[1] / WG),
-    WG,
-    GRAD_H_CODE,
-  ),
+  ...elementwise("adapter_grad_h", ["Dz", "H", "Bd", "G"], h.shape, GRAD_H_CODE),
   ...intUniforms({ nb: attrs.nb as number }),
 }));
 const GRAD_GAMMA = webgpuKernel("SsmlabAdapterGradGamma", ["Dz", "H", "Bd"], (_ins, attrs) => {
   const { rows, n, nb, r } = attrs as { rows: number; n: number; nb: number; r: number };
   return {
-    ...program(
-      "adapter_grad_gamma",
-      ["Dz", "H", "Bd"],
-      [rows, n, r],
-      Math.ceil(rows * n * r / WG),
-      WG,
-      GRAD_GAMMA_CODE,
-    ),
+    ...elementwise("adapter_grad_gamma", ["Dz", "H", "Bd"], [rows, n, r], GRAD_GAMMA_CODE),
     ...intUniforms({ n, nb }),
   };
 });

@@ -22,6 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import { webgpuBackendActive } from "./dispatch.ts";
 import {
   type CustomFn,
+  elementwiseProgram,
   type MakeProgram,
   requireWebGPU,
   webgpuKernel,
@@ -29,8 +30,6 @@ import {
 } from "./webgpu_kernel.ts";
 import { sumLeadingWebGPU } from "./reduce_webgpu.ts";
 
-/** Lanes per workgroup of the element-wise kernels. */
-const WG = 64;
 /** Channels per workgroup of the reduction kernels. */
 const CT = 8;
 /** Row groups per workgroup of the reduction kernels (CT · RG = 256 lanes, WebGPU's default maximum). */
@@ -118,7 +117,7 @@ const GRAD_W_CODE = `
 
 /** One lane per element of the first input's shape, running `code` over variables `vars`. */
 const elementwise = (key: string, vars: string[], code: string): MakeProgram => (ins) =>
-  program(key, vars, ins[0].shape, Math.ceil(ins[0].shape.reduce((a, b) => a * b, 1) / WG), WG, code);
+  elementwiseProgram(key, vars, ins[0].shape, code);
 const K_FWD = webgpuKernel(
   "SsmlabCausalConv1d",
   ["x", "w"],

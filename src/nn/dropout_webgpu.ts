@@ -10,9 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { requireWebGPU, webgpuKernel, webgpuProgram as program } from "./webgpu_kernel.ts";
-
-const WG = 64;
+import { elementwiseProgram, requireWebGPU, webgpuKernel } from "./webgpu_kernel.ts";
 
 /**
  * WGSL `fn dropScale(i : u32, s0 : u32, s1 : u32) -> f32`: the inverted-dropout factor of element i,
@@ -52,9 +50,7 @@ function maskCode(rate: number): string {
 const K_MASK = webgpuKernel("SsmlabDropoutMask", ["seed"], (_ins, attrs) => {
   const shape = attrs.shape as number[];
   const rate = attrs.rate as number;
-  const size = shape.reduce((a, b) => a * b, 1);
-  const p = program(`dropout_mask_${rate}`, ["Seed"], shape, Math.ceil(size / WG), WG, maskCode(rate));
-  return { ...p, size: true } as typeof p;
+  return elementwiseProgram(`dropout_mask_${rate}`, ["Seed"], shape, maskCode(rate), { sized: true });
 });
 
 /**

@@ -18,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { mmWebGPU } from "./matmul_webgpu.ts";
 import {
   type CustomFn,
+  elementwiseProgram,
   intUniforms,
   requireWebGPU,
   webgpuKernel,
@@ -94,14 +95,7 @@ const K_LSE = webgpuKernel("SsmlabHeadLse", ["Z", "T"], ([z], attrs) => ({
   ...intUniforms({ r0: attrs.r0 as number }),
 }));
 const K_GRAD = webgpuKernel("SsmlabHeadGrad", ["Z", "L", "T", "S"], ([z], attrs) => ({
-  ...program(
-    "head_grad",
-    ["Z", "L", "T", "S"],
-    z.shape,
-    Math.ceil(z.shape[0] * z.shape[1] / WG_EW),
-    WG_EW,
-    GRAD_CODE,
-  ),
+  ...elementwiseProgram("head_grad", ["Z", "L", "T", "S"], z.shape, GRAD_CODE, { wg: WG_EW }),
   ...intUniforms({ r0: attrs.r0 as number }),
 }));
 

@@ -18,13 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import {
-  intUniforms,
-  requireWebGPU,
-  webgpuKernel,
-  webgpuProgram as program,
-  type WebGPUProgramLike,
-} from "./webgpu_kernel.ts";
+import { intUniforms, requireWebGPU, webgpuKernel, webgpuProgram as program } from "./webgpu_kernel.ts";
 
 /** A tile shape of the kernel: a workgroup computes BM × BN of C, k-steps of BK, each lane TM × TN outputs. */
 export interface MatmulTile {
@@ -187,17 +181,13 @@ const KERNEL = webgpuKernel("SsmlabMatMul", ["A", "B"], (_ins, attrs) => {
   const [ta, tb, bm, bn, bk, tm, tn, M, N, K, kc, splits, unroll] = attrs.p as number[];
   const tile = { bm, bn, bk, tm, tn, unroll: unroll === 1 };
   const tilesM = Math.ceil(M / bm), tilesN = Math.ceil(N / bn);
-  const prog: WebGPUProgramLike = {
-    variableNames: ["A", "B"],
-    outputShape: [splits, M, N],
-    shaderKey: `ssmlab_mm_${ta}${tb}_${bm}x${bn}x${bk}_${tm}x${tn}${unroll ? "u" : ""}`,
-    dispatchLayout: { x: [0, 1, 2] },
-    dispatch: [tilesM * tilesN * splits, 1, 1],
-    workgroupSize: [(bm / tm) * (bn / tn), 1, 1],
-    getUserCode: () => mmCode(tile, ta === 1, tb === 1),
+  const key = `mm_${ta}${tb}_${bm}x${bn}x${bk}_${tm}x${tn}${unroll ? "u" : ""}`;
+  const lanes = (bm / tm) * (bn / tn);
+  return {
+    ...program(key, ["A", "B"], [splits, M, N], tilesM * tilesN * splits, lanes, ""),
+    getUserCode: () => mmCode(tile, ta === 1, tb === 1), // built only when the backend compiles the pipeline
     ...intUniforms({ M, N, K, kc, tilesM, tilesN, splits }),
   };
-  return prog;
 });
 /** `SsmlabSumSplits`: SUM_CODE over [S, M, N]. */
 const SUM_KERNEL = webgpuKernel("SsmlabSumSplits", ["P"], ([p]) => {

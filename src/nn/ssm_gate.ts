@@ -10,7 +10,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type CustomFn, requireWebGPU, webgpuKernel, webgpuProgram as program } from "./webgpu_kernel.ts";
+import {
+  type CustomFn,
+  elementwiseProgram,
+  requireWebGPU,
+  webgpuKernel,
+  webgpuProgram,
+} from "./webgpu_kernel.ts";
 import { defineOp, type Op } from "./dispatch.ts";
 import { columnSumCode, columnSumLaunch } from "./reduce_webgpu.ts";
 
@@ -38,8 +44,6 @@ export function ssmGateRef(
 ): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.add(tf.mul(s, c), tf.mul(u, dSkip)), tf.sigmoid(g)));
 }
-
-const WG = 64;
 
 /** Element-wise kernels over [R, d]: inputs S, U, G, C, Dk (, Dy); `what` is the value written. */
 function ewCode(what: string, withDy: boolean): string {
@@ -75,23 +79,22 @@ const EW = ["S", "U", "G", "C", "Dk"];
 const FWD = webgpuKernel(
   "SsmlabSsmGate",
   EW,
-  ([s]) => program("ssm_gate", EW, s.shape, Math.ceil(s.shape[0] * s.shape[1] / WG), WG, FWD_CODE),
+  ([s]) => elementwiseProgram("ssm_gate", EW, s.shape, FWD_CODE),
 );
 const GRAD = webgpuKernel("SsmlabSsmGateGrad", [...EW, "Dy"], ([s], attrs) => {
   const which = attrs.which as number;
-  const size = s.shape[0] * s.shape[1];
-  return program(
-    `ssm_gate_grad_${which}`,
-    [...EW, "Dy"],
-    s.shape,
-    Math.ceil(size / WG),
-    WG,
-    GRAD_CODES[which],
-  );
+  return elementwiseProgram(`ssm_gate_grad_${which}`, [...EW, "Dy"], s.shape, GRAD_CODES[which]);
 });
 const PARAM_GRAD = webgpuKernel("SsmlabSsmGateParamGrad", ["Dy", "G", "X"], ([, , x]) => {
   const { workgroups, lanes } = columnSumLaunch(x.shape[1]);
-  return program("ssm_gate_param_grad", ["Dy", "G", "X"], [x.shape[1]], workgroups, lanes, PARAM_GRAD_CODE);
+  return webgpuProgram(
+    "ssm_gate_param_grad",
+    ["Dy", "G", "X"],
+    [x.shape[1]],
+    workgroups,
+    lanes,
+    PARAM_GRAD_CODE,
+  );
 });
 
 /**

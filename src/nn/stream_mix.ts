@@ -17,7 +17,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type CustomFn, requireWebGPU, webgpuKernel, webgpuProgram as program } from "./webgpu_kernel.ts";
+import {
+  type CustomFn,
+  elementwiseProgram,
+  requireWebGPU,
+  webgpuKernel,
+  webgpuProgram,
+} from "./webgpu_kernel.ts";
 import { defineOp, type Op } from "./dispatch.ts";
 
 function check(fn: string, x: tf.Tensor, w: tf.Tensor): void {
@@ -72,8 +78,6 @@ function streamMixOps(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
 // ---------------------------------------------------------------------------------------------------------------
 // WGSL kernels
 
-/** Lanes per workgroup of the element-wise kernels. */
-const WG = 64;
 /** Lanes per workgroup of the dW partial-sum kernel. */
 const WG_RED = 256;
 /** Elements (r, k) per lane of the dW kernel, roughly: sets the number of partials. */
@@ -150,20 +154,22 @@ function gradWCode(m: number, n: number): string {
 `;
 }
 
-/** Elements of a shape. */
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-const K_MIX = webgpuKernel("SsmlabStreamMix", ["x", "w"], ([x, w]) => {
-  const out = [x.shape[0], w.shape[0], x.shape[2]];
-  return program("streammix", ["X", "W"], out, Math.ceil(size(out) / WG), WG, mixCode(false));
-});
-const K_MIX_T = webgpuKernel("SsmlabStreamMixTransposed", ["x", "w"], ([x, w]) => {
-  const out = [x.shape[0], w.shape[1], x.shape[2]];
-  return program("streammix_t", ["X", "W"], out, Math.ceil(size(out) / WG), WG, mixCode(true));
-});
+const K_MIX = webgpuKernel(
+  "SsmlabStreamMix",
+  ["x", "w"],
+  ([x, w]) =>
+    elementwiseProgram("streammix", ["X", "W"], [x.shape[0], w.shape[0], x.shape[2]], mixCode(false)),
+);
+const K_MIX_T = webgpuKernel(
+  "SsmlabStreamMixTransposed",
+  ["x", "w"],
+  ([x, w]) =>
+    elementwiseProgram("streammix_t", ["X", "W"], [x.shape[0], w.shape[1], x.shape[2]], mixCode(true)),
+);
 const K_GW = webgpuKernel("SsmlabStreamMixGradW", ["dy", "x"], ([dy, x], attrs) => {
   const m = dy.shape[1], n = x.shape[1];
   const G = attrs.partials as number;
-  return program(`streammix_gw_${m}_${n}`, ["Dy", "X"], [G, m * n], G, WG_RED, gradWCode(m, n));
+  return webgpuProgram(`streammix_gw_${m}_${n}`, ["Dy", "X"], [G, m * n], G, WG_RED, gradWCode(m, n));
 });
 
 /** Number of dW partial rows for R·d elements. */

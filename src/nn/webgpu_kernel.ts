@@ -80,6 +80,22 @@ export function webgpuProgram(
 }
 
 /**
+ * A flat program of one lane per element of `outputShape`: ⌈size / wg⌉ workgroups of `wg` lanes running `code`
+ * (which returns for `index` ≥ size). With `sized`, the backend also passes the element count as `uniforms.size`.
+ */
+export function elementwiseProgram(
+  key: string,
+  variableNames: string[],
+  outputShape: number[],
+  code: string,
+  { wg = 64, sized = false }: { wg?: number; sized?: boolean } = {},
+): WebGPUProgramLike {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  const p = webgpuProgram(key, variableNames, outputShape, Math.ceil(size / wg), wg, code);
+  return sized ? { ...p, size: true } as WebGPUProgramLike : p;
+}
+
+/**
  * Program-defined int32 uniforms, one WGSL field per entry, in order: spread into a program
  * (`{ ...webgpuProgram(…), ...intUniforms({ n: 4, nb: 1 }) }`).
  */
