@@ -122,15 +122,7 @@ for (const backend of BACKENDS) {
         assertGradCheck(
           (...z) =>
             tf.sum(tf.mul(
-              withImpl(impl, () =>
-                selectiveScan(
-                  z[0] as tf.Tensor3D,
-                  z[1] as tf.Tensor3D,
-                  z[2] as tf.Tensor2D,
-                  z[3] as tf.Tensor3D,
-                  z[4] as tf.Tensor3D,
-                  z[5] as tf.Tensor1D,
-                )),
+              withImpl(impl, () => selectiveScan(...(z as Parameters<typeof selectiveScanRef>))),
               wy,
             )) as tf.Scalar,
           [x, delta, A, Bm, Cm, D],

@@ -168,14 +168,7 @@ function diagScanHost(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor
 }
 
 /** Host kernel of selectiveScan (see {@linkcode selectiveScanRef} for the recurrence). */
-function selectiveScanHost(
-  x: tf.Tensor3D,
-  delta: tf.Tensor3D,
-  A: tf.Tensor2D,
-  Bm: tf.Tensor3D,
-  Cm: tf.Tensor3D,
-  D: tf.Tensor1D | null,
-): tf.Tensor3D {
+const selectiveScanHost: SelectiveScanFn = (x, delta, A, Bm, Cm, D) => {
   const [B, T, Din] = x.shape;
   const N = A.shape[1];
   const hasD = D !== null;
@@ -256,7 +249,7 @@ function selectiveScanHost(
     }) as unknown as CustomFn,
   );
   return (D ? f(x, delta, A, Bm, Cm, D) : f(x, delta, A, Bm, Cm)) as unknown as tf.Tensor3D;
-}
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Diagonal time-invariant scan (SPEC §1.2)
@@ -442,15 +435,8 @@ export function selectiveScanRef(
   });
 }
 
-/** The arguments of selectiveScan. */
-export type SelectiveScanFn = (
-  x: tf.Tensor3D,
-  delta: tf.Tensor3D,
-  A: tf.Tensor2D,
-  Bm: tf.Tensor3D,
-  Cm: tf.Tensor3D,
-  D: tf.Tensor1D | null,
-) => tf.Tensor3D;
+/** The signature of every form of selectiveScan (that of {@linkcode selectiveScanRef}). */
+export type SelectiveScanFn = typeof selectiveScanRef;
 
 /** A fast form of selectiveScan behind the shape check and the empty case. */
 function checkedSelective(kernel: SelectiveScanFn): SelectiveScanFn {
@@ -462,14 +448,7 @@ function checkedSelective(kernel: SelectiveScanFn): SelectiveScanFn {
 }
 
 /** The log-depth parallel tf-op form of selectiveScan (inputs checked, T > 0). */
-function selectiveScanParallel(
-  x: tf.Tensor3D,
-  delta: tf.Tensor3D,
-  A: tf.Tensor2D,
-  Bm: tf.Tensor3D,
-  Cm: tf.Tensor3D,
-  D: tf.Tensor1D | null,
-): tf.Tensor3D {
+const selectiveScanParallel: SelectiveScanFn = (x, delta, A, Bm, Cm, D) => {
   const hasD = D !== null;
   const f = tf.customGrad(
     ((...args: unknown[]) => {
@@ -517,7 +496,7 @@ function selectiveScanParallel(
     }) as unknown as CustomFn,
   );
   return (D ? f(x, delta, A, Bm, Cm, D) : f(x, delta, A, Bm, Cm)) as unknown as tf.Tensor3D;
-}
+};
 
 /**
  * Fast selective scan, same result as {@linkcode selectiveScanRef}. Forms (`dispatch.ts`): `host` a loop over

@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { SelectiveScanFn } from "./scan.ts";
 import {
   type CustomFn,
   requireWebGPU,
@@ -244,14 +245,7 @@ const K = {
  * @returns y [B, T, Din]
  * @throws Error when the current backend is not webgpu.
  */
-export function selectiveScanWebGPU(
-  x: tf.Tensor3D,
-  delta: tf.Tensor3D,
-  A: tf.Tensor2D,
-  Bm: tf.Tensor3D,
-  Cm: tf.Tensor3D,
-  D: tf.Tensor1D | null,
-): tf.Tensor3D {
+export const selectiveScanWebGPU: SelectiveScanFn = (x, delta, A, Bm, Cm, D) => {
   requireWebGPU("selectiveScanWebGPU");
   const hasD = D !== null;
   const f = tf.customGrad(
@@ -284,4 +278,4 @@ export function selectiveScanWebGPU(
     }) as unknown as CustomFn,
   );
   return (D ? f(x, delta, A, Bm, Cm, D) : f(x, delta, A, Bm, Cm)) as unknown as tf.Tensor3D;
-}
+};

@@ -114,13 +114,7 @@ const PARAM_GRAD = webgpuKernel("SsmlabSsmGateParamGrad", ["Dy", "G", "X"], ([, 
  * // ssmGateWebGPU(tf.ones([1, 2, 3]), tf.ones([1, 2, 3]), tf.zeros([1, 2, 3]), tf.ones([3]), tf.ones([3]));
  * ```
  */
-export function ssmGateWebGPU(
-  s: tf.Tensor,
-  u: tf.Tensor,
-  g: tf.Tensor,
-  c: tf.Tensor,
-  dSkip: tf.Tensor,
-): tf.Tensor {
+export const ssmGateWebGPU: typeof ssmGateRef = (s, u, g, c, dSkip) => {
   requireWebGPU("ssmGateWebGPU");
   const shape = s.shape;
   const d = shape[shape.length - 1];
@@ -149,7 +143,7 @@ export function ssmGateWebGPU(
     }) as unknown as CustomFn,
   );
   return f(s, u, g, c, dSkip) as tf.Tensor;
-}
+};
 
 /**
  * (s ⊙ c + u ⊙ D) ⊙ σ(g) with gradients in all five inputs. Forms (`dispatch.ts`): `webgpu`

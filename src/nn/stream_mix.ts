@@ -22,7 +22,7 @@ import {
   elementwiseProgram,
   requireWebGPU,
   webgpuKernel,
-  webgpuProgram,
+  webgpuProgram as program,
 } from "./webgpu_kernel.ts";
 import { defineOp, type Op } from "./dispatch.ts";
 
@@ -169,7 +169,7 @@ const K_MIX_T = webgpuKernel(
 const K_GW = webgpuKernel("SsmlabStreamMixGradW", ["dy", "x"], ([dy, x], attrs) => {
   const m = dy.shape[1], n = x.shape[1];
   const G = attrs.partials as number;
-  return webgpuProgram(`streammix_gw_${m}_${n}`, ["Dy", "X"], [G, m * n], G, WG_RED, gradWCode(m, n));
+  return program(`streammix_gw_${m}_${n}`, ["Dy", "X"], [G, m * n], G, WG_RED, gradWCode(m, n));
 });
 
 /** Number of dW partial rows for R·d elements. */
