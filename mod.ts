@@ -145,21 +145,23 @@ export {
   diagScan,
   diagScanRef,
   expectShape,
-  type ScanImpl,
-  type ScanOptions,
   selectiveScan,
+  type SelectiveScanFn,
   selectiveScanRef,
 } from "./src/nn/scan.ts";
 export { simplexWeights, sinkhornKnopp, sinkhornKnoppRef } from "./src/nn/sinkhorn.ts";
-export {
-  streamMix,
-  type StreamMixImpl,
-  type StreamMixOptions,
-  streamMixRef,
-  streamMixWebGPU,
-  streamScale,
-} from "./src/nn/stream_mix.ts";
+export { streamMix, streamMixRef, streamMixWebGPU, streamScale } from "./src/nn/stream_mix.ts";
 export { installDeviceGradients } from "./src/nn/device_grads.ts";
+export {
+  currentImpl,
+  defineOp,
+  type Impl,
+  IMPLS,
+  type Op,
+  type OpImpls,
+  type OpKernel,
+  withImpl,
+} from "./src/nn/dispatch.ts";
 
 // Tokenizers
 export { AsciiTokenizer, type AsciiTokenizerOptions } from "./src/tokenizers/ascii.ts";
@@ -482,7 +484,6 @@ export {
   summarizeMhcRows,
 } from "./src/experiments/seeds.ts";
 export { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./src/nn/conv_webgpu.ts";
-export type { CausalConvOptions, ConvImpl } from "./src/nn/conv.ts";
 export { diagScanWebGPU, webgpuScanAvailable } from "./src/nn/scan_webgpu.ts";
 export { selectiveScanWebGPU } from "./src/nn/selective_scan_webgpu.ts";
 export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";

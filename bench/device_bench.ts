@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
 import { createModel, type ModelVariant } from "../src/models/registry.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
-import { diagScan, type ScanImpl } from "../src/nn/scan.ts";
+import { diagScan } from "../src/nn/scan.ts";
 import { AdamW } from "../src/train/optim.ts";
 import { adamwWebGPUCommands } from "../src/train/adamw_webgpu.ts";
 import { type MatmulTile, mmWebGPU, TILE_LARGE, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
@@ -291,13 +291,14 @@ if (sections.has("scan")) {
   const rows: Row[] = [];
   const B = 8, D = 512;
   for (const T of [256, 1024, 4096]) {
-    for (const impl of ["webgpu", "parallel"] as ScanImpl[]) {
+    for (const impl of ["webgpu", "parallel"] as const) {
+      const scan = impl === "webgpu" ? diagScan.impls.webgpu! : diagScan.impls.ops;
       const u = tf.randomNormal([B, T, D]) as tf.Tensor3D;
       const av = tf.randomUniform([D], 0.5, 0.999) as tf.Tensor1D;
       const bv = tf.randomNormal([D]) as tf.Tensor1D;
       const f = () => {
         const g = tf.grads((u: tf.Tensor, a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(diagScan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D, { impl })) as tf.Scalar
+          tf.sum(scan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D)) as tf.Scalar
         )([u, av, bv]);
         return g;
       };

@@ -66,8 +66,8 @@ for (const backend of backends) {
     const b = tf.randomNormal([D]) as tf.Tensor1D;
     const kernels: [string, ScanFn][] = [
       ["loop", diagScanRef],
-      ["host", (u, a, b) => diagScan(u, a, b, { impl: "host" })],
-      ["parallel", (u, a, b) => diagScan(u, a, b, { impl: "parallel" })],
+      ["host", diagScan.impls.host!],
+      ["parallel", diagScan.impls.ops],
     ];
     for (const [impl, fn] of kernels) {
       const reps = impl === "loop" ? (T >= 4096 ? 1 : T >= 1024 ? 2 : 3) : (T >= 4096 ? 3 : 10);

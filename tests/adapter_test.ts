@@ -44,7 +44,7 @@ Deno.test({
           upB: a[4],
           gamma: a[5],
         });
-        const loss = (f: typeof adapterResidual, seed: number) => (...a: tf.Tensor[]) =>
+        const loss = (f: typeof adapterResidualRef, seed: number) => (...a: tf.Tensor[]) =>
           tf.sum(
             tf.mul(
               f(a[0] as tf.Tensor4D, weights(a.slice(1)), { rate, training: true, rng: new Rng(seed) }),

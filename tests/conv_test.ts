@@ -40,7 +40,7 @@ for (const backend of BACKENDS) {
             const tag = `T=${T} k=${k}${withBias ? "" : " no bias"}`;
             close(causalDepthwiseConv1d(x, w, b), causalDepthwiseConv1dRef(x, w, b), 1e-6, tag);
             const inputs = b ? [x, w, b] : [x, w];
-            const loss = (fn: typeof causalDepthwiseConv1d) => (...z: tf.Tensor[]) =>
+            const loss = (fn: typeof causalDepthwiseConv1dRef) => (...z: tf.Tensor[]) =>
               tf.sum(
                 tf.mul(fn(z[0] as tf.Tensor3D, z[1] as tf.Tensor3D, (z[2] ?? null) as tf.Tensor1D | null), p),
               ) as tf.Scalar;

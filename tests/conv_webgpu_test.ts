@@ -1,6 +1,6 @@
 /**
  * The fused WGSL causal depthwise conv (`src/nn/conv_webgpu.ts`) against the plain-loop `causalDepthwiseConv1dRef`
- * in values and gradients (x, w, bias), the `impl` dispatch of `causalDepthwiseConv1d`, and the dispatch count of a
+ * in values and gradients (x, w, bias), the `withImpl` dispatch of `causalDepthwiseConv1d`, and the dispatch count of a
  * tiny baseline training step against the slice version. webgpu only: skipped (with a message) where
  * `navigator.gpu?.requestAdapter()` gives null.
  */
@@ -9,7 +9,8 @@ import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { assertCloseAsync as close, batch, normal } from "./tensor_assert.ts";
 import { compareStepKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
-import { causalDepthwiseConv1d, causalDepthwiseConv1dRef, type ConvImpl } from "../src/nn/conv.ts";
+import { causalDepthwiseConv1d, causalDepthwiseConv1dRef } from "../src/nn/conv.ts";
+import { type Impl, withImpl } from "../src/nn/dispatch.ts";
 import { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "../src/nn/conv_webgpu.ts";
 import { BaselineSLM, mhcConfig } from "../src/models/diag_ssm.ts";
 import { Rng } from "../src/rng.ts";
@@ -24,6 +25,7 @@ Deno.test({
   async fn() {
     await initBackend({ backend: "webgpu" });
     assert(webgpuConvAvailable(), "webgpuConvAvailable() on webgpu");
+    assertEquals(causalDepthwiseConv1d.kernel(), "webgpu", "the fast path is the fused conv");
     const rng = new Rng(21);
     const n0 = tf.memory().numTensors;
     const B = 2;
@@ -38,10 +40,10 @@ Deno.test({
             const p = normal(rng, [B, T, D]); // random projection of the output for the loss
             const yf = causalDepthwiseConv1dWebGPU(x, w, bias), yr = causalDepthwiseConv1dRef(x, w, bias);
             await close(yf, yr, 1e-5, `${what} values`);
-            const ya = causalDepthwiseConv1d(x, w, bias); // auto → fused on webgpu
-            const yw = causalDepthwiseConv1d(x, w, bias, { impl: "webgpu" });
-            const ys = causalDepthwiseConv1d(x, w, bias, { impl: "slices" });
-            for (const [y, n] of [[ya, "auto"], [yw, "webgpu"], [ys, "slices"]] as const) {
+            const ya = causalDepthwiseConv1d(x, w, bias); // fast → fused on webgpu
+            const yw = withImpl("ref", () => causalDepthwiseConv1d(x, w, bias));
+            const ys = withImpl("ops", () => causalDepthwiseConv1d(x, w, bias));
+            for (const [y, n] of [[ya, "fast"], [yw, "ref"], [ys, "ops"]] as const) {
               await close(y, yr, 1e-5, `${what} impl ${n}`);
             }
             const inputs = bias ? [x, w, bias] : [x, w];
@@ -79,7 +81,11 @@ Deno.test({
     const loss = (fn: ConvFn) => (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(fn(x as tf.Tensor3D, w as tf.Tensor3D, b as tf.Tensor1D), p)) as tf.Scalar;
     const gf = tf.grads(loss(causalDepthwiseConv1dWebGPU))([x, w, bias]);
-    const gs = tf.grads(loss((x, w, b) => causalDepthwiseConv1d(x, w, b, { impl: "slices" })))([x, w, bias]);
+    const gs = tf.grads(loss((x, w, b) => withImpl("ops", () => causalDepthwiseConv1d(x, w, b))))([
+      x,
+      w,
+      bias,
+    ]);
     for (let i = 0; i < 3; i++) await close(gf[i], gs[i], 1e-4, `${["dx", "dw", "dbias"][i]}`);
     tf.dispose([x, w, bias, p, ...gf, ...gs]);
     assertEquals(tf.memory().numTensors, n0, "no tensor leaks");
@@ -101,9 +107,9 @@ Deno.test({
       'argument "w" has shape [3, 2]',
     );
     assertThrows(
-      () => causalDepthwiseConv1d(x, w, null, { impl: "fft" as ConvImpl }),
+      () => withImpl("fft" as Impl, () => causalDepthwiseConv1d(x, w, null)),
       Error,
-      'option "impl" is "fft"',
+      'implementation "fft" is unknown',
     );
     const e = causalDepthwiseConv1dWebGPU(tf.zeros([2, 0, 3]) as tf.Tensor3D, w, null);
     assertEquals(e.shape, [2, 0, 3]);
@@ -124,14 +130,14 @@ Deno.test({
     const w = normal(rng, [cfg.dim, 1, cfg.convKernel]) as tf.Tensor3D;
     const b = normal(rng, [cfg.dim]) as tf.Tensor1D;
     // One conv forward + backward, as a training step runs it per layer.
-    const convStep = (impl: "slices" | "webgpu") => () =>
+    const convStep = (impl: "ops" | "fast") => () =>
       tf.grads((u: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
         tf.sum(
-          causalDepthwiseConv1d(u as tf.Tensor3D, w as tf.Tensor3D, b as tf.Tensor1D, { impl }),
+          withImpl(impl, () => causalDepthwiseConv1d(u as tf.Tensor3D, w as tf.Tensor3D, b as tf.Tensor1D)),
         ) as tf.Scalar
       )([u, w, b]);
     const model = new BaselineSLM(cfg, 7); // the fused conv is auto on webgpu
-    const c = await compareStepKernels(convStep, "slices", "webgpu", model, x, y, cfg.layers);
+    const c = await compareStepKernels(convStep, "ops", "fast", model, x, y, cfg.layers);
     const [convSlices, convFused, stepSlices, stepFused] = [c.opSlow, c.opFused, c.stepSlow, c.stepFused];
     console.log(
       `kernels per conv fwd+bwd (B=${B}, T=${T}, D=${cfg.dim}, k=${cfg.convKernel}): slices ${convSlices}, ` +

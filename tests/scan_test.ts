@@ -5,6 +5,7 @@ import { assertClose as close, normal } from "./tensor_assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { diagScan, diagScanRef, selectiveScan, selectiveScanRef } from "../src/nn/scan.ts";
 import { Rng } from "../src/rng.ts";
+import { withImpl } from "../src/nn/dispatch.ts";
 import { selectiveCase, selectiveLoss } from "./scan_cases.ts";
 
 const BACKENDS = ["cpu", "wasm"];
@@ -15,11 +16,14 @@ function decays(D: number): tf.Tensor1D {
   return tf.tensor1d(Array.from({ length: D }, (_, i) => base[i % base.length]));
 }
 
-const IMPLS = ["host", "parallel"] as const;
+/** On cpu and wasm "fast" runs the host loop and "ops" the log-depth parallel scan (dispatch.ts). */
+const IMPLS = ["fast", "ops"] as const;
 
 for (const backend of BACKENDS) {
   Deno.test(`[${backend}] diagScan matches the loop in values and gradients`, async () => {
     await initBackend({ backend });
+    assert(withImpl("fast", () => diagScan.kernel()) === "host", "fast = host loop on cpu and wasm");
+    assert(withImpl("ops", () => selectiveScan.kernel()) === "ops", "ops = parallel scan");
     const rng = new Rng(1);
     const n0 = tf.memory().numTensors;
     for (const [B, T, D] of [[2, 1, 8], [2, 7, 8], [2, 64, 8], [1, 1024, 8]]) {
@@ -32,7 +36,8 @@ for (const backend of BACKENDS) {
           tf.sum(tf.mul(fn(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D), w)) as tf.Scalar;
         const gr = tf.grads(loss(diagScanRef))([u, a, b]);
         for (const impl of IMPLS) {
-          const fast = (u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D) => diagScan(u, a, b, { impl });
+          const fast = (u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D) =>
+            withImpl(impl, () => diagScan(u, a, b));
           close(fast(u, a, b), diagScanRef(u, a, b), 1e-5, `${impl} T=${T} values`);
           const gf = tf.grads(loss(fast))([u, a, b]);
           ["du", "da", "db"].forEach((n, i) => close(gf[i], gr[i], 2e-5, `${impl} T=${T} ${n}`));
@@ -50,9 +55,9 @@ for (const backend of BACKENDS) {
       const u = normal(rng, [1, T, 4], 10) as tf.Tensor3D;
       const a = tf.tensor1d([1e-4, 1 - 1e-4, 1e-4, 1 - 1e-4]);
       const b = tf.tensor1d([1, 1, 100, 100]);
-      const s = diagScan(u, a, b, { impl: "parallel" });
+      const s = diagScan.impls.ops(u, a, b);
       close(s, diagScanRef(u, a, b), 1e-5, "values");
-      close(diagScan(u, a, b, { impl: "host" }), s, 1e-5, "host values");
+      close(diagScan.impls.host!(u, a, b), s, 1e-5, "host values");
       // a ≈ 0: s_t ≈ b·u_t exactly up to 1e-4 relative
       const s0 = tf.slice(s, [0, 0, 0], [1, T, 1]), u0 = tf.slice(u, [0, 0, 0], [1, T, 1]);
       close(s0, u0, 2e-3, "a = 1e-4 state ≈ input");
@@ -75,7 +80,7 @@ for (const backend of BACKENDS) {
           const gr = tf.grads(loss(selectiveScanRef))(inputs);
           const want = selectiveScanRef(x, delta, A, Bm, Cm, D);
           for (const impl of IMPLS) {
-            const fast: typeof selectiveScanRef = (...z) => selectiveScan(...z, { impl });
+            const fast: typeof selectiveScanRef = (...z) => withImpl(impl, () => selectiveScan(...z));
             close(fast(x, delta, A, Bm, Cm, D), want, 1e-5, `${impl} T=${T}`);
             const gf = tf.grads(loss(fast))(inputs);
             ["dx", "ddelta", "dA", "dB", "dC", "dD"].slice(0, inputs.length).forEach((n, i) =>
@@ -100,7 +105,7 @@ for (const backend of BACKENDS) {
         assertGradCheck(
           (u, a, b) =>
             tf.sum(
-              tf.mul(diagScan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D, { impl }), w),
+              tf.mul(withImpl(impl, () => diagScan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D)), w),
             ) as tf.Scalar,
           [u, a, b],
           { names: [`${impl} u`, "a", "b"] },
@@ -117,15 +122,7 @@ for (const backend of BACKENDS) {
         assertGradCheck(
           (...z) =>
             tf.sum(tf.mul(
-              selectiveScan(
-                z[0] as tf.Tensor3D,
-                z[1] as tf.Tensor3D,
-                z[2] as tf.Tensor2D,
-                z[3] as tf.Tensor3D,
-                z[4] as tf.Tensor3D,
-                z[5] as tf.Tensor1D,
-                { impl },
-              ),
+              withImpl(impl, () => selectiveScan(...(z as Parameters<typeof selectiveScanRef>))),
               wy,
             )) as tf.Scalar,
           [x, delta, A, Bm, Cm, D],
@@ -146,9 +143,12 @@ for (const backend of BACKENDS) {
       );
       assertThrows(
         () =>
-          diagScan(u, tf.zeros([3]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D, { impl: "gpu" as never }),
+          withImpl(
+            "gpu" as never,
+            () => diagScan(u, tf.zeros([3]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D),
+          ),
         Error,
-        `"impl" is "gpu"`,
+        `implementation "gpu" is unknown`,
       );
       assertThrows(
         () =>

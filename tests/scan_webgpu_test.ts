@@ -9,6 +9,7 @@ import { assertCloseAsync as close, batch, normal } from "./tensor_assert.ts";
 import { compareStepKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { diagScan, diagScanRef } from "../src/nn/scan.ts";
+import { withImpl } from "../src/nn/dispatch.ts";
 import { diagScanWebGPU, webgpuScanAvailable } from "../src/nn/scan_webgpu.ts";
 import { BaselineSLM, mhcConfig } from "../src/models/diag_ssm.ts";
 import { Rng } from "../src/rng.ts";
@@ -41,10 +42,11 @@ Deno.test({
         const what = `B=${B} T=${T} D=${D}`;
         const sf = diagScanWebGPU(u, a, b), sr = diagScanRef(u, a, b);
         await close(sf, sr, 1e-5, `${what} values`);
-        const sa = diagScan(u, a, b); // auto → fused on webgpu
-        const sw = diagScan(u, a, b, { impl: "webgpu" });
-        await close(sa, sr, 1e-5, `${what} diagScan auto`);
-        await close(sw, sr, 1e-5, `${what} diagScan impl webgpu`);
+        assertEquals(diagScan.kernel(), "webgpu", "the fast path is the fused scan");
+        const sa = diagScan(u, a, b); // fast → fused on webgpu
+        const sw = withImpl("ops", () => diagScan(u, a, b)); // the parallel tf-op scan
+        await close(sa, sr, 1e-5, `${what} diagScan fast`);
+        await close(sw, sr, 1e-5, `${what} diagScan ops`);
         const gf = tf.grads(loss(diagScanWebGPU))([u, a, b]);
         const gr = tf.grads(loss(diagScanRef))([u, a, b]);
         for (let i = 0; i < 3; i++) await close(gf[i], gr[i], 1e-4, `${what} ${["du", "da", "db"][i]}`);
@@ -106,12 +108,14 @@ Deno.test({
     const rng = new Rng(4);
     const u = normal(rng, [B, T, cfg.dim]) as tf.Tensor3D, a = decays(cfg.dim), b = normal(rng, [cfg.dim]);
     // One scan forward + backward, as a training step runs it per layer.
-    const scanStep = (impl: "parallel" | "webgpu") => () =>
+    const scanStep = (impl: "ops" | "fast") => () =>
       tf.grads((u: tf.Tensor, a: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(diagScan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D, { impl })) as tf.Scalar
+        tf.sum(
+          withImpl(impl, () => diagScan(u as tf.Tensor3D, a as tf.Tensor1D, b as tf.Tensor1D)),
+        ) as tf.Scalar
       )([u, a, b]);
-    const model = new BaselineSLM(cfg, 7); // scan: "fast" → auto → fused on webgpu
-    const c = await compareStepKernels(scanStep, "parallel", "webgpu", model, x, y, cfg.layers);
+    const model = new BaselineSLM(cfg, 7); // scan: "fast" → fused on webgpu
+    const c = await compareStepKernels(scanStep, "ops", "fast", model, x, y, cfg.layers);
     const [scanParallel, scanFused, stepParallel, stepFused] = [c.opSlow, c.opFused, c.stepSlow, c.stepFused];
     console.log(
       `kernels per scan fwd+bwd (B=${B}, T=${T}, D=${cfg.dim}): parallel ${scanParallel}, fused ${scanFused}; ` +

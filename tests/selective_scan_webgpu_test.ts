@@ -1,6 +1,6 @@
 /**
  * The fused WGSL selective scan (`src/nn/selective_scan_webgpu.ts`) against the plain-loop `selectiveScanRef`, in
- * values and all six gradients (x, Δ, A, B, C, D), with decays near 0 and near 1, with and without D; the `impl`
+ * values and all six gradients (x, Δ, A, B, C, D), with decays near 0 and near 1, with and without D; the `withImpl`
  * dispatch of `selectiveScan`; its dispatch count against the tf-op scan. webgpu only: skipped (with a message)
  * where `navigator.gpu?.requestAdapter()` gives null.
  */
@@ -10,6 +10,7 @@ import { assertCloseAsync as close } from "./tensor_assert.ts";
 import { countKernels, webgpuOrWarn } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
 import { selectiveScan, selectiveScanRef } from "../src/nn/scan.ts";
+import { withImpl } from "../src/nn/dispatch.ts";
 import { selectiveScanWebGPU } from "../src/nn/selective_scan_webgpu.ts";
 import { Rng } from "../src/rng.ts";
 import { selectiveCase as makeCase, selectiveLoss as lossOf } from "./scan_cases.ts";
@@ -32,11 +33,11 @@ Deno.test({
           selectiveScanRef(c.x, c.delta, c.A, c.Bm, c.Cm, c.D),
           selectiveScanWebGPU(c.x, c.delta, c.A, c.Bm, c.Cm, c.D),
           selectiveScan(c.x, c.delta, c.A, c.Bm, c.Cm, c.D),
-          selectiveScan(c.x, c.delta, c.A, c.Bm, c.Cm, c.D, { impl: "webgpu" }),
+          withImpl("ops", () => selectiveScan(c.x, c.delta, c.A, c.Bm, c.Cm, c.D)),
         ]);
         await close(fused, want, 1e-5, `${what} values`);
-        await close(auto, want, 1e-5, `${what} selectiveScan auto`);
-        await close(chosen, want, 1e-5, `${what} selectiveScan impl webgpu`);
+        await close(auto, want, 1e-5, `${what} selectiveScan fast`);
+        await close(chosen, want, 1e-5, `${what} selectiveScan ops`);
         const gr = tf.grads(lossOf(selectiveScanRef, c.w))(c.inputs);
         const gf = tf.grads(lossOf(selectiveScanWebGPU, c.w))(c.inputs);
         const names = ["dx", "dΔ", "dA", "dB", "dC", "dD"];
@@ -54,10 +55,11 @@ Deno.test({
   async fn() {
     await initBackend({ backend: "webgpu" });
     const c = makeCase(new Rng(52), 2, 64, 8, 4, true);
-    const step = (impl: "webgpu" | "parallel") => () =>
-      tf.grads(lossOf((...z) => selectiveScan(...z, { impl }), c.w))(c.inputs);
-    const fused = await countKernels(step("webgpu"));
-    const ops = await countKernels(step("parallel"));
+    const step = (impl: "fast" | "ops") => () =>
+      tf.grads(lossOf((...z) => withImpl(impl, () => selectiveScan(...z)), c.w))(c.inputs);
+    assertEquals(selectiveScan.kernel(), "webgpu", "the fast path is the fused scan");
+    const fused = await countKernels(step("fast"));
+    const ops = await countKernels(step("ops"));
     assert(fused * 5 < ops, `fused ${fused} kernels vs tf-op scan ${ops}`);
     tf.dispose([...c.inputs, c.w]);
   },

@@ -29,7 +29,7 @@ Deno.test({
         normal(rng, [d]),
       ];
       const p = normal(rng, [B, T, d]);
-      const loss = (f: typeof ssmGate) => (...a: tf.Tensor[]) =>
+      const loss = (f: typeof ssmGateRef) => (...a: tf.Tensor[]) =>
         tf.sum(tf.mul(f(a[0], a[1], a[2], a[3], a[4]), p));
       const fused = tf.valueAndGrads(loss(ssmGate))(ins);
       const ref = tf.valueAndGrads(loss(ssmGateRef))(ins);

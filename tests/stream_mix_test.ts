@@ -9,7 +9,8 @@ import { assertCloseAsync as close, normal } from "./tensor_assert.ts";
 import { assertGradCheck } from "./gradcheck.ts";
 import { backendCases } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
-import { streamMix, type StreamMixImpl, streamMixRef, streamScale } from "../src/nn/stream_mix.ts";
+import { streamMix, streamMixRef, streamMixWebGPU, streamScale } from "../src/nn/stream_mix.ts";
+import { type Impl, withImpl } from "../src/nn/dispatch.ts";
 import { Rng } from "../src/rng.ts";
 
 /** [R, n, d, m]: square mixing, a simplex row (pre-mix, aggregator), a column (post), odd sizes, many rows. */
@@ -29,7 +30,8 @@ for (const { name: backend, ignore } of await backendCases()) {
       await initBackend({ backend });
       const rng = new Rng(31);
       const n0 = tf.memory().numTensors;
-      const impls: StreamMixImpl[] = backend === "webgpu" ? ["auto", "webgpu", "ops"] : ["auto", "ops"];
+      const impls: Impl[] = ["fast", "ops", "ref"];
+      assertEquals(withImpl("fast", () => streamMix.kernel()), backend === "webgpu" ? "webgpu" : "ops");
       for (const [R, n, d, m] of SHAPES) {
         const x = normal(rng, [R, n, d]) as tf.Tensor3D;
         const w = normal(rng, [m, n]) as tf.Tensor2D;
@@ -40,10 +42,10 @@ for (const { name: backend, ignore } of await backendCases()) {
         const gr = tf.grads(loss(streamMixRef))([x, w]);
         for (const impl of impls) {
           const what = `R=${R} n=${n} d=${d} m=${m} impl ${impl}`;
-          const y = streamMix(x, w, { impl });
+          const y = withImpl(impl, () => streamMix(x, w));
           assertEquals(y.shape, [R, m, d], `${what} shape`);
           await close(y, ref, 1e-5, `${what} values`);
-          const g = tf.grads(loss((x, w) => streamMix(x, w, { impl })))([x, w]);
+          const g = tf.grads(loss((x, w) => withImpl(impl, () => streamMix(x, w))))([x, w]);
           await close(g[0], gr[0], 1e-4, `${what} dx`);
           await close(g[1], gr[1], 1e-4, `${what} dw`);
           tf.dispose([y, ...g]);
@@ -79,15 +81,11 @@ Deno.test("[cpu] streamMix rejects mismatched shapes and unknown implementations
     'argument "x" has shape [4, 3]',
   );
   assertThrows(
-    () => streamMix(x, tf.zeros([4, 4]) as tf.Tensor2D, { impl: "cuda" as StreamMixImpl }),
+    () => withImpl("cuda" as Impl, () => streamMix(x, tf.zeros([4, 4]) as tf.Tensor2D)),
     Error,
-    'option "impl" is "cuda"',
+    'implementation "cuda" is unknown',
   );
-  assertThrows(
-    () => streamMix(x, tf.zeros([4, 4]) as tf.Tensor2D, { impl: "webgpu" }),
-    Error,
-    "needs the webgpu",
-  );
+  assertThrows(() => streamMixWebGPU(x, tf.zeros([4, 4]) as tf.Tensor2D), Error, "needs the webgpu");
   tf.dispose(x);
 });
 
@@ -103,9 +101,9 @@ for (const { name: backend, ignore } of await backendCases()) {
       const w = normal(rng, [4]) as tf.Tensor1D;
       const p = normal(rng, [6, 4, 5]);
       const want = tf.tidy(() => streamMixRef(x, tf.mul(tf.eye(4), w.reshape([4, 1])) as tf.Tensor2D));
-      const loss = (f: typeof streamScale) => (x: tf.Tensor, w: tf.Tensor) =>
+      const loss = (f: (x: tf.Tensor3D, w: tf.Tensor1D) => tf.Tensor3D) => (x: tf.Tensor, w: tf.Tensor) =>
         tf.sum(tf.mul(f(x as tf.Tensor3D, w as tf.Tensor1D), p)) as tf.Scalar;
-      const gr = tf.grads(loss((x, w) => streamScale(x, w, { impl: "ops" })))([x, w]);
+      const gr = tf.grads(loss((x, w) => withImpl("ops", () => streamScale(x, w))))([x, w]);
       const y = streamScale(x, w);
       await close(y, want, 1e-5, "values");
       const g = tf.grads(loss(streamScale))([x, w]);

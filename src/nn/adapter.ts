@@ -5,8 +5,9 @@
  *
  * where x has n streams (pre-adapter) or one stream broadcast to all n (post-adapter on the SSM output).
  *
- * {@linkcode adapterResidualRef} is the tf-op form (the reference and the path on cpu and wasm). On webgpu,
- * {@linkcode adapterResidual} keeps the fused RMSNorm and the tiled matmul and fuses everything element-wise into
+ * {@linkcode adapterResidualRef} is the tf-op form: {@linkcode adapterResidual}'s `ref` and `ops` forms
+ * (`dispatch.ts`; its inner RMSNorm, linear maps and dropout dispatch in turn). Its `webgpu` form,
+ * {@linkcode adapterResidualWebGPU}, keeps the fused RMSNorm and the tiled matmul and fuses everything element-wise into
  * four WGSL kernels, and its backward recomputes nothing but keeps only the norm output, h [rows·nb, r] and
  * z [rows·n, r] (besides the weights and the dropout seed):
  *
@@ -32,12 +33,12 @@ import { streamMix } from "./stream_mix.ts";
 import { dropScaleSnippet, seedWords } from "./dropout_webgpu.ts";
 import {
   type CustomFn,
+  elementwiseProgram as elementwise,
   intUniforms,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
-  webgpuProgram as program,
+  requireWebGPU,
+  webgpuKernel,
 } from "./webgpu_kernel.ts";
+import { defineOp, type Op } from "./dispatch.ts";
 
 /** The adapter's weights (PyTorch layouts). */
 export interface AdapterWeights {
@@ -83,13 +84,6 @@ export function adapterResidualRef(x: tf.Tensor4D, w: AdapterWeights, drop: Adap
     return tf.add(x, dropout(up, drop.rate, drop.training, drop.rng)) as tf.Tensor4D;
   });
 }
-
-const WG = 64;
-const ACT = "SsmlabAdapterAct";
-const OUT = "SsmlabAdapterOut";
-const DROP_GRAD = "SsmlabAdapterDropGrad";
-const GRAD_H = "SsmlabAdapterGradH";
-const GRAD_GAMMA = "SsmlabAdapterGradGamma";
 
 /**
  * Shared head of the kernels with one lane per (row, stream s, j) of an [R, n, r] output: the pre-activation
@@ -174,76 +168,41 @@ const GRAD_GAMMA_CODE = `${perStreamHead("uniforms.bdShape")}
   }
 `;
 
-let registered = false;
-function ensureKernels(): void {
-  if (registered) return;
-  registered = true;
-  reg(ACT, ["H", "Bd", "G"], ([, , g], attrs) => {
-    const { rows, n, nb } = attrs as { rows: number; n: number; nb: number };
-    const size = rows * n * g.shape[1];
-    return {
-      ...program("adapter_act", ["H", "Bd", "G"], [rows, n, g.shape[1]], Math.ceil(size / WG), WG, ACT_CODE),
-      ...intUniforms({ n, nb }),
-    };
+const ACT = webgpuKernel("SsmlabAdapterAct", ["H", "Bd", "G"], ([, , g], attrs) => {
+  const { rows, n, nb } = attrs as { rows: number; n: number; nb: number };
+  return {
+    ...elementwise("adapter_act", ["H", "Bd", "G"], [rows, n, g.shape[1]], ACT_CODE),
+    ...intUniforms({ n, nb }),
+  };
+});
+const OUT = webgpuKernel("SsmlabAdapterOut", ["X", "U", "Bu", "Seed"], ([x], attrs) => {
+  const { n, rate } = attrs as { n: number; rate: number };
+  const [rows, , d] = x.shape;
+  const vars = ["X", "U", "Bu", "Seed"];
+  return { ...elementwise(`adapter_out_${rate}`, vars, [rows, n, d], outCode(rate)), ...intUniforms({ n }) };
+});
+const DROP_GRAD = webgpuKernel("SsmlabAdapterDropGrad", ["Dy", "Seed"], ([dy], attrs) => {
+  const rate = attrs.rate as number;
+  return elementwise(`adapter_drop_grad_${rate}`, ["Dy", "Seed"], dy.shape, dropGradCode(rate), {
+    sized: true,
   });
-  reg(OUT, ["X", "U", "Bu", "Seed"], ([x], attrs) => {
-    const { n, rate } = attrs as { n: number; rate: number };
-    const [rows, , d] = x.shape;
-    return {
-      ...program(
-        `adapter_out_${rate}`,
-        ["X", "U", "Bu", "Seed"],
-        [rows, n, d],
-        Math.ceil(rows * n * d / WG),
-        WG,
-        outCode(rate),
-      ),
-      ...intUniforms({ n }),
-    };
-  });
-  reg(DROP_GRAD, ["Dy", "Seed"], ([dy], attrs) => {
-    const rate = attrs.rate as number;
-    const size = dy.shape.reduce((a, b) => a * b, 1);
-    const p = program(
-      `adapter_drop_grad_${rate}`,
-      ["Dy", "Seed"],
-      dy.shape,
-      Math.ceil(size / WG),
-      WG,
-      dropGradCode(rate),
-    );
-    return { ...p, size: true } as typeof p;
-  });
-  reg(GRAD_H, ["Dz", "H", "Bd", "G"], ([, h], attrs) => ({
-    ...program(
-      "adapter_grad_h",
-      ["Dz", "H", "Bd", "G"],
-      h.shape,
-      Math.ceil(h.shape[0] * h.shape[1] / WG),
-      WG,
-      GRAD_H_CODE,
-    ),
-    ...intUniforms({ nb: attrs.nb as number }),
-  }));
-  reg(GRAD_GAMMA, ["Dz", "H", "Bd"], (_ins, attrs) => {
-    const { rows, n, nb, r } = attrs as { rows: number; n: number; nb: number; r: number };
-    return {
-      ...program(
-        "adapter_grad_gamma",
-        ["Dz", "H", "Bd"],
-        [rows, n, r],
-        Math.ceil(rows * n * r / WG),
-        WG,
-        GRAD_GAMMA_CODE,
-      ),
-      ...intUniforms({ n, nb }),
-    };
-  });
-}
+});
+const GRAD_H = webgpuKernel("SsmlabAdapterGradH", ["Dz", "H", "Bd", "G"], ([, h], attrs) => ({
+  ...elementwise("adapter_grad_h", ["Dz", "H", "Bd", "G"], h.shape, GRAD_H_CODE),
+  ...intUniforms({ nb: attrs.nb as number }),
+}));
+const GRAD_GAMMA = webgpuKernel("SsmlabAdapterGradGamma", ["Dz", "H", "Bd"], (_ins, attrs) => {
+  const { rows, n, nb, r } = attrs as { rows: number; n: number; nb: number; r: number };
+  return {
+    ...elementwise("adapter_grad_gamma", ["Dz", "H", "Bd"], [rows, n, r], GRAD_GAMMA_CODE),
+    ...intUniforms({ n, nb }),
+  };
+});
 
 /**
- * x + adapter(x) on any backend: the fused webgpu form where that backend is active, else
- * {@linkcode adapterResidualRef}. Same values and gradients (and, for one seed, the same dropout mask).
+ * x + adapter(x) by the fused kernels (webgpu backend only): the values and gradients of
+ * {@linkcode adapterResidualRef} (and, for one seed, the dropout mask of `dropout` on webgpu). Prefer
+ * {@linkcode adapterResidual}.
  *
  * @param x [B, T, n, d] or [B, T, 1, d]
  * @returns [B, T, n, d]
@@ -252,9 +211,8 @@ function ensureKernels(): void {
  * // see MhcSLM in models/mhc_ssm.ts
  * ```
  */
-export function adapterResidual(x: tf.Tensor4D, w: AdapterWeights, drop: AdapterDropout): tf.Tensor4D {
-  if (!webgpuBackendActive()) return adapterResidualRef(x, w, drop);
-  ensureKernels();
+export function adapterResidualWebGPU(x: tf.Tensor4D, w: AdapterWeights, drop: AdapterDropout): tf.Tensor4D {
+  requireWebGPU("adapterResidualWebGPU");
   const [B, T, nb] = x.shape;
   const [n, r] = w.gamma.shape as [number, number];
   if (nb !== 1 && nb !== n) {
@@ -287,10 +245,10 @@ function adapterFused(
       const seed = tf.tensor1d(words, "int32");
       const xn2 = xnIn.reshape([rows * nb, d]) as tf.Tensor2D;
       const h = mmWebGPU(xn2, downW as tf.Tensor2D, false, true); // [R·nb, r]
-      const z = run<tf.Tensor3D>(ACT, { H: h, Bd: downB, G: gamma }, { rows, n, nb }); // [R, n, r]
+      const z = ACT.run<tf.Tensor3D>({ H: h, Bd: downB, G: gamma }, { rows, n, nb }); // [R, n, r]
       const z2 = z.reshape([rows * n, r]) as tf.Tensor2D;
       const u = mmWebGPU(z2, upW as tf.Tensor2D, false, true); // [R·n, d]
-      const out = run<tf.Tensor3D>(OUT, { X: xb.reshape([rows, nb, d]), U: u, Bu: upB, Seed: seed }, {
+      const out = OUT.run<tf.Tensor3D>({ X: xb.reshape([rows, nb, d]), U: u, Bu: upB, Seed: seed }, {
         n,
         rate,
       });
@@ -302,12 +260,12 @@ function adapterFused(
           const [xs, hs, zs, dW, dB, g, uW, sd] = saved as tf.Tensor2D[];
           return tf.tidy(() => {
             const dOut = dy.reshape([rows * n, d]) as tf.Tensor2D;
-            const du = rate > 0 ? run<tf.Tensor2D>(DROP_GRAD, { Dy: dOut, Seed: sd }, { rate }) : dOut;
+            const du = rate > 0 ? DROP_GRAD.run<tf.Tensor2D>({ Dy: dOut, Seed: sd }, { rate }) : dOut;
             const dUpB = sumLeadingWebGPU(du, 1);
             const dUpW = mmWebGPU(du, zs, true, false); // [d, r]
             const dz = mmWebGPU(du, uW); // [R·n, r]
-            const dh = run<tf.Tensor2D>(GRAD_H, { Dz: dz, H: hs, Bd: dB, G: g }, { nb });
-            const q = run<tf.Tensor3D>(GRAD_GAMMA, { Dz: dz, H: hs, Bd: dB }, { rows, n, nb, r });
+            const dh = GRAD_H.run<tf.Tensor2D>({ Dz: dz, H: hs, Bd: dB, G: g }, { nb });
+            const q = GRAD_GAMMA.run<tf.Tensor3D>({ Dz: dz, H: hs, Bd: dB }, { rows, n, nb, r });
             const dGamma = sumLeadingWebGPU(q, 1); // [n, r]
             const dDownB = sumLeadingWebGPU(dh, 1);
             const dDownW = mmWebGPU(dh, xs, true, false); // [r, d]
@@ -324,3 +282,20 @@ function adapterFused(
   );
   return f(x, xn, w.downW, w.downB, w.gamma, w.upW, w.upB) as tf.Tensor4D;
 }
+
+/**
+ * x + adapter(x) on any backend. Forms (`dispatch.ts`): `webgpu` {@linkcode adapterResidualWebGPU}; `ref` and
+ * `ops` {@linkcode adapterResidualRef}. Same values and gradients.
+ *
+ * @param x [B, T, n, d] or [B, T, 1, d]
+ * @returns [B, T, n, d]
+ * @example
+ * ```ts
+ * // see MhcSLM in models/mhc_ssm.ts
+ * ```
+ */
+export const adapterResidual: Op<typeof adapterResidualRef> = defineOp("adapterResidual", {
+  ref: adapterResidualRef,
+  ops: adapterResidualRef,
+  webgpu: adapterResidualWebGPU,
+});

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { expectShape } from "./scan.ts";
 import { causalDepthwiseConv1dWebGPU } from "./conv_webgpu.ts";
+import { defineOp, type Op } from "./dispatch.ts";
 
 function checkConv(fn: string, x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor | null): number {
   if (x.rank !== 3) {
@@ -67,52 +68,9 @@ export function causalDepthwiseConv1dRef(
   });
 }
 
-/**
- * Implementation of {@linkcode causalDepthwiseConv1d}: `slices` — k shifted slices multiplied and added (every
- * backend); `webgpu` — fused WGSL kernels (`conv_webgpu.ts`: one dispatch forward, two or three backward; webgpu
- * backend only); `auto` (default) — `webgpu` on the webgpu backend, else `slices`.
- */
-export type ConvImpl = "auto" | "slices" | "webgpu";
-
-/** Options of {@linkcode causalDepthwiseConv1d}. */
-export interface CausalConvOptions {
-  /** Which implementation runs (default `auto`). */
-  impl?: ConvImpl;
-}
-
-/**
- * Causal depthwise conv, same result as {@linkcode causalDepthwiseConv1dRef}: on webgpu fused WGSL kernels
- * (`conv_webgpu.ts`), elsewhere k shifted slices of the left-padded input, multiplied and added. Differentiable in
- * x, w and bias on every backend.
- *
- * @param x [B, T, D]
- * @param w [D, 1, k] (PyTorch Conv1d depthwise layout)
- * @param bias [D] or null
- * @param opts implementation (see {@linkcode ConvImpl})
- * @returns [B, T, D]
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { causalDepthwiseConv1d } from "./conv.ts";
- * const y = causalDepthwiseConv1d(tf.ones([1, 3, 1]), tf.ones([1, 1, 2]), null); // [[1], [2], [2]]
- * ```
- */
-export function causalDepthwiseConv1d(
-  x: tf.Tensor3D,
-  w: tf.Tensor3D,
-  bias: tf.Tensor1D | null,
-  opts: CausalConvOptions = {},
-): tf.Tensor3D {
+/** The `ops` form of {@linkcode causalDepthwiseConv1d}: k shifted slices of the left-padded input. */
+function causalDepthwiseConv1dSlices(x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D | null): tf.Tensor3D {
   const k = checkConv("causalDepthwiseConv1d", x, w, bias);
-  const impl = opts.impl ?? "auto";
-  if (impl !== "auto" && impl !== "slices" && impl !== "webgpu") {
-    throw new Error(
-      `causalDepthwiseConv1d: option "impl" is "${impl}", expected "auto", "slices" or "webgpu".`,
-    );
-  }
-  if (impl === "webgpu" || (impl === "auto" && tf.getBackend() === "webgpu")) {
-    return causalDepthwiseConv1dWebGPU(x, w, bias);
-  }
   return tf.tidy(() => {
     const [B, T, D] = x.shape;
     const wt = tf.transpose(tf.reshape(w, [D, k])); // [k, D]
@@ -129,6 +87,31 @@ export function causalDepthwiseConv1d(
     return y as tf.Tensor3D;
   });
 }
+
+/**
+ * Causal depthwise conv, same result as {@linkcode causalDepthwiseConv1dRef}. Forms (`dispatch.ts`): `webgpu`
+ * fused WGSL kernels (`conv_webgpu.ts`: one dispatch forward, two or three backward), `ops` k shifted slices of
+ * the left-padded input, multiplied and added; `ref` {@linkcode causalDepthwiseConv1dRef}. Differentiable in x, w
+ * and bias on every backend.
+ *
+ * @param x [B, T, D]
+ * @param w [D, 1, k] (PyTorch Conv1d depthwise layout)
+ * @param bias [D] or null
+ * @returns [B, T, D]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { causalDepthwiseConv1d } from "./conv.ts";
+ * const y = causalDepthwiseConv1d(tf.ones([1, 3, 1]), tf.ones([1, 1, 2]), null); // [[1], [2], [2]]
+ * ```
+ */
+export const causalDepthwiseConv1d: Op<
+  (x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D | null) => tf.Tensor3D
+> = defineOp("causalDepthwiseConv1d", {
+  ref: causalDepthwiseConv1dRef,
+  ops: causalDepthwiseConv1dSlices,
+  webgpu: causalDepthwiseConv1dWebGPU,
+});
 
 function checkLong(fn: string, u: tf.Tensor, kernel: tf.Tensor): void {
   if (u.rank !== 3) {
@@ -183,25 +166,7 @@ export interface LongConvOptions {
   chunk?: number;
 }
 
-/**
- * Long causal convolution, same result as {@linkcode longConvRef}: blockwise Toeplitz matmuls. The time axis is
- * cut into K blocks of C; the M ≤ K non-zero block diagonals of the [T, T] Toeplitz matrix (each a [C, C] block
- * per channel) come from one skewed copy of the kernel, one batched matmul applies them all to all input blocks,
- * and a skew-and-sum adds the contributions to each output block. Cost O(B·D·T·M·C) multiply-adds, a handful of
- * ops regardless of T, exact in float32 (no FFT), differentiable in u and kernel on every backend.
- *
- * @param u [B, T, D]
- * @param kernel [D, L]
- * @param opts block size
- * @returns y [B, T, D]
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { longConv } from "./conv.ts";
- * const y = longConv(tf.ones([1, 3, 1]), tf.tensor2d([[1, 0.5, 0.25]])); // [[1], [1.5], [1.75]]
- * ```
- */
-export function longConv(u: tf.Tensor3D, kernel: tf.Tensor2D, opts: LongConvOptions = {}): tf.Tensor3D {
+function longConvBlocks(u: tf.Tensor3D, kernel: tf.Tensor2D, opts: LongConvOptions = {}): tf.Tensor3D {
   checkLong("longConv", u, kernel);
   const [B, T, D] = u.shape;
   if (opts.chunk !== undefined && !(Number.isInteger(opts.chunk) && opts.chunk >= 1)) {
@@ -243,3 +208,25 @@ export function longConv(u: tf.Tensor3D, kernel: tf.Tensor2D, opts: LongConvOpti
     return (K * C > T ? tf.slice(y, [0, 0, 0], [B, T, D]) : y) as tf.Tensor3D;
   });
 }
+
+/**
+ * Long causal convolution, same result as {@linkcode longConvRef}, its `ref` form (`dispatch.ts`; the reference
+ * ignores `opts`). The `ops` form: blockwise Toeplitz matmuls. The time axis is
+ * cut into K blocks of C; the M ≤ K non-zero block diagonals of the [T, T] Toeplitz matrix (each a [C, C] block
+ * per channel) come from one skewed copy of the kernel, one batched matmul applies them all to all input blocks,
+ * and a skew-and-sum adds the contributions to each output block. Cost O(B·D·T·M·C) multiply-adds, a handful of
+ * ops regardless of T, exact in float32 (no FFT), differentiable in u and kernel on every backend.
+ *
+ * @param u [B, T, D]
+ * @param kernel [D, L]
+ * @param opts block size
+ * @returns y [B, T, D]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { longConv } from "./conv.ts";
+ * const y = longConv(tf.ones([1, 3, 1]), tf.tensor2d([[1, 0.5, 0.25]])); // [[1], [1.5], [1.75]]
+ * ```
+ */
+export const longConv: Op<(u: tf.Tensor3D, kernel: tf.Tensor2D, opts?: LongConvOptions) => tf.Tensor3D> =
+  defineOp("longConv", { ref: longConvRef, ops: longConvBlocks });

@@ -19,17 +19,17 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { webgpuBackendActive } from "./dispatch.ts";
 import {
   type CustomFn,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
+  elementwiseProgram,
+  type MakeProgram,
+  requireWebGPU,
+  webgpuKernel,
   webgpuProgram as program,
 } from "./webgpu_kernel.ts";
 import { sumLeadingWebGPU } from "./reduce_webgpu.ts";
 
-/** Lanes per workgroup of the element-wise kernels. */
-const WG = 64;
 /** Channels per workgroup of the reduction kernels. */
 const CT = 8;
 /** Row groups per workgroup of the reduction kernels (CT · RG = 256 lanes, WebGPU's default maximum). */
@@ -37,9 +37,7 @@ const RG = 32;
 const WG_RED = CT * RG;
 
 /** Is the current tfjs backend webgpu (so {@linkcode causalDepthwiseConv1dWebGPU} can run)? */
-export function webgpuConvAvailable(): boolean {
-  return webgpuBackendActive();
-}
+export const webgpuConvAvailable: () => boolean = webgpuBackendActive;
 
 /**
  * Shared head of the forward and dx kernels: one invocation per element (row, channel d) of the [B,T,D] output,
@@ -117,31 +115,28 @@ const GRAD_W_CODE = `
 // ---------------------------------------------------------------------------------------------------------------
 // Kernel registration (lazy: the webgpu backend package may not be loaded)
 
-const K_FWD = "SsmlabCausalConv1d";
-const K_FWD_BIAS = "SsmlabCausalConv1dBias";
-const K_GX = "SsmlabCausalConv1dGradX";
-const K_GW = "SsmlabCausalConv1dGradW";
-
-let registered = false;
-
-function ensureKernels(): void {
-  if (registered) return;
-  const elementwise = (ins: tf.TensorInfo[]) => Math.ceil(ins[0].shape.reduce((a, b) => a * b, 1) / WG);
-  reg(K_FWD, ["x", "w"], (ins) => {
-    return program("dwconv_fwd", ["X", "W"], ins[0].shape, elementwise(ins), WG, fwdCode(false));
-  });
-  reg(K_FWD_BIAS, ["x", "w", "bias"], (ins) => {
-    return program("dwconv_fwd_bias", ["X", "W", "Bias"], ins[0].shape, elementwise(ins), WG, fwdCode(true));
-  });
-  reg(K_GX, ["dy", "w"], (ins) => {
-    return program("dwconv_gx", ["Dy", "W"], ins[0].shape, elementwise(ins), WG, GRAD_X_CODE);
-  });
-  reg(K_GW, ["dy", "x"], ([dy], attrs) => {
-    const D = dy.shape[2], k = attrs.k as number;
-    return program("dwconv_gw", ["Dy", "X"], [D, 1, k], Math.ceil(D / CT) * k, WG_RED, GRAD_W_CODE);
-  });
-  registered = true;
-}
+/** One lane per element of the first input's shape, running `code` over variables `vars`. */
+const elementwise = (key: string, vars: string[], code: string): MakeProgram => (ins) =>
+  elementwiseProgram(key, vars, ins[0].shape, code);
+const K_FWD = webgpuKernel(
+  "SsmlabCausalConv1d",
+  ["x", "w"],
+  elementwise("dwconv_fwd", ["X", "W"], fwdCode(false)),
+);
+const K_FWD_BIAS = webgpuKernel(
+  "SsmlabCausalConv1dBias",
+  ["x", "w", "bias"],
+  elementwise("dwconv_fwd_bias", ["X", "W", "Bias"], fwdCode(true)),
+);
+const K_GX = webgpuKernel(
+  "SsmlabCausalConv1dGradX",
+  ["dy", "w"],
+  elementwise("dwconv_gx", ["Dy", "W"], GRAD_X_CODE),
+);
+const K_GW = webgpuKernel("SsmlabCausalConv1dGradW", ["dy", "x"], ([dy], attrs) => {
+  const D = dy.shape[2], k = attrs.k as number;
+  return program("dwconv_gw", ["Dy", "X"], [D, 1, k], Math.ceil(D / CT) * k, WG_RED, GRAD_W_CODE);
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -169,9 +164,7 @@ export function causalDepthwiseConv1dWebGPU(
   bias: tf.Tensor1D | null,
 ): tf.Tensor3D {
   const fn = "causalDepthwiseConv1dWebGPU";
-  if (!webgpuConvAvailable()) {
-    throw new Error(`${fn}: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`);
-  }
+  requireWebGPU(fn);
   if (x.rank !== 3) {
     throw new Error(`${fn}: argument "x" has shape [${x.shape.join(", ")}], expected [B, T, D] (rank 3).`);
   }
@@ -191,17 +184,16 @@ export function causalDepthwiseConv1dWebGPU(
     }
   }
   if (x.size === 0) return tf.zeros(x.shape) as tf.Tensor3D;
-  ensureKernels();
   const grads = (dy: tf.Tensor3D, x: tf.Tensor, w: tf.Tensor): tf.Tensor[] => [
-    run(K_GX, { dy, w }),
-    run(K_GW, { dy, x }, { k: w.shape[2] as number }),
+    K_GX.run({ dy, w }),
+    K_GW.run({ dy, x }, { k: w.shape[2] as number }),
   ];
   if (bias) {
     const f = tf.customGrad(
       ((x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
         save([x, w]);
         return {
-          value: run<tf.Tensor3D>(K_FWD_BIAS, { x, w, bias }),
+          value: K_FWD_BIAS.run<tf.Tensor3D>({ x, w, bias }),
           gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => [
             ...grads(dy, saved[0], saved[1]),
             sumLeadingWebGPU(dy, 2),
@@ -215,7 +207,7 @@ export function causalDepthwiseConv1dWebGPU(
     ((x: tf.Tensor3D, w: tf.Tensor3D, save: tf.GradSaveFunc) => {
       save([x, w]);
       return {
-        value: run<tf.Tensor3D>(K_FWD, { x, w }),
+        value: K_FWD.run<tf.Tensor3D>({ x, w }),
         gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => grads(dy, saved[0], saved[1]),
       };
     }) as unknown as CustomFn,

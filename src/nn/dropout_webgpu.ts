@@ -11,15 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import {
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
-  webgpuProgram as program,
-} from "./webgpu_kernel.ts";
-
-const WG = 64;
-const K_MASK = "SsmlabDropoutMask";
+import { elementwiseProgram, requireWebGPU, webgpuKernel } from "./webgpu_kernel.ts";
 
 /**
  * WGSL `fn dropScale(i : u32, s0 : u32, s1 : u32) -> f32`: the inverted-dropout factor of element i,
@@ -56,18 +48,11 @@ function maskCode(rate: number): string {
 `;
 }
 
-let registered = false;
-function ensureKernel(): void {
-  if (registered) return;
-  reg(K_MASK, ["seed"], (_ins, attrs) => {
-    const shape = attrs.shape as number[];
-    const rate = attrs.rate as number;
-    const size = shape.reduce((a, b) => a * b, 1);
-    const p = program(`dropout_mask_${rate}`, ["Seed"], shape, Math.ceil(size / WG), WG, maskCode(rate));
-    return { ...p, size: true } as typeof p;
-  });
-  registered = true;
-}
+const K_MASK = webgpuKernel("SsmlabDropoutMask", ["seed"], (_ins, attrs) => {
+  const shape = attrs.shape as number[];
+  const rate = attrs.rate as number;
+  return elementwiseProgram(`dropout_mask_${rate}`, ["Seed"], shape, maskCode(rate), { sized: true });
+});
 
 /**
  * An inverted-dropout mask on the GPU: each entry 0 with probability `rate`, else 1/(1 − rate).
@@ -84,15 +69,10 @@ function ensureKernel(): void {
  * ```
  */
 export function dropoutMaskWebGPU(shape: number[], rate: number, seed: number): tf.Tensor {
-  if (!webgpuBackendActive()) {
-    throw new Error(
-      `dropoutMaskWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
-    );
-  }
+  requireWebGPU("dropoutMaskWebGPU");
   if (!(rate >= 0 && rate < 1)) throw new Error(`Dropout rate must be in [0, 1), got "${rate}".`);
-  ensureKernel();
   return tf.tidy(() => {
     const s = tf.tensor1d(seedWords(seed), "int32");
-    return run(K_MASK, { seed: s }, { shape, rate });
+    return K_MASK.run({ seed: s }, { shape, rate });
   });
 }

@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { matmul, matmulT } from "./matmul.ts";
-import { webgpuBackendActive } from "./webgpu_kernel.ts";
+import { defineOp, type Op } from "./dispatch.ts";
 
 function hasKernel(name: string): boolean {
   try {
@@ -20,22 +20,13 @@ function hasKernel(name: string): boolean {
   }
 }
 
-/**
- * Scatter-add rows of `dy` into a [V, d] table (the embedding gradient).
- * @param ids [N] int32
- * @param dy [N, d]
- * @returns [V, d]
- */
-export function scatterAddRows(ids: tf.Tensor1D, dy: tf.Tensor2D, vocab: number): tf.Tensor2D {
-  // tfjs-cpu's UnsortedSegmentSum is far slower than the host loop (853 ms of a 3 s step at B·T = 2048), so the
-  // cpu backend takes the loop as wasm does.
-  if (tf.getBackend() !== "cpu" && hasKernel("UnsortedSegmentSum")) {
-    return tf.unsortedSegmentSum(dy, ids, vocab) as tf.Tensor2D;
-  }
-  return scatterAddRowsRef(ids, dy, vocab);
+/** The `ops` form of {@linkcode scatterAddRows}: `unsortedSegmentSum` where the backend has it (not wasm). */
+function scatterAddRowsOps(ids: tf.Tensor1D, dy: tf.Tensor2D, vocab: number): tf.Tensor2D {
+  if (!hasKernel("UnsortedSegmentSum")) return scatterAddRowsRef(ids, dy, vocab);
+  return tf.unsortedSegmentSum(dy, ids, vocab) as tf.Tensor2D;
 }
 
-/** Reference scatter-add with a plain loop on the host (used on wasm; the test oracle elsewhere). */
+/** Scatter-add with a plain loop on the host (the test oracle, and the fast path on cpu and wasm). */
 export function scatterAddRowsRef(ids: tf.Tensor1D, dy: tf.Tensor2D, vocab: number): tf.Tensor2D {
   const d = dy.shape[1];
   const idv = ids.dataSync();
@@ -48,6 +39,30 @@ export function scatterAddRowsRef(ids: tf.Tensor1D, dy: tf.Tensor2D, vocab: numb
   }
   return tf.tensor2d(out, [vocab, d]);
 }
+
+/** The `ref` form of {@linkcode scatterAddRows}: onehot(ids)ᵀ · dy, dense [N, V] (any backend, no host read). */
+function scatterAddRowsDense(ids: tf.Tensor1D, dy: tf.Tensor2D, vocab: number): tf.Tensor2D {
+  // int32 then cast: tfjs-wasm 4.22 returns all zeros for a float32 oneHot.
+  return tf.tidy(() => tf.matMul(tf.oneHot(ids, vocab).cast("float32") as tf.Tensor2D, dy, true, false));
+}
+
+/**
+ * Scatter-add rows of `dy` into a [V, d] table (the embedding gradient). Forms (`dispatch.ts`): `host`
+ * {@linkcode scatterAddRowsRef}, a loop over host arrays (tfjs-cpu's UnsortedSegmentSum is far slower: 853 ms of a
+ * 3 s step at B·T = 2048; wasm has none); `ops` `tf.unsortedSegmentSum` (the fast path on webgpu); `ref` a dense
+ * one-hot product (no host read, so the reference path runs on webgpu too).
+ * @param ids [N] int32
+ * @param dy [N, d]
+ * @returns [V, d]
+ */
+export const scatterAddRows: Op<(ids: tf.Tensor1D, dy: tf.Tensor2D, vocab: number) => tf.Tensor2D> = defineOp(
+  "scatterAddRows",
+  {
+    ref: scatterAddRowsDense,
+    ops: scatterAddRowsOps,
+    host: scatterAddRowsRef,
+  },
+);
 
 /**
  * Embedding lookup E[ids] with a gradient for E on every backend.
@@ -81,21 +96,17 @@ export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
   return out;
 }
 
-/**
- * Tied LM head: logits = x Eᵀ (no bias).
- * @param x [..., d]
- * @param table [V, d]
- * @returns [..., V]
- */
-export function tiedHead(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
+/** [V, d] table, x [..., d] → x2 [N, d] and the logits' shape [..., V]. */
+function headShapes(x: tf.Tensor, table: tf.Tensor): { x2: tf.Tensor2D; shape: number[] } {
+  const [vocab, d] = table.shape as [number, number];
+  return { x2: x.reshape([-1, d]) as tf.Tensor2D, shape: [...x.shape.slice(0, -1), vocab] };
+}
+
+/** The `ops` form of {@linkcode tiedHead}. */
+function tiedHeadOps(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const [vocab, d] = table.shape as [number, number];
-    const lead = x.shape.slice(0, -1);
-    const x2 = x.reshape([-1, d]) as tf.Tensor2D;
-    // webgpu: the tiled kernel takes Eᵀ as a transposed operand, any V.
-    if (webgpuBackendActive()) {
-      return matmulT(x2, table as tf.Tensor2D, false, true).reshape([...lead, vocab]);
-    }
+    const { x2, shape } = headShapes(x, table);
+    const vocab = table.shape[0];
     // Pad V to a multiple of 4 and multiply by the explicit transpose: every product of the forward and backward
     // passes then runs in tfjs-webgpu's vec4 kernel (V = 50257 is odd; see matmul.ts). The padded rows are zero
     // and their logits are sliced away, so the result equals x Eᵀ exactly.
@@ -103,6 +114,27 @@ export function tiedHead(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
     const e = padV ? tf.pad(table, [[0, padV], [0, 0]]) : table;
     const logits = matmul(x2, tf.transpose(e) as tf.Tensor2D);
     const cut = padV ? tf.slice(logits, [0, 0], [-1, vocab]) : logits;
-    return cut.reshape([...lead, vocab]);
+    return cut.reshape(shape);
+  });
+}
+
+/**
+ * Tied LM head: logits = x Eᵀ (no bias). Forms (`dispatch.ts`): `webgpu` the tiled kernel with Eᵀ as a transposed
+ * operand (any V); `ops` a vec4-friendly padded product; `ref` {@linkcode matmulT} with the transpose.
+ * @param x [..., d]
+ * @param table [V, d]
+ * @returns [..., V]
+ */
+export const tiedHead: Op<(x: tf.Tensor, table: tf.Tensor) => tf.Tensor> = defineOp("tiedHead", {
+  ref: (x: tf.Tensor, table: tf.Tensor) => matmulTAll(x, table),
+  ops: tiedHeadOps,
+  webgpu: (x: tf.Tensor, table: tf.Tensor) => matmulTAll(x, table),
+});
+
+/** x Eᵀ through {@linkcode matmulT} (whose own form follows the same choice). */
+function matmulTAll(x: tf.Tensor, table: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const { x2, shape } = headShapes(x, table);
+    return matmulT(x2, table as tf.Tensor2D, false, true).reshape(shape);
   });
 }

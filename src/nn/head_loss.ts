@@ -8,8 +8,9 @@
  * G_c = (softmax_c − onehot_c) · mask / count · dy, then dh_c = G_c E and dE += G_cᵀ h_c. Peak memory therefore
  * holds one chunk's logits (a few of them in the backward), never the full [N, V].
  *
- * On webgpu `head_loss_webgpu.ts` runs the same algorithm in the tiled matmul and two fused kernels; the tf-op form
- * below ({@linkcode tiedHeadCrossEntropyOps}) serves the other backends and is its reference.
+ * Forms (`dispatch.ts`): `webgpu` — `head_loss_webgpu.ts` runs the same algorithm in the tiled matmul and two
+ * fused kernels; `ops` — the tf-op form below ({@linkcode tiedHeadCrossEntropyOps}); `ref` — the unfused
+ * `crossEntropy(tiedHead(h, E), targets)`, which forms the whole [N, V] logits.
  *
  * In the tf-op form every product has the untransposed-B (or transposed-A) form with sizes that are multiples of 4, which
  * tfjs-webgpu runs in its vec4 kernel (see `matmul.ts`): V is padded to a multiple of 4 with zero rows of E, and
@@ -18,9 +19,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { IGNORE_INDEX } from "./losses.ts";
+import { crossEntropy, IGNORE_INDEX } from "./losses.ts";
 import { tiedHeadCrossEntropyWebGPU } from "./head_loss_webgpu.ts";
-import { webgpuBackendActive } from "./webgpu_kernel.ts";
+import { tiedHead } from "./embedding.ts";
+import { defineOp } from "./dispatch.ts";
 
 /** Options of {@linkcode tiedHeadCrossEntropy}. */
 export interface TiedHeadCrossEntropyOptions {
@@ -74,10 +76,24 @@ export function tiedHeadCrossEntropy(
     throw new Error(`tiedHeadCrossEntropy: ${targets.size} targets for ${n} rows of h (shape [${h.shape}]).`);
   }
   const chunk = Math.max(1, Math.floor(opts.chunkRows ?? DEFAULT_HEAD_CHUNK_ROWS));
-  return webgpuBackendActive()
-    ? tiedHeadCrossEntropyWebGPU(h, table, targets, chunk)
-    : tiedHeadCrossEntropyOps(h, table, targets, chunk);
+  return headLoss(h, table, targets, chunk);
 }
+
+/** The reference: the whole logits, then the cross-entropy (`chunk` unused). */
+function tiedHeadCrossEntropyRef(
+  h: tf.Tensor,
+  table: tf.Tensor,
+  targets: tf.Tensor,
+  _chunk: number,
+): tf.Scalar {
+  return tf.tidy(() => crossEntropy(tiedHead(h, table), targets));
+}
+
+const headLoss = defineOp("tiedHeadCrossEntropy", {
+  ref: tiedHeadCrossEntropyRef,
+  ops: tiedHeadCrossEntropyOps,
+  webgpu: tiedHeadCrossEntropyWebGPU,
+});
 
 /**
  * {@linkcode tiedHeadCrossEntropy} in tf ops, any backend (the reference of the webgpu kernels; see the module

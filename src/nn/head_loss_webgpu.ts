@@ -18,9 +18,10 @@ import * as tf from "@tensorflow/tfjs";
 import { mmWebGPU } from "./matmul_webgpu.ts";
 import {
   type CustomFn,
+  elementwiseProgram,
   intUniforms,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
+  requireWebGPU,
+  webgpuKernel,
   webgpuProgram as program,
 } from "./webgpu_kernel.ts";
 import { IGNORE_INDEX } from "./losses.ts";
@@ -89,29 +90,14 @@ const GRAD_CODE = `
   }
 `;
 
-const K_LSE = "SsmlabHeadLse";
-const K_GRAD = "SsmlabHeadGrad";
-let registered = false;
-
-function ensureKernels(): void {
-  if (registered) return;
-  registered = true;
-  reg(K_LSE, ["Z", "T"], ([z], attrs) => ({
-    ...program("head_lse", ["Z", "T"], [z.shape[0], 2], z.shape[0], WG, LSE_CODE),
-    ...intUniforms({ r0: attrs.r0 as number }),
-  }));
-  reg(K_GRAD, ["Z", "L", "T", "S"], ([z], attrs) => ({
-    ...program(
-      "head_grad",
-      ["Z", "L", "T", "S"],
-      z.shape,
-      Math.ceil(z.shape[0] * z.shape[1] / WG_EW),
-      WG_EW,
-      GRAD_CODE,
-    ),
-    ...intUniforms({ r0: attrs.r0 as number }),
-  }));
-}
+const K_LSE = webgpuKernel("SsmlabHeadLse", ["Z", "T"], ([z], attrs) => ({
+  ...program("head_lse", ["Z", "T"], [z.shape[0], 2], z.shape[0], WG, LSE_CODE),
+  ...intUniforms({ r0: attrs.r0 as number }),
+}));
+const K_GRAD = webgpuKernel("SsmlabHeadGrad", ["Z", "L", "T", "S"], ([z], attrs) => ({
+  ...elementwiseProgram("head_grad", ["Z", "L", "T", "S"], z.shape, GRAD_CODE, { wg: WG_EW }),
+  ...intUniforms({ r0: attrs.r0 as number }),
+}));
 
 /**
  * Mean token cross-entropy of the tied head on the webgpu backend (see the module doc); same contract as
@@ -136,7 +122,7 @@ export function tiedHeadCrossEntropyWebGPU(
   targets: tf.Tensor,
   chunkRows: number,
 ): tf.Scalar {
-  ensureKernels();
+  requireWebGPU("tiedHeadCrossEntropyWebGPU");
   const [, d] = table.shape as [number, number];
   const n = h.size / d;
   const starts: number[] = [];
@@ -155,7 +141,7 @@ export function tiedHeadCrossEntropyWebGPU(
         tf.tidy(() => {
           const hc = rowsOfH(h2, r);
           const z = mmWebGPU(hc, e, false, true);
-          return run<tf.Tensor2D>(K_LSE, { Z: z, T: t }, { r0: r });
+          return K_LSE.run<tf.Tensor2D>({ Z: z, T: t }, { r0: r });
         })
       );
       const ln = parts.length === 1 ? parts[0] : tf.concat(parts); // [N, 2]: lse, masked nll
@@ -175,7 +161,7 @@ export function tiedHeadCrossEntropyWebGPU(
             const [dhc, de2] = tf.tidy(() => {
               const hc = rowsOfH(hs, r);
               const z = mmWebGPU(hc, es, false, true);
-              const g = run<tf.Tensor2D>(K_GRAD, { Z: z, L: l, T: ts, S: scale }, { r0: r });
+              const g = K_GRAD.run<tf.Tensor2D>({ Z: z, L: l, T: ts, S: scale }, { r0: r });
               z.dispose();
               const dec = mmWebGPU(g, hc, true, false); // [V, d]
               return [mmWebGPU(g, es), de ? tf.add(de, dec) : dec] as tf.Tensor2D[];

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { matmulWT } from "./matmul.ts";
 import { dropoutMaskWebGPU } from "./dropout_webgpu.ts";
-import { webgpuBackendActive } from "./webgpu_kernel.ts";
+import { defineOp } from "./dispatch.ts";
 
 /**
  * y = x Wᵀ + b, with W in PyTorch's nn.Linear layout [out, in].
@@ -39,18 +39,27 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tens
   });
 }
 
+/** Inverted dropout of x with a given seed: `tf.dropout` (the `ref` and `ops` forms). */
+const tfDropout = (x: tf.Tensor, rate: number, seed: number): tf.Tensor =>
+  tf.dropout(x, rate, undefined, seed);
+
+/** Inverted dropout with the mask drawn on the GPU (the `webgpu` form; float32 only, else `tf.dropout`). */
+function dropoutWebGPU(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
+  if (x.dtype !== "float32") return tfDropout(x, rate, seed);
+  return tf.tidy(() => tf.mul(x, dropoutMaskWebGPU(x.shape, rate, seed)));
+}
+
+const dropoutOp = defineOp("dropout", { ref: tfDropout, ops: tfDropout, webgpu: dropoutWebGPU });
+
 /**
- * Inverted dropout with a seed drawn from `rng` (identity when `rate` is 0 or not training). On webgpu the mask is
- * drawn on the GPU ({@linkcode dropoutMaskWebGPU}); elsewhere by `tf.dropout`. Either way one seed from `rng` per
- * call, so a run is reproducible on its backend.
+ * Inverted dropout with a seed drawn from `rng` (identity when `rate` is 0 or not training). Forms
+ * (`dispatch.ts`): `webgpu` draws the mask on the GPU ({@linkcode dropoutMaskWebGPU}); `ref` and `ops` use
+ * `tf.dropout`. Either way one seed from `rng` per call, so a run is reproducible on its backend and choice (the
+ * two masks differ for one seed).
  * @param x any shape
  */
 export function dropout(x: tf.Tensor, rate: number, training: boolean, rng: Rng): tf.Tensor {
   if (!training || rate <= 0) return x;
   if (rate >= 1) throw new Error(`Dropout rate must be in [0, 1), got "${rate}".`);
-  const seed = rng.seed();
-  if (webgpuBackendActive() && x.dtype === "float32") {
-    return tf.tidy(() => tf.mul(x, dropoutMaskWebGPU(x.shape, rate, seed)));
-  }
-  return tf.dropout(x, rate, undefined, seed);
+  return dropoutOp(x, rate, rng.seed());
 }

@@ -10,30 +10,25 @@
  *   errors of ~230 against a loop, while the tiled kernel agrees to 6e-5), so the non-webgpu forms below keep B
  *   untransposed by transposing explicitly.
  *
- * The plain `tf.matMul` is the reference.
+ * Each op here is made by `defineOp` (`dispatch.ts`): `webgpu` the tiled kernel, `ops` the tf forms below, `ref`
+ * the plain `tf.matMul` with explicit transposes (the reference).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { mmWebGPU } from "./matmul_webgpu.ts";
-import { webgpuBackendActive } from "./webgpu_kernel.ts";
+import { defineOp, type Op } from "./dispatch.ts";
 
-/**
- * op(a) · op(b), op = identity or transpose per operand, with gradients; on webgpu one tiled-kernel dispatch per
- * product (forward and each gradient), elsewhere `tf.matMul(a, b, ta, tb)`.
- *
- * @param a [M, K], or [K, M] with `ta`
- * @param b [K, N], or [N, K] with `tb`
- * @returns [M, N]
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { matmulT } from "./matmul.ts";
- * const c = matmulT(tf.ones([3, 2]), tf.ones([4, 3]), true, true); // [2, 4], all 3
- * ```
- */
-export function matmulT(a: tf.Tensor2D, b: tf.Tensor2D, ta = false, tb = false): tf.Tensor2D {
-  if (!webgpuBackendActive()) return tf.matMul(a, b, ta, tb);
+/** op(t): t or its materialised transpose. */
+const op = (t: tf.Tensor2D, transposed: boolean): tf.Tensor2D => transposed ? tf.transpose(t) : t;
+
+/** The reference of every product here: tf.matMul of untransposed operands (transposes materialised). */
+function matmulTRef(a: tf.Tensor2D, b: tf.Tensor2D, ta = false, tb = false): tf.Tensor2D {
+  return tf.tidy(() => tf.matMul(op(a, ta), op(b, tb)));
+}
+
+/** op(a) · op(b) in the tiled kernel, forward and both gradients (webgpu only). */
+function matmulTWebGPU(a: tf.Tensor2D, b: tf.Tensor2D, ta = false, tb = false): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, y] = args as [tf.Tensor2D, tf.Tensor2D];
     const save = args[2] as tf.GradSaveFunc;
@@ -55,24 +50,46 @@ export function matmulT(a: tf.Tensor2D, b: tf.Tensor2D, ta = false, tb = false):
 }
 
 /**
- * a · b with a gradient whose products are also untransposed-B forms (off webgpu; on webgpu {@linkcode matmulT}).
- * da = dy · bᵀ (bᵀ materialised), db = aᵀ · dy (transpose-A form, vec4 when a's column count is a multiple of 4).
+ * op(a) · op(b), op = identity or transpose per operand, with gradients. Forms: `webgpu` one tiled-kernel dispatch
+ * per product (forward and each gradient); `ops` `tf.matMul(a, b, ta, tb)`; `ref` tf.matMul with the transposes
+ * materialised.
  *
- * @param a [M, K]
- * @param b [K, N]
+ * @param a [M, K], or [K, M] with `ta`
+ * @param b [K, N], or [N, K] with `tb`
  * @returns [M, N]
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { matmul } from "./matmul.ts";
- * const c = matmul(tf.ones([2, 3]), tf.ones([3, 4])); // all 3
+ * import { matmulT } from "./matmul.ts";
+ * const c = matmulT(tf.ones([3, 2]), tf.ones([4, 3]), true, true); // [2, 4], all 3
  * ```
  */
-export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  if (a.shape[1] !== b.shape[0]) {
-    throw new Error(`matmul: inner sizes differ: a is [${a.shape}], b is [${b.shape}].`);
-  }
-  if (webgpuBackendActive()) return matmulT(a, b);
+export const matmulT: Op<(a: tf.Tensor2D, b: tf.Tensor2D, ta?: boolean, tb?: boolean) => tf.Tensor2D> =
+  defineOp("matmulT", {
+    ref: matmulTRef,
+    ops: (a: tf.Tensor2D, b: tf.Tensor2D, ta = false, tb = false) => tf.matMul(a, b, ta, tb),
+    webgpu: matmulTWebGPU,
+  });
+
+/** A form of `name` behind the check that a [M, K] meets b's K along `bAxis`. */
+function checkedInner(
+  name: string,
+  bAxis: 0 | 1,
+  f: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D,
+): (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D {
+  return (a, b) => {
+    if (a.shape[1] !== b.shape[bAxis]) {
+      const want = bAxis === 0 ? "" : ` (expected [N, ${a.shape[1]}])`;
+      throw new Error(
+        `${name}: inner sizes differ: a is [${a.shape}], ${bAxis ? "w" : "b"} is [${b.shape}]${want}.`,
+      );
+    }
+    return f(a, b);
+  };
+}
+
+/** The `ops` form of {@linkcode matmul}: da = dy · bᵀ (bᵀ materialised), db = aᵀ · dy (transpose-A form). */
+function matmulOps(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, y] = args as [tf.Tensor2D, tf.Tensor2D];
     const save = args[2] as tf.GradSaveFunc;
@@ -92,29 +109,28 @@ export function matmul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * a · wᵀ for a PyTorch-layout weight w [N, K] (nn.Linear's [out, in]); on webgpu {@linkcode matmulT}, elsewhere
- * with a gradient that needs no transposes:
- * forward wᵀ materialised then an untransposed product; backward da = dy · w (untransposed) and
- * dw = dyᵀ · a (transpose-A form). Two products backward instead of {@linkcode matmul}'s two products and two
- * transposes (one for bᵀ, one for the gradient of the materialised wᵀ).
+ * a · b with a gradient whose products are also untransposed-B forms (`ops`: da = dy · bᵀ with bᵀ materialised,
+ * db = aᵀ · dy, the transpose-A form, vec4 when a's column count is a multiple of 4); `webgpu` {@linkcode matmulT}'s
+ * tiled kernel; `ref` plain `tf.matMul`.
  *
  * @param a [M, K]
- * @param w [N, K]
+ * @param b [K, N]
  * @returns [M, N]
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { matmulWT } from "./matmul.ts";
- * const c = matmulWT(tf.ones([2, 3]), tf.ones([4, 3])); // [2, 4], all 3
+ * import { matmul } from "./matmul.ts";
+ * const c = matmul(tf.ones([2, 3]), tf.ones([3, 4])); // all 3
  * ```
  */
-export function matmulWT(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  if (a.shape[1] !== w.shape[1]) {
-    throw new Error(
-      `matmulWT: inner sizes differ: a is [${a.shape}], w is [${w.shape}] (expected [N, ${a.shape[1]}]).`,
-    );
-  }
-  if (webgpuBackendActive()) return matmulT(a, w, false, true);
+export const matmul: Op<(a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D> = defineOp("matmul", {
+  ref: checkedInner("matmul", 0, (a, b) => matmulTRef(a, b)),
+  ops: checkedInner("matmul", 0, matmulOps),
+  webgpu: checkedInner("matmul", 0, (a, b) => matmulTWebGPU(a, b)),
+});
+
+/** The `ops` form of {@linkcode matmulWT}: forward wᵀ materialised; backward da = dy · w, dw = dyᵀ · a. */
+function matmulWTOps(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, wt] = args as [tf.Tensor2D, tf.Tensor2D];
     const save = args[2] as tf.GradSaveFunc;
@@ -131,17 +147,24 @@ export function matmulWT(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * y = x Wᵀ + b for a PyTorch-layout weight W [out, in], through {@linkcode matmulWT}.
- * @param x [..., in]
- * @param w [out, in]
- * @param b [out] or null
- * @returns [..., out]
+ * a · wᵀ for a PyTorch-layout weight w [N, K] (nn.Linear's [out, in]). Forms: `webgpu` {@linkcode matmulT}'s tiled
+ * kernel; `ops` a gradient that needs no transposes: forward wᵀ materialised then an untransposed product;
+ * backward da = dy · w (untransposed) and dw = dyᵀ · a (transpose-A form), two products backward instead of
+ * {@linkcode matmul}'s two products and two transposes (one for bᵀ, one for the gradient of the materialised wᵀ);
+ * `ref` plain `tf.matMul` of a and the materialised wᵀ.
+ *
+ * @param a [M, K]
+ * @param w [N, K]
+ * @returns [M, N]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { matmulWT } from "./matmul.ts";
+ * const c = matmulWT(tf.ones([2, 3]), tf.ones([4, 3])); // [2, 4], all 3
+ * ```
  */
-export function linearT(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null): tf.Tensor {
-  const inF = w.shape[1]!;
-  const outF = w.shape[0]!;
-  const lead = x.shape.slice(0, -1);
-  let y: tf.Tensor = matmulWT(x.reshape([-1, inF]) as tf.Tensor2D, w as tf.Tensor2D);
-  if (b) y = y.add(b);
-  return y.reshape([...lead, outF]);
-}
+export const matmulWT: Op<(a: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D> = defineOp("matmulWT", {
+  ref: checkedInner("matmulWT", 1, (a, w) => matmulTRef(a, w, false, true)),
+  ops: checkedInner("matmulWT", 1, matmulWTOps),
+  webgpu: checkedInner("matmulWT", 1, (a, w) => matmulTWebGPU(a, w, false, true)),
+});

@@ -18,14 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import {
-  intUniforms,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
-  webgpuProgram as program,
-  type WebGPUProgramLike,
-} from "./webgpu_kernel.ts";
+import { intUniforms, requireWebGPU, webgpuKernel, webgpuProgram as program } from "./webgpu_kernel.ts";
 
 /** A tile shape of the kernel: a workgroup computes BM × BN of C, k-steps of BK, each lane TM × TN outputs. */
 export interface MatmulTile {
@@ -174,9 +167,7 @@ export function planMatmul(M: number, N: number, K: number): MatmulPlan {
   return { tile, splits, kc };
 }
 
-const KERNEL = "SsmlabMatMul";
 /** Sum of the split-K partial products over the leading axis: [S, M, N] → [M, N], one lane per output. */
-const SUM_KERNEL = "SsmlabSumSplits";
 const SUM_CODE = `
   fn main(index : i32) {
     let S = uniforms.pShape.x;
@@ -187,32 +178,23 @@ const SUM_CODE = `
     result[index] = acc;
   }
 `;
-let registered = false;
-
-function ensureKernel(): void {
-  if (registered) return;
-  registered = true;
-  reg(KERNEL, ["A", "B"], (_ins, attrs) => {
-    const [ta, tb, bm, bn, bk, tm, tn, M, N, K, kc, splits, unroll] = attrs.p as number[];
-    const tile = { bm, bn, bk, tm, tn, unroll: unroll === 1 };
-    const tilesM = Math.ceil(M / bm), tilesN = Math.ceil(N / bn);
-    const prog: WebGPUProgramLike = {
-      variableNames: ["A", "B"],
-      outputShape: [splits, M, N],
-      shaderKey: `ssmlab_mm_${ta}${tb}_${bm}x${bn}x${bk}_${tm}x${tn}${unroll ? "u" : ""}`,
-      dispatchLayout: { x: [0, 1, 2] },
-      dispatch: [tilesM * tilesN * splits, 1, 1],
-      workgroupSize: [(bm / tm) * (bn / tn), 1, 1],
-      getUserCode: () => mmCode(tile, ta === 1, tb === 1),
-      ...intUniforms({ M, N, K, kc, tilesM, tilesN, splits }),
-    };
-    return prog;
-  });
-  reg(SUM_KERNEL, ["P"], ([p]) => {
-    const [, M, N] = p.shape;
-    return program("mm_sum_splits", ["P"], [M, N], Math.ceil((M * N) / 256), 256, SUM_CODE);
-  });
-}
+const KERNEL = webgpuKernel("SsmlabMatMul", ["A", "B"], (_ins, attrs) => {
+  const [ta, tb, bm, bn, bk, tm, tn, M, N, K, kc, splits, unroll] = attrs.p as number[];
+  const tile = { bm, bn, bk, tm, tn, unroll: unroll === 1 };
+  const tilesM = Math.ceil(M / bm), tilesN = Math.ceil(N / bn);
+  const key = `mm_${ta}${tb}_${bm}x${bn}x${bk}_${tm}x${tn}${unroll ? "u" : ""}`;
+  const lanes = (bm / tm) * (bn / tn);
+  return {
+    ...program(key, ["A", "B"], [splits, M, N], tilesM * tilesN * splits, lanes, ""),
+    getUserCode: () => mmCode(tile, ta === 1, tb === 1), // built only when the backend compiles the pipeline
+    ...intUniforms({ M, N, K, kc, tilesM, tilesN, splits }),
+  };
+});
+/** `SsmlabSumSplits`: SUM_CODE over [S, M, N]. */
+const SUM_KERNEL = webgpuKernel("SsmlabSumSplits", ["P"], ([p]) => {
+  const [, M, N] = p.shape;
+  return program("mm_sum_splits", ["P"], [M, N], Math.ceil((M * N) / 256), 256, SUM_CODE);
+});
 
 /** Sizes [M, N, K] of op(a) · op(b), or a clear error. */
 export function matmulSizes(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): [number, number, number] {
@@ -287,16 +269,15 @@ export function mmWebGPU(
   tb = false,
   plan?: MatmulPlan,
 ): tf.Tensor2D {
-  if (!webgpuBackendActive()) throw new Error(`mmWebGPU needs the webgpu backend, not "${tf.getBackend()}".`);
+  requireWebGPU("mmWebGPU");
   const [M, N, K] = matmulSizes(a, b, ta, tb);
   if (M * N === 0) return tf.zeros([M, N]);
   if (K === 0) return tf.fill([M, N], 0) as tf.Tensor2D;
-  ensureKernel();
   const { tile: t, splits, kc } = plan ?? planMatmul(M, N, K);
   const p = [ta ? 1 : 0, tb ? 1 : 0, t.bm, t.bn, t.bk, t.tm, t.tn, M, N, K, kc, splits, t.unroll ? 1 : 0];
   const af = a.dtype === "float32" ? a : a.cast("float32");
   const bf = b.dtype === "float32" ? b : b.cast("float32");
-  const out = run<tf.Tensor3D>(KERNEL, { A: af, B: bf }, { p });
+  const out = KERNEL.run<tf.Tensor3D>({ A: af, B: bf }, { p });
   if (af !== a) af.dispose();
   if (bf !== b) bf.dispose();
   if (splits === 1) {
@@ -305,7 +286,7 @@ export function mmWebGPU(
     return c;
   }
   // tf.sum over axis 0 would transpose [S, M, N] to put the axis last, then reduce: two dispatches, not one.
-  const c = run<tf.Tensor2D>(SUM_KERNEL, { P: out });
+  const c = SUM_KERNEL.run<tf.Tensor2D>({ P: out });
   out.dispose();
   return c;
 }

@@ -12,7 +12,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Params } from "./params.ts";
-import type { CustomFn } from "./scan.ts";
+import type { CustomFn } from "./webgpu_kernel.ts";
+import { defineOp, webgpuBackendActive } from "./dispatch.ts";
 
 /** Weights of one expert, PyTorch nn.Linear layout. */
 export interface ExpertWeights {
@@ -43,8 +44,9 @@ export interface MoEOptions {
   /** Weight α of the load-balance loss (default 0.01). */
   auxAlpha?: number;
   /**
-   * Compute each expert only on its tokens (default true, except on webgpu where reading the routing back to the
-   * host would stall the GPU). `false` runs the dense path of {@linkcode moeRef}.
+   * `true`: compute each expert only on its tokens (reads the routing back to the host; not on webgpu, where that
+   * would stall the GPU); `false`: the dense path of {@linkcode moeRef}. Default: as `dispatch.ts` chooses —
+   * sparse on the fast path of cpu and wasm, dense on webgpu and under `withImpl("ops" | "ref", …)`.
    */
   sparse?: boolean;
 }
@@ -318,7 +320,8 @@ export function scatterRows(y: tf.Tensor2D, idx: Int32Array, N: number): tf.Tens
 /**
  * Mixture-of-experts layer: route, run each expert on the tokens routed to it, combine with the renormalised top-k
  * probabilities; plus the Switch load-balance loss α·E·Σ_e f_e·P̄_e. Same result as {@linkcode moeRef}.
- * Reads the routing back to the host (one small sync per call) when `sparse` is on.
+ * Forms (`dispatch.ts`, unless `opts.sparse` fixes one): `host` sparse, reading the routing back to the host (one
+ * small sync per call; the fast path on cpu and wasm); `ops` and `ref` the dense {@linkcode moeRef}.
  *
  * @param x [N, d] tokens (flatten [B, T, d] to [B·T, d] first)
  * @param w router and expert weights
@@ -336,11 +339,16 @@ export function scatterRows(y: tf.Tensor2D, idx: Int32Array, N: number): tf.Tens
  * ```
  */
 export function moeForward(x: tf.Tensor2D, w: MoEWeights, opts: MoEOptions): MoEOutput {
+  if (opts.sparse === undefined) return moeOp(x, w, opts);
+  return opts.sparse ? moeSparse(x, w, opts) : moeRef(x, w, opts);
+}
+
+const moeOp = defineOp("moeForward", { ref: moeRef, ops: moeRef, host: moeSparse });
+
+/** The sparse form of {@linkcode moeForward}: each expert on its own tokens. */
+function moeSparse(x: tf.Tensor2D, w: MoEWeights, opts: MoEOptions): MoEOutput {
   const { E } = checkMoE("moeForward", x, w, opts);
-  const gpu = tf.getBackend() === "webgpu";
-  const sparse = opts.sparse ?? !gpu;
-  if (!sparse) return moeRef(x, w, opts);
-  if (gpu) {
+  if (webgpuBackendActive()) {
     throw new Error(
       `moeForward: sparse = true needs a synchronous read of the routing, which the webgpu backend cannot do; ` +
         `use sparse = false (the default on webgpu).`,

@@ -5,10 +5,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { rmsNormWebGPU } from "./norm_webgpu.ts";
-import { webgpuBackendActive } from "./webgpu_kernel.ts";
+import { defineOp, type Op } from "./dispatch.ts";
+
+/** The `webgpu` form of {@linkcode rmsNorm}: the fused kernels for float32 input and a [d] weight, else tf ops. */
+function rmsNormFused(x: tf.Tensor, w: tf.Tensor, eps = 1e-6): tf.Tensor {
+  const fits = x.dtype === "float32" && w.rank === 1 && x.size > 0;
+  return fits ? rmsNormWebGPU(x, w, eps) : rmsNormOps(x, w, eps);
+}
 
 /**
- * RMSNorm over the last axis.
+ * RMSNorm over the last axis. Forms (`dispatch.ts`): `webgpu` fused kernels (`norm_webgpu.ts`); `ref` and `ops`
+ * {@linkcode rmsNormOps} (the tf-op form; {@linkcode rmsNormRef}, on host arrays, is the loop oracle of both).
  *
  * @param x [..., d]
  * @param w [d] scale (init 1)
@@ -21,12 +28,11 @@ import { webgpuBackendActive } from "./webgpu_kernel.ts";
  * const y = rmsNorm(tf.tensor2d([[3, 4]]), tf.ones([2])); // ≈ [[0.8485, 1.1314]]
  * ```
  */
-export function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps = 1e-6): tf.Tensor {
-  if (webgpuBackendActive() && x.dtype === "float32" && w.rank === 1 && x.size > 0) {
-    return rmsNormWebGPU(x, w, eps);
-  }
-  return rmsNormOps(x, w, eps);
-}
+export const rmsNorm: Op<(x: tf.Tensor, w: tf.Tensor, eps?: number) => tf.Tensor> = defineOp("rmsNorm", {
+  ref: rmsNormOps,
+  ops: rmsNormOps,
+  webgpu: rmsNormFused,
+});
 
 /** RMSNorm as tf ops (cpu, wasm; the reference of the fused WebGPU kernels). @param x [..., d] @param w [d] */
 export function rmsNormOps(x: tf.Tensor, w: tf.Tensor, eps = 1e-6): tf.Tensor {

@@ -17,9 +17,9 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   type CustomFn,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
+  type MakeProgram,
+  requireWebGPU,
+  webgpuKernel,
   webgpuProgram as program,
 } from "./webgpu_kernel.ts";
 import { columnSumCode, columnSumLaunch as gwLaunch } from "./reduce_webgpu.ts";
@@ -88,55 +88,31 @@ const GRAD_W_CODE = columnSumCode(
   "Dy[i] * X[i] * S[r]",
 );
 
-const K_FWD = "SsmlabRmsNorm";
-const K_RSTD = "SsmlabRmsNormRstd";
-const K_GX = "SsmlabRmsNormGradX";
-const K_GW = "SsmlabRmsNormGradW";
-let registered = false;
-
-function ensureKernels(): void {
-  if (registered) return;
-  /** A program with the ε uniform (tfjs-webgpu appends program-defined uniforms after the shapes). */
-  const withEps = (p: ReturnType<typeof program>, attrs: Record<string, unknown>) => ({
-    ...p,
-    uniforms: "eps : f32,",
-    uniformData: [{ type: "float32" as const, data: [attrs.eps as number] }],
-  });
-  reg(
-    K_FWD,
-    ["x", "w"],
-    ([x], a) => withEps(program("rmsnorm_fwd", ["X", "W"], x.shape, x.shape[0], WG, FWD_CODE), a),
-  );
-  reg(
-    K_RSTD,
-    ["x", "w"],
-    ([x], a) => withEps(program("rmsnorm_rstd", ["X", "W"], [x.shape[0]], x.shape[0], WG, RSTD_CODE), a),
-  );
-  reg(
-    K_GX,
-    ["x", "w", "dy"],
-    ([x], a) => withEps(program("rmsnorm_gx", ["X", "W", "Dy"], x.shape, x.shape[0], WG, GRAD_X_CODE), a),
-  );
-  reg(
-    K_GW,
-    ["x", "dy", "s"],
-    ([x]) =>
-      program(
-        "rmsnorm_gw",
-        ["X", "Dy", "S"],
-        [x.shape[1]],
-        gwLaunch(x.shape[1]).workgroups,
-        gwLaunch(x.shape[1]).lanes,
-        GRAD_W_CODE,
-      ),
-  );
-  registered = true;
-}
-
-/** Run a kernel with ε as a program-defined uniform. */
-function runEps<T extends tf.Tensor>(name: string, inputs: Record<string, tf.Tensor>, eps: number): T {
-  return run<T>(name, inputs, { eps });
-}
+/** A program with the ε uniform (tfjs-webgpu appends program-defined uniforms after the shapes). */
+const withEps = (make: MakeProgram): MakeProgram => (ins, attrs) => ({
+  ...make(ins, attrs),
+  uniforms: "eps : f32,",
+  uniformData: [{ type: "float32" as const, data: [attrs.eps as number] }],
+});
+const K_FWD = webgpuKernel(
+  "SsmlabRmsNorm",
+  ["x", "w"],
+  withEps(([x]) => program("rmsnorm_fwd", ["X", "W"], x.shape, x.shape[0], WG, FWD_CODE)),
+);
+const K_RSTD = webgpuKernel(
+  "SsmlabRmsNormRstd",
+  ["x", "w"],
+  withEps(([x]) => program("rmsnorm_rstd", ["X", "W"], [x.shape[0]], x.shape[0], WG, RSTD_CODE)),
+);
+const K_GX = webgpuKernel(
+  "SsmlabRmsNormGradX",
+  ["x", "w", "dy"],
+  withEps(([x]) => program("rmsnorm_gx", ["X", "W", "Dy"], x.shape, x.shape[0], WG, GRAD_X_CODE)),
+);
+const K_GW = webgpuKernel("SsmlabRmsNormGradW", ["x", "dy", "s"], ([x]) => {
+  const { workgroups, lanes } = gwLaunch(x.shape[1]);
+  return program("rmsnorm_gw", ["X", "Dy", "S"], [x.shape[1]], workgroups, lanes, GRAD_W_CODE);
+});
 
 /**
  * RMSNorm over the last axis by fused WGSL kernels (webgpu only); the values and gradients (x, w) of the tf-op
@@ -149,24 +125,19 @@ function runEps<T extends tf.Tensor>(name: string, inputs: Record<string, tf.Ten
  * @throws Error off the webgpu backend.
  */
 export function rmsNormWebGPU(x: tf.Tensor, w: tf.Tensor, eps = 1e-6): tf.Tensor {
-  if (!webgpuBackendActive()) {
-    throw new Error(
-      `rmsNormWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
-    );
-  }
-  ensureKernels();
+  requireWebGPU("rmsNormWebGPU");
   const d = x.shape[x.rank - 1];
   const shape = x.shape;
   const f = tf.customGrad(
     ((x2: tf.Tensor2D, w: tf.Tensor1D, save: tf.GradSaveFunc) => {
       save([x2, w]);
       return {
-        value: runEps<tf.Tensor2D>(K_FWD, { x: x2, w }, eps),
+        value: K_FWD.run<tf.Tensor2D>({ x: x2, w }, { eps }),
         gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
           const [xs, ws] = saved;
-          const s = runEps<tf.Tensor1D>(K_RSTD, { x: xs, w: ws }, eps);
-          const dx = runEps(K_GX, { x: xs, w: ws, dy }, eps);
-          const dw = run(K_GW, { x: xs, dy, s });
+          const s = K_RSTD.run<tf.Tensor1D>({ x: xs, w: ws }, { eps });
+          const dx = K_GX.run({ x: xs, w: ws, dy }, { eps });
+          const dw = K_GW.run({ x: xs, dy, s });
           s.dispose();
           return [dx, dw];
         },

@@ -16,9 +16,8 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   intUniforms,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
+  requireWebGPU,
+  webgpuKernel,
   webgpuProgram as program,
   type WebGPUProgramLike,
 } from "./webgpu_kernel.ts";
@@ -84,19 +83,12 @@ function sumProgram(R: number, C: number, outShape: number[]): WebGPUProgramLike
 /** The largest C one dispatch covers (one workgroup per 8 columns, ≤ 65535 workgroups in x). */
 const MAX_COLUMNS = 65535 * CT;
 
-const KERNEL = "SsmlabSumLeading";
-let registered = false;
-
-function ensureKernel(): void {
-  if (registered) return;
-  registered = true;
-  reg(KERNEL, ["X"], ([x], attrs) => {
-    const k = attrs.k as number;
-    const R = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
-    const rest = x.shape.slice(k);
-    return sumProgram(R, rest.reduce((a, b) => a * b, 1), rest);
-  });
-}
+const KERNEL = webgpuKernel("SsmlabSumLeading", ["X"], ([x], attrs) => {
+  const k = attrs.k as number;
+  const R = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
+  const rest = x.shape.slice(k);
+  return sumProgram(R, rest.reduce((a, b) => a * b, 1), rest);
+});
 
 /**
  * Σ over the first `k` axes of x, on the webgpu backend (no gradient: use `tf.sum`, which routes here once
@@ -112,9 +104,7 @@ function ensureKernel(): void {
  * ```
  */
 export function sumLeadingWebGPU(x: tf.Tensor, k: number): tf.Tensor {
-  if (!webgpuBackendActive()) {
-    throw new Error(`sumLeadingWebGPU needs the webgpu backend, not "${tf.getBackend()}".`);
-  }
+  requireWebGPU("sumLeadingWebGPU");
   if (!(Number.isInteger(k) && k >= 1 && k < x.rank)) {
     throw new Error(
       `sumLeadingWebGPU: k must be an integer in [1, ${x.rank - 1}] for x [${x.shape}], got "${k}".`,
@@ -122,8 +112,7 @@ export function sumLeadingWebGPU(x: tf.Tensor, k: number): tf.Tensor {
   }
   const C = x.shape.slice(k).reduce((a, b) => a * b, 1);
   if (C > MAX_COLUMNS) return tf.sum(x, [...Array(k).keys()]);
-  ensureKernel();
-  return run(KERNEL, { X: x.dtype === "float32" ? x : x.cast("float32") }, { k });
+  return KERNEL.run({ X: x.dtype === "float32" ? x : x.cast("float32") }, { k });
 }
 
 let installed = false;

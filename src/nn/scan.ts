@@ -3,9 +3,10 @@
  * (docs/models/baseline.md) and Mamba's selective scan (`selective_scan_ref` of state-spaces/mamba). Each fast
  * kernel sits beside its plain-loop reference (`…Ref`), which is the test oracle.
  *
- * Two fast kernels, chosen by `opts.impl` (default `auto`): on the host-memory backends (cpu, wasm) a sequential
- * loop over Float32Arrays (O(B·T·D) work, no per-op overhead), elsewhere (webgpu, native) a `parallel` tf-op scan.
- * On webgpu both scans instead run fused WGSL kernels (`scan_webgpu.ts`: diagonal, one dispatch forward, three
+ * Three fast forms, chosen by `dispatch.ts` (`withImpl`; the fast path by default): on the host-memory backends
+ * (cpu, wasm) a sequential loop over Float32Arrays (`host`: O(B·T·D) work, no per-op overhead), elsewhere a
+ * log-depth tf-op scan (`ops`, also what `withImpl("ops", …)` runs on every backend). On webgpu both scans instead
+ * run fused WGSL kernels (`scan_webgpu.ts`: diagonal, one dispatch forward, three
  * backward; `selective_scan_webgpu.ts`: selective, two forward, eight backward), since there the many small ops of
  * the parallel scan are bound by per-dispatch overhead.
  * The parallel kernels run a log-depth Hillis–Steele scan with the associative operator
@@ -21,9 +22,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { diagScanWebGPU } from "./scan_webgpu.ts";
 import { selectiveScanWebGPU } from "./selective_scan_webgpu.ts";
+import { defineOp, type Op } from "./dispatch.ts";
+import type { CustomFn } from "./webgpu_kernel.ts";
 
-/** The function type `tf.customGrad` takes. */
-export type CustomFn = Parameters<typeof tf.customGrad>[0];
+export type { CustomFn } from "./webgpu_kernel.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shape checks
@@ -109,32 +111,10 @@ function unstack0(x: tf.Tensor): tf.Tensor[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Kernel choice
-
-/**
- * Which fast kernel runs: `host` — a sequential loop over Float32Arrays on the host (O(B·T·D) work, fastest where
- * tensors already live in host memory: the cpu and wasm backends); `parallel` — the log-depth tf-op scan (no host
- * round trip: webgpu, native tensorflow); `webgpu` — fused WGSL kernels (`scan_webgpu.ts`, `selective_scan_webgpu.ts`;
- * webgpu backend only); `auto` (default) — `host` on cpu and wasm, `webgpu` on webgpu, else `parallel`.
- */
-export type ScanImpl = "auto" | "host" | "parallel" | "webgpu";
-
-/** Options of {@linkcode diagScan} and {@linkcode selectiveScan}. */
-export interface ScanOptions {
-  /** Kernel (default `auto`). */
-  impl?: ScanImpl;
-}
-
-function resolveImpl(fn: string, impl: ScanImpl | undefined): "host" | "parallel" | "webgpu" {
-  const i = impl ?? "auto";
-  if (i === "host" || i === "parallel" || i === "webgpu") return i;
-  if (i !== "auto") {
-    throw new Error(`${fn}: option "impl" is "${i}", expected "auto", "host", "parallel" or "webgpu".`);
-  }
-  const be = tf.getBackend();
-  if (be === "cpu" || be === "wasm") return "host";
-  return be === "webgpu" ? "webgpu" : "parallel";
-}
+// Kernels. Which one runs is chosen by `dispatch.ts` (see {@linkcode diagScan}): `host` — a sequential loop over
+// Float32Arrays on the host (O(B·T·D) work, fastest where tensors already live in host memory: the cpu and wasm
+// backends); `ops` — the log-depth tf-op scan (no host round trip); `webgpu` — fused WGSL kernels
+// (`scan_webgpu.ts`, `selective_scan_webgpu.ts`); `ref` — the plain loop over t.
 
 const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
 
@@ -188,14 +168,7 @@ function diagScanHost(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor
 }
 
 /** Host kernel of selectiveScan (see {@linkcode selectiveScanRef} for the recurrence). */
-function selectiveScanHost(
-  x: tf.Tensor3D,
-  delta: tf.Tensor3D,
-  A: tf.Tensor2D,
-  Bm: tf.Tensor3D,
-  Cm: tf.Tensor3D,
-  D: tf.Tensor1D | null,
-): tf.Tensor3D {
+const selectiveScanHost: SelectiveScanFn = (x, delta, A, Bm, Cm, D) => {
   const [B, T, Din] = x.shape;
   const N = A.shape[1];
   const hasD = D !== null;
@@ -276,7 +249,7 @@ function selectiveScanHost(
     }) as unknown as CustomFn,
   );
   return (D ? f(x, delta, A, Bm, Cm, D) : f(x, delta, A, Bm, Cm)) as unknown as tf.Tensor3D;
-}
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Diagonal time-invariant scan (docs/models/baseline.md)
@@ -321,34 +294,18 @@ export function diagScanRef(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D): tf.
   });
 }
 
-/**
- * Fast diagonal scan, same result as {@linkcode diagScanRef}: a host loop (cpu, wasm), fused WGSL kernels
- * (webgpu) or a log-depth parallel scan (other backends), each with a custom gradient (the reverse scan).
- * Differentiable w.r.t. u, a and b on every backend.
- *
- * @param u [B, T, D] input
- * @param a [D] decay per channel (any real value; |a| ≤ 1 for stability)
- * @param b [D] input gain per channel
- * @param opts kernel choice
- * @returns s [B, T, D]
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { diagScan } from "./scan.ts";
- * const s = diagScan(tf.ones([1, 3, 1]), tf.tensor1d([0.5]), tf.tensor1d([1])); // [[1], [1.5], [1.75]]
- * ```
- */
-export function diagScan(
-  u: tf.Tensor3D,
-  a: tf.Tensor1D,
-  b: tf.Tensor1D,
-  opts: ScanOptions = {},
-): tf.Tensor3D {
-  checkDiag("diagScan", u, a, b);
-  if (u.shape[1] === 0) return tf.zeros(u.shape) as tf.Tensor3D;
-  const impl = resolveImpl("diagScan", opts.impl);
-  if (impl === "host") return diagScanHost(u, a, b);
-  if (impl === "webgpu") return diagScanWebGPU(u, a, b);
+/** A fast form of diagScan behind the shape check and the empty case. */
+function checkedDiag(
+  kernel: (u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor3D,
+): (u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor3D {
+  return (u, a, b) => {
+    checkDiag("diagScan", u, a, b);
+    return u.shape[1] === 0 ? tf.zeros(u.shape) as tf.Tensor3D : kernel(u, a, b);
+  };
+}
+
+/** The log-depth parallel tf-op form of diagScan (inputs checked, T > 0). */
+function diagScanParallel(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor3D {
   const f = tf.customGrad(
     ((u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
       const uT = tf.tidy(() => toTimeMajor(u)); // [T, B, D]
@@ -373,6 +330,33 @@ export function diagScan(
   );
   return f(u, a, b) as unknown as tf.Tensor3D;
 }
+
+/**
+ * Fast diagonal scan, same result as {@linkcode diagScanRef}. Forms (`dispatch.ts`): `host` a loop over host
+ * arrays (the fast path on cpu, wasm), `webgpu` fused WGSL kernels (`scan_webgpu.ts`), `ops` a log-depth parallel
+ * scan (the fast path elsewhere), each with a custom gradient (the reverse scan); `ref` {@linkcode diagScanRef}.
+ * Differentiable w.r.t. u, a and b on every backend. Call a form directly through `diagScan.impls`.
+ *
+ * @param u [B, T, D] input
+ * @param a [D] decay per channel (any real value; |a| ≤ 1 for stability)
+ * @param b [D] input gain per channel
+ * @returns s [B, T, D]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { diagScan } from "./scan.ts";
+ * const s = diagScan(tf.ones([1, 3, 1]), tf.tensor1d([0.5]), tf.tensor1d([1])); // [[1], [1.5], [1.75]]
+ * ```
+ */
+export const diagScan: Op<(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor3D> = defineOp(
+  "diagScan",
+  {
+    ref: diagScanRef,
+    ops: checkedDiag(diagScanParallel),
+    host: checkedDiag(diagScanHost),
+    webgpu: checkedDiag(diagScanWebGPU),
+  },
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Selective scan (Mamba-1)
@@ -451,43 +435,20 @@ export function selectiveScanRef(
   });
 }
 
-/**
- * Fast selective scan, same result as {@linkcode selectiveScanRef}: a host loop (cpu, wasm), fused WGSL kernels
- * (webgpu) or a log-depth parallel scan over the [T, B, Din·N] states (other backends), each with a custom
- * gradient (the reverse scan).
- * Differentiable in x, delta, A, Bm, Cm and D. Memory: the [B, T, Din, N] states are kept for the backward pass.
- *
- * @param x [B, T, Din]
- * @param delta [B, T, Din]
- * @param A [Din, N]
- * @param Bm [B, T, N]
- * @param Cm [B, T, N]
- * @param D [Din] or null
- * @param opts kernel choice
- * @returns y [B, T, Din]
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { selectiveScan } from "./scan.ts";
- * const y = selectiveScan(tf.ones([1, 4, 2]), tf.fill([1, 4, 2], 0.1), tf.fill([2, 3], -1),
- *   tf.ones([1, 4, 3]), tf.ones([1, 4, 3]), tf.ones([2]));
- * ```
- */
-export function selectiveScan(
-  x: tf.Tensor3D,
-  delta: tf.Tensor3D,
-  A: tf.Tensor2D,
-  Bm: tf.Tensor3D,
-  Cm: tf.Tensor3D,
-  D: tf.Tensor1D | null,
-  opts: ScanOptions = {},
-): tf.Tensor3D {
-  checkSelective("selectiveScan", x, delta, A, Bm, Cm, D);
-  const [B, T, Din] = x.shape;
-  if (T === 0) return tf.zeros([B, 0, Din]) as tf.Tensor3D;
-  const impl = resolveImpl("selectiveScan", opts.impl);
-  if (impl === "host") return selectiveScanHost(x, delta, A, Bm, Cm, D);
-  if (impl === "webgpu") return selectiveScanWebGPU(x, delta, A, Bm, Cm, D);
+/** The signature of every form of selectiveScan (that of {@linkcode selectiveScanRef}). */
+export type SelectiveScanFn = typeof selectiveScanRef;
+
+/** A fast form of selectiveScan behind the shape check and the empty case. */
+function checkedSelective(kernel: SelectiveScanFn): SelectiveScanFn {
+  return (x, delta, A, Bm, Cm, D) => {
+    checkSelective("selectiveScan", x, delta, A, Bm, Cm, D);
+    const [B, T, Din] = x.shape;
+    return T === 0 ? tf.zeros([B, 0, Din]) as tf.Tensor3D : kernel(x, delta, A, Bm, Cm, D);
+  };
+}
+
+/** The log-depth parallel tf-op form of selectiveScan (inputs checked, T > 0). */
+const selectiveScanParallel: SelectiveScanFn = (x, delta, A, Bm, Cm, D) => {
   const hasD = D !== null;
   const f = tf.customGrad(
     ((...args: unknown[]) => {
@@ -535,4 +496,33 @@ export function selectiveScan(
     }) as unknown as CustomFn,
   );
   return (D ? f(x, delta, A, Bm, Cm, D) : f(x, delta, A, Bm, Cm)) as unknown as tf.Tensor3D;
-}
+};
+
+/**
+ * Fast selective scan, same result as {@linkcode selectiveScanRef}. Forms (`dispatch.ts`): `host` a loop over
+ * host arrays (the fast path on cpu, wasm), `webgpu` fused WGSL kernels (`selective_scan_webgpu.ts`), `ops` a
+ * log-depth parallel scan over the [T, B, Din·N] states (the fast path elsewhere), each with a custom gradient (the
+ * reverse scan); `ref` {@linkcode selectiveScanRef}. Call a form directly through `selectiveScan.impls`.
+ * Differentiable in x, delta, A, Bm, Cm and D. Memory: the [B, T, Din, N] states are kept for the backward pass.
+ *
+ * @param x [B, T, Din]
+ * @param delta [B, T, Din]
+ * @param A [Din, N]
+ * @param Bm [B, T, N]
+ * @param Cm [B, T, N]
+ * @param D [Din] or null
+ * @returns y [B, T, Din]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { selectiveScan } from "./scan.ts";
+ * const y = selectiveScan(tf.ones([1, 4, 2]), tf.fill([1, 4, 2], 0.1), tf.fill([2, 3], -1),
+ *   tf.ones([1, 4, 3]), tf.ones([1, 4, 3]), tf.ones([2]));
+ * ```
+ */
+export const selectiveScan: Op<SelectiveScanFn> = defineOp("selectiveScan", {
+  ref: selectiveScanRef,
+  ops: checkedSelective(selectiveScanParallel),
+  host: checkedSelective(selectiveScanHost),
+  webgpu: checkedSelective(selectiveScanWebGPU),
+});

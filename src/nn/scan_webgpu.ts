@@ -20,11 +20,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { webgpuBackendActive } from "./dispatch.ts";
 import {
   type CustomFn,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
+  requireWebGPU,
+  webgpuKernel,
   webgpuProgram,
   type WebGPUProgramLike,
 } from "./webgpu_kernel.ts";
@@ -33,9 +33,7 @@ import {
 const WG = 64;
 
 /** Is the current tfjs backend webgpu (so {@linkcode diagScanWebGPU} can run)? */
-export function webgpuScanAvailable(): boolean {
-  return webgpuBackendActive();
-}
+export const webgpuScanAvailable: () => boolean = webgpuBackendActive;
 
 /** A flat program of one invocation per thread, ⌈threads / WG⌉ workgroups of WG lanes. */
 function program(
@@ -128,33 +126,22 @@ function gradParamCode(forA: boolean): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Kernel registration (lazy: the webgpu backend package may not be loaded)
 
-const K_FWD = "SsmlabDiagScan";
-const K_GU = "SsmlabDiagScanGradU";
-const K_GA = "SsmlabDiagScanGradA";
-const K_GB = "SsmlabDiagScanGradB";
-
-let registered = false;
-
-function ensureKernels(): void {
-  if (registered) return;
-  reg(K_FWD, ["u", "a", "b"], ([u]) => {
-    const [B, , D] = u.shape;
-    return program("diagscan_fwd", ["U", "A", "Bv"], u.shape, B * D, FWD_CODE);
-  });
-  reg(K_GU, ["dy", "a", "b"], ([dy]) => {
-    const [B, , D] = dy.shape;
-    return program("diagscan_gu", ["Dy", "A", "Bv"], dy.shape, B * D, GRAD_U_CODE);
-  });
-  reg(K_GA, ["dy", "a", "x"], ([dy]) => {
+const K_FWD = webgpuKernel("SsmlabDiagScan", ["u", "a", "b"], ([u]) => {
+  const [B, , D] = u.shape;
+  return program("diagscan_fwd", ["U", "A", "Bv"], u.shape, B * D, FWD_CODE);
+});
+const K_GU = webgpuKernel("SsmlabDiagScanGradU", ["dy", "a", "b"], ([dy]) => {
+  const [B, , D] = dy.shape;
+  return program("diagscan_gu", ["Dy", "A", "Bv"], dy.shape, B * D, GRAD_U_CODE);
+});
+/** da (`forA`) or db: one workgroup per channel reducing over (b, t). */
+const gradParam = (name: string, key: string, forA: boolean) =>
+  webgpuKernel(name, ["dy", "a", "x"], ([dy]) => {
     const D = dy.shape[2];
-    return program("diagscan_ga", ["Dy", "A", "X"], [D], D * WG, gradParamCode(true));
+    return program(key, ["Dy", "A", "X"], [D], D * WG, gradParamCode(forA));
   });
-  reg(K_GB, ["dy", "a", "x"], ([dy]) => {
-    const D = dy.shape[2];
-    return program("diagscan_gb", ["Dy", "A", "X"], [D], D * WG, gradParamCode(false));
-  });
-  registered = true;
-}
+const K_GA = gradParam("SsmlabDiagScanGradA", "diagscan_ga", true);
+const K_GB = gradParam("SsmlabDiagScanGradB", "diagscan_gb", false);
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -177,11 +164,7 @@ function ensureKernels(): void {
  * ```
  */
 export function diagScanWebGPU(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor3D {
-  if (!webgpuScanAvailable()) {
-    throw new Error(
-      `diagScanWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
-    );
-  }
+  requireWebGPU("diagScanWebGPU");
   if (u.rank !== 3) {
     throw new Error(
       `diagScanWebGPU: argument "u" has shape [${u.shape.join(", ")}], expected [B, T, D] (rank 3).`,
@@ -201,19 +184,18 @@ export function diagScanWebGPU(u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D): 
     }
   }
   if (u.size === 0) return tf.zeros(u.shape) as tf.Tensor3D;
-  ensureKernels();
   const f = tf.customGrad(
     ((u: tf.Tensor3D, a: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-      const s = run<tf.Tensor3D>(K_FWD, { u, a, b });
+      const s = K_FWD.run<tf.Tensor3D>({ u, a, b });
       save([u, a, b, s]);
       return {
         value: s,
         gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
           const [u, a, b, s] = saved;
           return [
-            run(K_GU, { dy, a, b }),
-            run(K_GA, { dy, a, x: s }),
-            run(K_GB, { dy, a, x: u }),
+            K_GU.run({ dy, a, b }),
+            K_GA.run({ dy, a, x: s }),
+            K_GB.run({ dy, a, x: u }),
           ];
         },
       };

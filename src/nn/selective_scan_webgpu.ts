@@ -18,11 +18,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { SelectiveScanFn } from "./scan.ts";
 import {
   type CustomFn,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
+  requireWebGPU,
+  type WebGPUKernel,
+  webgpuKernel,
   webgpuProgram,
 } from "./webgpu_kernel.ts";
 
@@ -159,81 +160,79 @@ function sumOverChannelsCode(term: string): string {
 `;
 }
 
+/** A flat program over `threads` invocations with variables named as the inputs (first letter upper-cased). */
+function def(
+  kernel: string,
+  key: string,
+  inputs: string[],
+  out: (x: number[], N: number) => number[],
+  threads: (x: number[], N: number) => number,
+  code: string,
+): WebGPUKernel {
+  return webgpuKernel(kernel, inputs, (ins) => {
+    const x = ins[0].shape;
+    const N = ins[inputs.indexOf("am")].shape[1];
+    const names = inputs.map((n) => n[0].toUpperCase() + n.slice(1));
+    // Every binding must be used by the shader: tfjs-webgpu builds pipelines with layout "auto", which drops
+    // unused bindings, and its bind group (all inputs) then fails validation and the dispatch silently does not
+    // run. A phony assignment per input keeps each one (X is otherwise unread by some kernels).
+    const src = code.replace(
+      "fn main(index : i32) {",
+      `fn main(index : i32) {\n    ${names.map((n) => `_ = ${n}[0];`).join(" ")}`,
+    );
+    return webgpuProgram(key, names, out(x, N), Math.ceil(threads(x, N) / WG), WG, src);
+  });
+}
+const bdn = (x: number[], N: number) => x[0] * x[2] * N;
+const btd = (x: number[]) => x[0] * x[1] * x[2];
+const btn = (x: number[], N: number) => x[0] * x[1] * N;
+const states = (x: number[], N: number) => [...x, N];
+const perToken = (x: number[]) => x;
+const perTokenN = (x: number[], N: number) => [x[0], x[1], N];
 const K = {
-  h: "SsmlabSelScanH",
-  y: "SsmlabSelScanY",
-  yD: "SsmlabSelScanYD",
-  g: "SsmlabSelScanG",
-  dx: "SsmlabSelScanDx",
-  dxD: "SsmlabSelScanDxD",
-  ddt: "SsmlabSelScanDdt",
-  da: "SsmlabSelScanDA",
-  db: "SsmlabSelScanDB",
-  dc: "SsmlabSelScanDC",
-} as const;
-
-let registered = false;
-
-function ensureKernels(): void {
-  if (registered) return;
-  /** A flat program over `threads` invocations with variables named as the inputs (first letter upper-cased). */
-  const def = (
-    kernel: string,
-    key: string,
-    inputs: string[],
-    out: (x: number[], N: number) => number[],
-    threads: (x: number[], N: number) => number,
-    code: string,
-  ) =>
-    reg(kernel, inputs, (ins) => {
-      const x = ins[0].shape;
-      const N = ins[inputs.indexOf("am")].shape[1];
-      const names = inputs.map((n) => n[0].toUpperCase() + n.slice(1));
-      // Every binding must be used by the shader: tfjs-webgpu builds pipelines with layout "auto", which drops
-      // unused bindings, and its bind group (all inputs) then fails validation and the dispatch silently does not
-      // run. A phony assignment per input keeps each one (X is otherwise unread by some kernels).
-      const src = code.replace(
-        "fn main(index : i32) {",
-        `fn main(index : i32) {\n    ${names.map((n) => `_ = ${n}[0];`).join(" ")}`,
-      );
-      return webgpuProgram(key, names, out(x, N), Math.ceil(threads(x, N) / WG), WG, src);
-    });
-  const bdn = (x: number[], N: number) => x[0] * x[2] * N;
-  const btd = (x: number[]) => x[0] * x[1] * x[2];
-  const btn = (x: number[], N: number) => x[0] * x[1] * N;
-  const states = (x: number[], N: number) => [...x, N];
-  const perToken = (x: number[]) => x;
-  const perTokenN = (x: number[], N: number) => [x[0], x[1], N];
-  def(K.h, "selscan_h", ["x", "dt", "am", "bm"], states, bdn, H_CODE);
-  def(K.y, "selscan_y", ["x", "h", "cm", "am"], perToken, btd, yCode(false));
-  def(K.yD, "selscan_y_d", ["x", "h", "cm", "am", "dv"], perToken, btd, yCode(true));
-  def(K.g, "selscan_g", ["x", "dy", "dt", "am", "cm"], states, bdn, G_CODE);
-  def(K.dx, "selscan_dx", ["x", "g", "bm", "dt", "am"], perToken, btd, dxCode(false));
-  def(K.dxD, "selscan_dx_d", ["x", "g", "bm", "dt", "am", "dy", "dv"], perToken, btd, dxCode(true));
-  def(K.ddt, "selscan_ddt", ["x", "g", "h", "dt", "am", "bm"], perToken, btd, DDT_CODE);
-  def(K.da, "selscan_da", ["x", "g", "h", "dt", "am"], (x, N) => [x[2], N], (x, N) => x[2] * N, DA_CODE);
-  def(
-    K.db,
+  h: def("SsmlabSelScanH", "selscan_h", ["x", "dt", "am", "bm"], states, bdn, H_CODE),
+  y: def("SsmlabSelScanY", "selscan_y", ["x", "h", "cm", "am"], perToken, btd, yCode(false)),
+  yD: def("SsmlabSelScanYD", "selscan_y_d", ["x", "h", "cm", "am", "dv"], perToken, btd, yCode(true)),
+  g: def("SsmlabSelScanG", "selscan_g", ["x", "dy", "dt", "am", "cm"], states, bdn, G_CODE),
+  dx: def("SsmlabSelScanDx", "selscan_dx", ["x", "g", "bm", "dt", "am"], perToken, btd, dxCode(false)),
+  dxD: def(
+    "SsmlabSelScanDxD",
+    "selscan_dx_d",
+    ["x", "g", "bm", "dt", "am", "dy", "dv"],
+    perToken,
+    btd,
+    dxCode(true),
+  ),
+  ddt: def("SsmlabSelScanDdt", "selscan_ddt", ["x", "g", "h", "dt", "am", "bm"], perToken, btd, DDT_CODE),
+  da: def(
+    "SsmlabSelScanDA",
+    "selscan_da",
+    ["x", "g", "h", "dt", "am"],
+    (x, N) => [x[2], N],
+    (x, N) => x[2] * N,
+    DA_CODE,
+  ),
+  db: def(
+    "SsmlabSelScanDB",
     "selscan_db",
     ["x", "g", "dt", "am"],
     perTokenN,
     btn,
     sumOverChannelsCode("G[i * nN + n] * Dt[i] * X[i]"),
-  );
-  def(
-    K.dc,
+  ),
+  dc: def(
+    "SsmlabSelScanDC",
     "selscan_dc",
     ["x", "h", "dy", "am"],
     perTokenN,
     btn,
     sumOverChannelsCode("H[i * nN + n] * Dy[i]"),
-  );
-  registered = true;
-}
+  ),
+};
 
 /**
  * Selective scan by fused WGSL kernels (webgpu backend only): the values and gradients (x, Δ, A, B, C, D) of
- * `selectiveScanRef`. Shapes are checked by the caller (`selectiveScan` of `scan.ts`, `impl: "webgpu"`). The
+ * `selectiveScanRef`. Shapes are checked by the caller (`selectiveScan` of `scan.ts`, its `webgpu` form). The
  * forward keeps the states H [B, T, Din, N] for the backward pass: call it inside `tf.tidy` (or a gradient
  * function), as any tfjs custom-gradient op that saves an intermediate.
  *
@@ -246,42 +245,30 @@ function ensureKernels(): void {
  * @returns y [B, T, Din]
  * @throws Error when the current backend is not webgpu.
  */
-export function selectiveScanWebGPU(
-  x: tf.Tensor3D,
-  delta: tf.Tensor3D,
-  A: tf.Tensor2D,
-  Bm: tf.Tensor3D,
-  Cm: tf.Tensor3D,
-  D: tf.Tensor1D | null,
-): tf.Tensor3D {
-  if (!webgpuBackendActive()) {
-    throw new Error(
-      `selectiveScanWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
-    );
-  }
-  ensureKernels();
+export const selectiveScanWebGPU: SelectiveScanFn = (x, delta, A, Bm, Cm, D) => {
+  requireWebGPU("selectiveScanWebGPU");
   const hasD = D !== null;
   const f = tf.customGrad(
     ((...args: unknown[]) => {
       const [x, dt, am, bm, cm] = args as [tf.Tensor3D, tf.Tensor3D, tf.Tensor2D, tf.Tensor3D, tf.Tensor3D];
       const dv = hasD ? args[5] as tf.Tensor1D : null;
       const save = args[hasD ? 6 : 5] as tf.GradSaveFunc;
-      const h = run<tf.Tensor4D>(K.h, { x, dt, am, bm });
-      const y = dv ? run<tf.Tensor3D>(K.yD, { x, h, cm, am, dv }) : run<tf.Tensor3D>(K.y, { x, h, cm, am });
+      const h = K.h.run<tf.Tensor4D>({ x, dt, am, bm });
+      const y = dv ? K.yD.run<tf.Tensor3D>({ x, h, cm, am, dv }) : K.y.run<tf.Tensor3D>({ x, h, cm, am });
       save([x, dt, am, bm, cm, h, ...(dv ? [dv] : [])]);
       return {
         value: y,
         gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
           const [x, dt, am, bm, cm, h] = saved;
           const dv = hasD ? saved[6] : null;
-          const g = run<tf.Tensor4D>(K.g, { x, dy, dt, am, cm });
-          const dx = dv ? run(K.dxD, { x, g, bm, dt, am, dy, dv }) : run(K.dx, { x, g, bm, dt, am });
+          const g = K.g.run<tf.Tensor4D>({ x, dy, dt, am, cm });
+          const dx = dv ? K.dxD.run({ x, g, bm, dt, am, dy, dv }) : K.dx.run({ x, g, bm, dt, am });
           const grads = [
             dx,
-            run(K.ddt, { x, g, h, dt, am, bm }),
-            run(K.da, { x, g, h, dt, am }),
-            run(K.db, { x, g, dt, am }),
-            run(K.dc, { x, h, dy, am }),
+            K.ddt.run({ x, g, h, dt, am, bm }),
+            K.da.run({ x, g, h, dt, am }),
+            K.db.run({ x, g, dt, am }),
+            K.dc.run({ x, h, dy, am }),
           ];
           g.dispose();
           if (dv) grads.push(tf.tidy(() => tf.sum(tf.mul(dy, x), [0, 1])));
@@ -291,4 +278,4 @@ export function selectiveScanWebGPU(
     }) as unknown as CustomFn,
   );
   return (D ? f(x, delta, A, Bm, Cm, D) : f(x, delta, A, Bm, Cm)) as unknown as tf.Tensor3D;
-}
+};

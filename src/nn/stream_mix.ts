@@ -5,34 +5,26 @@
  * residual mixing (W = the Sinkhorn matrix, [n, n]) and the post-distribution of the block output over the streams
  * (W = a simplex column, [n, 1]).
  *
- * Implementations:
- * - `ops` — a broadcast multiply and a sum over the source-stream axis (cpu, wasm);
+ * Forms (`dispatch.ts`):
+ * - `ops` — a broadcast multiply and a sum over the source-stream axis (the fast path on cpu and wasm);
  * - `webgpu` — fused WGSL kernels: one dispatch forward; backward one for dX (the same map with Wᵀ) and two for dW
  *   (per-workgroup partial sums of dY[r,i,:]·X[r,j,:], then one reduction over the partials). tfjs-webgpu reduces a
  *   middle axis by transposing it last and running one workgroup per output element: for the residual mixing at the
  *   published size that is 4M workgroups per sum, forward and backward, per layer.
  *
- * {@linkcode streamMixRef} (one slice per stream, plain adds) is the test oracle.
+ * - `ref` — {@linkcode streamMixRef} (one slice per stream, plain adds), the test oracle.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import {
   type CustomFn,
-  registerWebGPUKernel as reg,
-  runWebGPUKernel as run,
-  webgpuBackendActive,
+  elementwiseProgram,
+  requireWebGPU,
+  webgpuKernel,
   webgpuProgram as program,
 } from "./webgpu_kernel.ts";
-
-/** Which implementation {@linkcode streamMix} uses; `auto` = `webgpu` on the webgpu backend, else `ops`. */
-export type StreamMixImpl = "auto" | "ops" | "webgpu";
-
-/** Options of {@linkcode streamMix}. */
-export interface StreamMixOptions {
-  /** Implementation (default `auto`). */
-  impl?: StreamMixImpl;
-}
+import { defineOp, type Op } from "./dispatch.ts";
 
 function check(fn: string, x: tf.Tensor, w: tf.Tensor): void {
   if (x.rank !== 3) {
@@ -75,6 +67,7 @@ export function streamMixRef(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
 
 /** The tf-op form: [R, 1, n, d] ⊙ [1, m, n, 1], summed over n. */
 function streamMixOps(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
+  check("streamMix", x, w);
   return tf.tidy(() => {
     const [R, n, d] = x.shape;
     const m = w.shape[0];
@@ -82,43 +75,9 @@ function streamMixOps(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
   });
 }
 
-/**
- * Mix streams: Y[r, i, :] = Σ_j W[i, j] · X[r, j, :].
- *
- * @param x [R, n, d] (R = B·T rows of n streams of width d)
- * @param w [m, n] mixing weights
- * @param opts see {@linkcode StreamMixOptions}
- * @returns [R, m, d]
- * @throws Error on mismatched shapes or dtypes, or `impl: "webgpu"` on another backend.
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { streamMix } from "./stream_mix.ts";
- * const x = tf.tensor3d([[[1, 2], [3, 4]]]); // R = 1, n = 2, d = 2
- * streamMix(x, tf.tensor2d([[0.5, 0.5]])).print(); // [[[2, 3]]]
- * ```
- */
-export function streamMix(x: tf.Tensor3D, w: tf.Tensor2D, opts: StreamMixOptions = {}): tf.Tensor3D {
-  check("streamMix", x, w);
-  const impl = opts.impl ?? "auto";
-  if (!["auto", "ops", "webgpu"].includes(impl)) {
-    throw new Error(`streamMix: option "impl" is "${impl}", expected "auto", "ops" or "webgpu".`);
-  }
-  const gpu = webgpuBackendActive();
-  if (impl === "webgpu" && !gpu) {
-    throw new Error(
-      `streamMix: impl "webgpu" needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
-    );
-  }
-  if (impl === "ops" || !gpu || x.size === 0) return streamMixOps(x, w);
-  return streamMixWebGPU(x, w);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // WGSL kernels
 
-/** Lanes per workgroup of the element-wise kernels. */
-const WG = 64;
 /** Lanes per workgroup of the dW partial-sum kernel. */
 const WG_RED = 256;
 /** Elements (r, k) per lane of the dW kernel, roughly: sets the number of partials. */
@@ -195,29 +154,23 @@ function gradWCode(m: number, n: number): string {
 `;
 }
 
-const K_MIX = "SsmlabStreamMix";
-const K_MIX_T = "SsmlabStreamMixTransposed";
-const K_GW = "SsmlabStreamMixGradW";
-let registered = false;
-
-function ensureKernels(): void {
-  if (registered) return;
-  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-  reg(K_MIX, ["x", "w"], ([x, w]) => {
-    const out = [x.shape[0], w.shape[0], x.shape[2]];
-    return program("streammix", ["X", "W"], out, Math.ceil(size(out) / WG), WG, mixCode(false));
-  });
-  reg(K_MIX_T, ["x", "w"], ([x, w]) => {
-    const out = [x.shape[0], w.shape[1], x.shape[2]];
-    return program("streammix_t", ["X", "W"], out, Math.ceil(size(out) / WG), WG, mixCode(true));
-  });
-  reg(K_GW, ["dy", "x"], ([dy, x], attrs) => {
-    const m = dy.shape[1], n = x.shape[1];
-    const G = attrs.partials as number;
-    return program(`streammix_gw_${m}_${n}`, ["Dy", "X"], [G, m * n], G, WG_RED, gradWCode(m, n));
-  });
-  registered = true;
-}
+const K_MIX = webgpuKernel(
+  "SsmlabStreamMix",
+  ["x", "w"],
+  ([x, w]) =>
+    elementwiseProgram("streammix", ["X", "W"], [x.shape[0], w.shape[0], x.shape[2]], mixCode(false)),
+);
+const K_MIX_T = webgpuKernel(
+  "SsmlabStreamMixTransposed",
+  ["x", "w"],
+  ([x, w]) =>
+    elementwiseProgram("streammix_t", ["X", "W"], [x.shape[0], w.shape[1], x.shape[2]], mixCode(true)),
+);
+const K_GW = webgpuKernel("SsmlabStreamMixGradW", ["dy", "x"], ([dy, x], attrs) => {
+  const m = dy.shape[1], n = x.shape[1];
+  const G = attrs.partials as number;
+  return program(`streammix_gw_${m}_${n}`, ["Dy", "X"], [G, m * n], G, WG_RED, gradWCode(m, n));
+});
 
 /** Number of dW partial rows for R·d elements. */
 function partialsFor(elements: number): number {
@@ -234,22 +187,17 @@ function partialsFor(elements: number): number {
  */
 export function streamMixWebGPU(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
   check("streamMixWebGPU", x, w);
-  if (!webgpuBackendActive()) {
-    throw new Error(
-      `streamMixWebGPU: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`,
-    );
-  }
-  ensureKernels();
+  requireWebGPU("streamMixWebGPU");
   const f = tf.customGrad(
     ((x: tf.Tensor3D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
       save([x, w]);
       return {
-        value: run<tf.Tensor3D>(K_MIX, { x, w }),
+        value: K_MIX.run<tf.Tensor3D>({ x, w }),
         gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => {
           const [xs, ws] = saved as [tf.Tensor3D, tf.Tensor2D];
-          const dx = run<tf.Tensor3D>(K_MIX_T, { x: dy, w: ws });
+          const dx = K_MIX_T.run<tf.Tensor3D>({ x: dy, w: ws });
           const [m, n] = ws.shape;
-          const partials = run<tf.Tensor2D>(K_GW, { dy, x: xs }, {
+          const partials = K_GW.run<tf.Tensor2D>({ dy, x: xs }, {
             partials: partialsFor(xs.shape[0] * xs.shape[2]),
           });
           const dw = tf.sum(partials, 0).reshape([m, n]);
@@ -263,9 +211,56 @@ export function streamMixWebGPU(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
 }
 
 /**
+ * Mix streams: Y[r, i, :] = Σ_j W[i, j] · X[r, j, :]. Forms: see the module doc.
+ *
+ * @param x [R, n, d] (R = B·T rows of n streams of width d)
+ * @param w [m, n] mixing weights
+ * @returns [R, m, d]
+ * @throws Error on mismatched shapes or dtypes.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { streamMix } from "./stream_mix.ts";
+ * const x = tf.tensor3d([[[1, 2], [3, 4]]]); // R = 1, n = 2, d = 2
+ * streamMix(x, tf.tensor2d([[0.5, 0.5]])).print(); // [[[2, 3]]]
+ * ```
+ */
+export const streamMix: Op<(x: tf.Tensor3D, w: tf.Tensor2D) => tf.Tensor3D> = defineOp("streamMix", {
+  ref: streamMixRef,
+  ops: streamMixOps,
+  webgpu: (x: tf.Tensor3D, w: tf.Tensor2D) => x.size === 0 ? streamMixOps(x, w) : streamMixWebGPU(x, w),
+});
+
+/** The `ref` and `ops` form of {@linkcode streamScale}: a broadcast multiply. */
+function streamScaleOps(x: tf.Tensor3D, w: tf.Tensor1D): tf.Tensor3D {
+  checkScale(x, w);
+  return tf.tidy(() => tf.mul(x, w.reshape([1, x.shape[1], 1])) as tf.Tensor3D);
+}
+
+/** The `webgpu` form of {@linkcode streamScale}: the fused {@linkcode streamMix} with diag(w). */
+function streamScaleWebGPU(x: tf.Tensor3D, w: tf.Tensor1D): tf.Tensor3D {
+  checkScale(x, w);
+  const n = x.shape[1];
+  return tf.tidy(() => streamMix.impls.webgpu!(x, tf.mul(tf.eye(n), w.reshape([n, 1])) as tf.Tensor2D));
+}
+
+function checkScale(x: tf.Tensor3D, w: tf.Tensor1D): void {
+  const n = x.shape[1];
+  if (w.rank !== 1 || w.shape[0] !== n) {
+    throw new Error(`streamScale: argument "w" has shape [${w.shape.join(", ")}], expected [n] = [${n}].`);
+  }
+  if (x.rank !== 3) {
+    throw new Error(
+      `streamScale: argument "x" has shape [${x.shape.join(", ")}], expected [R, n, d] (rank 3).`,
+    );
+  }
+}
+
+/**
  * Scale each stream by its own weight: Y[r, i, :] = w_i · X[r, i, :] (the diagonal case of {@linkcode streamMix}).
- * A broadcast multiply on cpu and wasm; on webgpu {@linkcode streamMix} with diag(w), whose dW kernel avoids
- * tfjs-webgpu's transpose-and-reduce for the weight gradient.
+ * Forms (`dispatch.ts`): `ref` and `ops` a broadcast multiply (the tf-op form is the reference); `webgpu` the
+ * fused {@linkcode streamMix} with diag(w), whose dW kernel avoids tfjs-webgpu's transpose-and-reduce for the
+ * weight gradient.
  *
  * @param x [R, n, d]
  * @param w [n]
@@ -277,19 +272,8 @@ export function streamMixWebGPU(x: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
  * streamScale(tf.ones([1, 2, 3]), tf.tensor1d([2, 3])).print(); // [[[2, 2, 2], [3, 3, 3]]]
  * ```
  */
-export function streamScale(x: tf.Tensor3D, w: tf.Tensor1D, opts: StreamMixOptions = {}): tf.Tensor3D {
-  const n = x.shape[1];
-  if (w.rank !== 1 || w.shape[0] !== n) {
-    throw new Error(`streamScale: argument "w" has shape [${w.shape.join(", ")}], expected [n] = [${n}].`);
-  }
-  const impl = opts.impl ?? "auto";
-  if (impl === "ops" || (impl === "auto" && !webgpuBackendActive())) {
-    if (x.rank !== 3) {
-      throw new Error(
-        `streamScale: argument "x" has shape [${x.shape.join(", ")}], expected [R, n, d] (rank 3).`,
-      );
-    }
-    return tf.tidy(() => tf.mul(x, w.reshape([1, n, 1])) as tf.Tensor3D);
-  }
-  return tf.tidy(() => streamMix(x, tf.mul(tf.eye(n), w.reshape([n, 1])) as tf.Tensor2D, opts));
-}
+export const streamScale: Op<(x: tf.Tensor3D, w: tf.Tensor1D) => tf.Tensor3D> = defineOp("streamScale", {
+  ref: streamScaleOps,
+  ops: streamScaleOps,
+  webgpu: streamScaleWebGPU,
+});

@@ -1,8 +1,8 @@
 /**
- * The tfjs-backend-webgpu plumbing shared by the fused WGSL kernels of `scan_webgpu.ts` and `conv_webgpu.ts`:
- * the backend check, program objects in the shape the backend expects, kernel registration through
- * `runWebGPUProgram` (so tfjs keeps managing the buffers) and running a registered kernel through the engine (so
- * `tf.profile` and `tf.memory` see it).
+ * The tfjs-backend-webgpu plumbing shared by every fused WGSL kernel of `src/nn`: the backend check, program
+ * objects in the shape the backend expects, and {@linkcode webgpuKernel}, a kernel registered with tfjs on its
+ * first run (lazily: the webgpu backend package may not be loaded) through `runWebGPUProgram` (so tfjs keeps
+ * managing the buffers) and run through the engine (so `tf.profile` and `tf.memory` see it).
  *
  * A rule for every kernel built on this: its WGSL must read every input and the uniforms. tfjs-webgpu creates
  * pipelines with layout "auto", which drops unused bindings; the bind group it then makes (every input) fails
@@ -11,16 +11,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { webgpuBackendActive } from "./dispatch.ts";
 
-/** The function type `tf.customGrad` takes. */
+/** The function type `tf.customGrad` takes (the one definition; every custom-gradient op casts to it). */
 export type CustomFn = Parameters<typeof tf.customGrad>[0];
 
-/** Is the current tfjs backend webgpu (so the fused kernels can run)? */
-export function webgpuBackendActive(): boolean {
-  try {
-    return tf.getBackend() === "webgpu";
-  } catch {
-    return false;
+/**
+ * Throw a clear error unless the webgpu backend is active (the first line of every `…WebGPU` function).
+ * @param fn the caller's name, for the message
+ */
+export function requireWebGPU(fn: string): void {
+  if (!webgpuBackendActive()) {
+    throw new Error(`${fn}: needs the webgpu backend, but the current backend is "${tf.getBackend()}".`);
   }
 }
 
@@ -78,6 +80,22 @@ export function webgpuProgram(
 }
 
 /**
+ * A flat program of one lane per element of `outputShape`: ⌈size / wg⌉ workgroups of `wg` lanes running `code`
+ * (which returns for `index` ≥ size). With `sized`, the backend also passes the element count as `uniforms.size`.
+ */
+export function elementwiseProgram(
+  key: string,
+  variableNames: string[],
+  outputShape: number[],
+  code: string,
+  { wg = 64, sized = false }: { wg?: number; sized?: boolean } = {},
+): WebGPUProgramLike {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  const p = webgpuProgram(key, variableNames, outputShape, Math.ceil(size / wg), wg, code);
+  return sized ? { ...p, size: true } as WebGPUProgramLike : p;
+}
+
+/**
  * Program-defined int32 uniforms, one WGSL field per entry, in order: spread into a program
  * (`{ ...webgpuProgram(…), ...intUniforms({ n: 4, nb: 1 }) }`).
  */
@@ -91,15 +109,19 @@ export function intUniforms(
   };
 }
 
-/**
- * Register `name` as a webgpu kernel (unless one is registered already) that runs the program `make` builds from
- * its inputs, taken in the order of `names`, and its attributes; float32 output.
- */
-export function registerWebGPUKernel(
-  name: string,
-  names: string[],
-  make: (ins: tf.TensorInfo[], attrs: Record<string, unknown>) => WebGPUProgramLike,
-): void {
+/** Makes a kernel's program from its inputs (in the order of its input names) and attributes. */
+export type MakeProgram = (ins: tf.TensorInfo[], attrs: Record<string, unknown>) => WebGPUProgramLike;
+
+/** A fused kernel made by {@linkcode webgpuKernel}. */
+export interface WebGPUKernel {
+  /** The tfjs kernel name (what `tf.profile` lists). */
+  readonly name: string;
+  /** Run it on named inputs and attributes (registering it first, once); float32 output. */
+  run<T extends tf.Tensor>(inputs: Record<string, tf.Tensor>, attrs?: Record<string, number | number[]>): T;
+}
+
+/** Register `name` as a webgpu kernel (unless one is registered already) that runs the program `make` builds. */
+function register(name: string, names: string[], make: MakeProgram): void {
   if (tf.getKernel(name, "webgpu")) return;
   tf.registerKernel({
     kernelName: name,
@@ -117,11 +139,37 @@ export function registerWebGPUKernel(
   });
 }
 
-/** Run the registered kernel `name` through the engine on named inputs and attributes. */
-export function runWebGPUKernel<T extends tf.Tensor>(
-  name: string,
-  inputs: Record<string, tf.Tensor>,
-  attrs: Record<string, number | number[]> = {},
-): T {
-  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as T;
+/**
+ * A webgpu kernel `name` with inputs `names` running the program `make` builds; registered with tfjs on its first
+ * run, so a module can define its kernels at load time whether or not the webgpu backend is there.
+ *
+ * @param name tfjs kernel name (`Ssmlab…`)
+ * @param names input names, in the order `make` receives them
+ * @param make the program for given inputs and attributes
+ * @example
+ * ```ts
+ * import { webgpuKernel, webgpuProgram } from "./webgpu_kernel.ts";
+ * const DOUBLE = webgpuKernel("SsmlabDoubleExample", ["x"], ([x]) =>
+ *   webgpuProgram("double_example", ["X"], x.shape, 1, 64, `
+ *   fn main(index : i32) {
+ *     if (index < uniforms.xShape) { result[index] = 2.0 * X[index]; }
+ *   }`));
+ * // on webgpu: DOUBLE.run({ x: tf.ones([8]) }) → 8 × 2
+ * ```
+ */
+export function webgpuKernel(name: string, names: string[], make: MakeProgram): WebGPUKernel {
+  let registered = false;
+  return {
+    name,
+    run<T extends tf.Tensor>(
+      inputs: Record<string, tf.Tensor>,
+      attrs: Record<string, number | number[]> = {},
+    ): T {
+      if (!registered) {
+        register(name, names, make);
+        registered = true;
+      }
+      return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as unknown as T;
+    },
+  };
 }

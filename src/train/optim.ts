@@ -15,7 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { webgpuBackendActive } from "../nn/webgpu_kernel.ts";
+import { fusedWebGPUActive } from "../nn/dispatch.ts";
 import { adamwStepWebGPU, AdamWWebGPUState, flattenGradsWebGPU } from "./adamw_webgpu.ts";
 
 /** A parameter-name pattern: an exact name, a glob (`*` any run of characters, `?` one), `/regex/flags`, or a RegExp. */
@@ -434,7 +434,7 @@ export class AdamW {
     if (present.size === 0) {
       return new PreparedGradients(null, withNorm ? tf.scalar(0) : null, present, L.version);
     }
-    const gpuFlat = this.#gpuFused && webgpuBackendActive() && present.size === L.names.length &&
+    const gpuFlat = this.#gpuFused && fusedWebGPUActive() && present.size === L.names.length &&
       L.names.every((n) => entries.get(n)!.dtype === "float32");
     const flat = tf.tidy(() => {
       let f: tf.Tensor1D;
@@ -557,7 +557,7 @@ export class AdamW {
     const decay = 1 - lr * weightDecay;
     const doDecay = weightDecay !== 0 && !L.decayNone;
     const params = L.names.map((n) => this.#params.get(n)!);
-    if (uniform && this.#gpuFused && webgpuBackendActive() && L.m && L.v) {
+    if (uniform && this.#gpuFused && fusedWebGPUActive() && L.m && L.v) {
       const s = stepsAfter[0];
       this.#gpu ??= new AdamWWebGPUState();
       adamwStepWebGPU(
