@@ -28,6 +28,8 @@ export interface BatchSource {
   readonly epoch: number;
   /** Batches per epoch, when known (used for progress totals and `epochs`-bounded schedules). */
   readonly length?: number;
+  /** What the batches come from (e.g. a file), named in error messages. */
+  readonly name?: string;
 }
 
 /** Options of {@linkcode ArrayBatchSource}. */
@@ -40,6 +42,8 @@ export interface ArrayBatchSourceOptions {
   rng?: Rng | number;
   /** Drop the last partial batch (default false: it is returned smaller). */
   dropLast?: boolean;
+  /** What the tokens come from (e.g. the training file), named in error messages (default "the token array"). */
+  name?: string;
 }
 
 /** Serialised {@linkcode ArrayBatchSource} position. */
@@ -71,6 +75,7 @@ export class ArrayBatchSource implements BatchSource {
   readonly dropLast: boolean;
   readonly rng: Rng;
   readonly numSequences: number;
+  readonly name: string;
   #epoch = 0;
   #cursor = 0;
   #order: Int32Array;
@@ -85,6 +90,7 @@ export class ArrayBatchSource implements BatchSource {
     if (!Number.isInteger(seqLen) || seqLen < 1) {
       throw new Error(`seqLen must be a positive integer, got "${seqLen}".`);
     }
+    this.name = opts.name ?? "the token array";
     this.tokens = tokens;
     this.batch = batch;
     this.seqLen = seqLen;
@@ -94,11 +100,17 @@ export class ArrayBatchSource implements BatchSource {
     this.#dataset = new PackedDataset(tokens, seqLen); // SPEC §1.6 packing, one implementation (data/batches.ts)
     this.numSequences = this.#dataset.length;
     if (this.numSequences === 0) {
-      throw new Error(`ArrayBatchSource: ${tokens.length} tokens make no sequence of length ${seqLen} + 1.`);
+      throw new Error(
+        `ArrayBatchSource: ${this.name} holds ${tokens.length} tokens${
+          tokens.length === 0 ? " (is it empty?)" : ""
+        }; ` +
+          `expected at least ${seqLen + 1} (one sequence of seqLen ${seqLen} plus its next-token target).`,
+      );
     }
     if (this.dropLast && this.numSequences < batch) {
       throw new Error(
-        `ArrayBatchSource: ${this.numSequences} sequences make no full batch of ${batch} (dropLast).`,
+        `ArrayBatchSource: ${this.name} makes ${this.numSequences} sequences of length ${seqLen}, no full batch ` +
+          `of ${batch} (dropLast); expected at least ${batch * seqLen + 1} tokens, got ${tokens.length}.`,
       );
     }
     this.#rngAtEpoch = this.rng.getState();

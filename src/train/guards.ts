@@ -16,10 +16,22 @@ import { SCHEDULE_NAMES } from "./schedule.ts";
  * ```
  */
 export class NonFiniteError extends Error {
-  constructor(readonly step: number, readonly what: "loss" | "gradient norm", readonly value: number) {
+  /**
+   * @param applied true when the update was applied before the value was read (a deferred read, see
+   *   `TrainStep.issue` in `step.ts`); the message then says so
+   */
+  constructor(
+    readonly step: number,
+    readonly what: "loss" | "gradient norm",
+    readonly value: number,
+    readonly applied = false,
+  ) {
     super(
-      `Training stopped at step ${step}: the ${what} is ${value} (not finite). The update for step ${step} was ` +
-        `not applied; the last checkpoint holds the weights from before it.`,
+      `Training stopped at step ${step}: the ${what} is ${value} (not finite). ` +
+        (applied
+          ? `The update for step ${step} was applied before its statistics were read (a deferred read); ` +
+            `the weights are not trustworthy from that step on.`
+          : `The update for step ${step} was not applied; the last checkpoint holds the weights from before it.`),
     );
     this.name = "NonFiniteError";
   }
@@ -35,9 +47,9 @@ export class NonFiniteError extends Error {
  * // assertFinite(3, NaN, 0.7); // throws "Training stopped at step 3: the loss is NaN …"
  * ```
  */
-export function assertFinite(step: number, loss: number, gradNorm: number): void {
-  if (!Number.isFinite(loss)) throw new NonFiniteError(step, "loss", loss);
-  if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, "gradient norm", gradNorm);
+export function assertFinite(step: number, loss: number, gradNorm: number, applied = false): void {
+  if (!Number.isFinite(loss)) throw new NonFiniteError(step, "loss", loss, applied);
+  if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, "gradient norm", gradNorm, applied);
 }
 
 /**
@@ -82,9 +94,12 @@ export class TensorLeakGuard {
   /** @param tolerance tensors allowed above the baseline (default 0) */
   constructor(readonly tolerance = 0) {}
 
-  /** Record or compare the live tensor count after `step`. */
-  check(step: number): void {
-    const n = tf.memory().numTensors;
+  /**
+   * Record or compare the live tensor count after `step`.
+   * @param exclude live tensors not to count (e.g. statistics deliberately kept on the device)
+   */
+  check(step: number, exclude = 0): void {
+    const n = tf.memory().numTensors - exclude;
     if (this.#baseline === null) {
       this.#baseline = n;
       this.#baselineStep = step;
