@@ -42,7 +42,7 @@ export interface ArrayBatchSourceOptions {
   rng?: Rng | number;
   /** Drop the last partial batch (default false: it is returned smaller). */
   dropLast?: boolean;
-  /** What the tokens come from (e.g. the training file), named in error messages (default "the token array"). */
+  /** What the tokens come from (e.g. the training file), named in error messages. */
   name?: string;
 }
 
@@ -75,7 +75,7 @@ export class ArrayBatchSource implements BatchSource {
   readonly dropLast: boolean;
   readonly rng: Rng;
   readonly numSequences: number;
-  readonly name: string;
+  readonly name?: string;
   #epoch = 0;
   #cursor = 0;
   #order: Int32Array;
@@ -90,7 +90,8 @@ export class ArrayBatchSource implements BatchSource {
     if (!Number.isInteger(seqLen) || seqLen < 1) {
       throw new Error(`seqLen must be a positive integer, got "${seqLen}".`);
     }
-    this.name = opts.name ?? "the token array";
+    this.name = opts.name;
+    const what = opts.name ? `"${opts.name}"` : "the token array";
     this.tokens = tokens;
     this.batch = batch;
     this.seqLen = seqLen;
@@ -101,7 +102,7 @@ export class ArrayBatchSource implements BatchSource {
     this.numSequences = this.#dataset.length;
     if (this.numSequences === 0) {
       throw new Error(
-        `ArrayBatchSource: ${this.name} holds ${tokens.length} tokens${
+        `ArrayBatchSource: ${what} holds ${tokens.length} tokens${
           tokens.length === 0 ? " (is it empty?)" : ""
         }; ` +
           `expected at least ${seqLen + 1} (one sequence of seqLen ${seqLen} plus its next-token target).`,
@@ -109,7 +110,7 @@ export class ArrayBatchSource implements BatchSource {
     }
     if (this.dropLast && this.numSequences < batch) {
       throw new Error(
-        `ArrayBatchSource: ${this.name} makes ${this.numSequences} sequences of length ${seqLen}, no full batch ` +
+        `ArrayBatchSource: ${what} makes ${this.numSequences} sequences of length ${seqLen}, no full batch ` +
           `of ${batch} (dropLast); expected at least ${batch * seqLen + 1} tokens, got ${tokens.length}.`,
       );
     }

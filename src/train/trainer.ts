@@ -286,11 +286,12 @@ class TrainingRun {
       let b = await this.data.next();
       if (b === null) {
         if (this.#epochsDone()) break;
+        const started = this.data.epoch;
         b = await this.data.next();
         if (b === null) {
           const name = this.data.name ? ` "${this.data.name}"` : "";
           throw new Error(
-            `train: the data source${name} gave no batch in epoch ${this.data.epoch}; expected at least one ` +
+            `train: the data source${name} gave no batch in epoch ${started}; expected at least one ` +
               `batch per epoch (is it empty, or a generator that can be iterated only once?).`,
           );
         }
@@ -338,7 +339,7 @@ class TrainingRun {
     try {
       for (const [k, b] of batches.entries()) {
         const where = `train: micro-batch ${k} of step ${stepNo}${
-          this.data.name ? ` ("${this.data.name}")` : ""
+          this.data.name ? ` (from "${this.data.name}")` : ""
         }`;
         out.push(microBatch(b, { vocabSize, where }));
       }
