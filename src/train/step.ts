@@ -186,21 +186,15 @@ export class TrainStep {
         `TrainStep.run: ${this.#pending.length} issued step(s) are not read yet; call flush() first.`,
       );
     }
-    const prepared = this.#prepare(input);
+    const { p, losses } = this.#prepare(input);
     let stats: StepStats;
     try {
-      stats = await readStats([{
-        step: input.step,
-        lr: input.lr,
-        losses: prepared.losses,
-        norm: prepared.p.norm,
-      }])
-        .then((s) => s[0]);
+      [stats] = await readStats([{ step: input.step, lr: input.lr, losses, norm: p.norm }]);
       assertFinite(input.step, stats.loss, stats.gradNorm);
-      this.#apply(prepared.p, input.lr);
+      this.#apply(p, input.lr);
     } finally {
-      prepared.p.dispose();
-      tf.dispose(prepared.losses);
+      p.dispose();
+      tf.dispose(losses);
     }
     return stats;
   }

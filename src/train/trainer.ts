@@ -194,7 +194,8 @@ class TrainingRun {
   lastEvalStep = -1;
   sessionSteps = 0;
   clean: Snapshot;
-  readonly t0 = performance.now();
+  /** When this session's loop started (for the progress display's elapsed time). */
+  t0 = 0;
 
   constructor(readonly opts: TrainOptions) {
     this.model = opts.model;
@@ -269,6 +270,7 @@ class TrainingRun {
 
   /** Train until `steps` or `epochs` is reached. */
   async loop(): Promise<void> {
+    this.t0 = performance.now();
     this.progress.start(this.total, this.stepNo);
     this.model.setTraining?.(true);
     while ((this.opts.steps === undefined || this.stepNo < this.opts.steps) && !this.#epochsDone()) {
