@@ -17,8 +17,11 @@ export type BatchLike = Omit<Batch, "batch"> & { batch?: number; batchSize?: num
 
 /** The shape of a `BatchIterator` (`src/data/batches.ts`) that the adapters use. */
 export interface BatchIteratorLike {
+  /** The next batch, rolling over into the next epoch. */
   next(): BatchLike;
+  /** The next batch to serve, `{ epoch, index }`. */
   position: { epoch: number; index: number };
+  /** Batches per epoch. */
   readonly batchesPerEpoch: number;
 }
 
@@ -30,10 +33,15 @@ export type Batches = BatchSource | BatchIteratorLike | Iterable<BatchLike> | As
  * returns. A {@linkcode BatchSource} is one.
  */
 export interface PullSource {
+  /** The next batch, or null once at the end of each epoch (possibly as a promise). */
   next(): Batch | null | Promise<Batch | null>;
+  /** A JSON-serialisable copy of the position. */
   getState(): unknown;
+  /** Continue exactly from a state of `getState()`. */
   setState(s: unknown): void;
+  /** Epochs completed. */
   readonly epoch: number;
+  /** Batches per epoch, when known. */
   readonly length?: number;
   /** The source's name (e.g. its file) for error messages. */
   readonly name?: string;

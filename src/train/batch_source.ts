@@ -9,9 +9,13 @@ import { Rng, type RngState } from "../rng.ts";
 
 /** One batch: row-major [batch, seqLen] inputs and next-token targets (−100 = ignored). */
 export interface Batch {
+  /** Input ids, `batch × seqLen`, row-major. */
   x: Int32Array;
+  /** Next-token target ids, `batch × seqLen` (−100 = ignored). */
   y: Int32Array;
+  /** Rows B (the last batch of an epoch may be smaller). */
   batch: number;
+  /** Columns T. */
   seqLen: number;
 }
 
@@ -21,8 +25,11 @@ export interface Batch {
  * from which `setState()` continues exactly.
  */
 export interface BatchSource {
+  /** The next batch, or null once at the end of each epoch. */
   next(): Batch | null;
+  /** A JSON-serialisable copy of the position. */
   getState(): unknown;
+  /** Continue exactly from a state of `getState()`. */
   setState(s: unknown): void;
   /** Epochs completed (0 during the first epoch). */
   readonly epoch: number;

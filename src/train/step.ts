@@ -47,7 +47,9 @@ export type StepModel = Pick<LanguageModel, "loss" | "weights" | "noDecay" | "co
 
 /** One micro-batch on the device: token ids and next-token targets, both [B, T] int32 (targets −100 = ignored). */
 export interface MicroBatch {
+  /** Token ids [B, T] int32. */
   ids: tf.Tensor2D;
+  /** Next-token targets [B, T] int32 (−100 = ignored). */
   targets: tf.Tensor2D;
 }
 
@@ -103,8 +105,11 @@ interface PendingStats {
 
 /** A training step over one model and one optimizer; see the module notes. */
 export class TrainStep {
+  /** The model trained (the caller's: never disposed here). */
   readonly model: StepModel;
+  /** The optimizer (disposed by {@linkcode TrainStep.dispose} only when the step created it). */
   readonly optimizer: AdamW;
+  /** Global-norm clip, or null for none. */
   readonly gradClip: number | null;
   readonly #ownsOptimizer: boolean;
   readonly #leak: TensorLeakGuard | null;
@@ -113,7 +118,12 @@ export class TrainStep {
   #lastStep = 0;
   #midUpdate = false;
 
-  /** @throws Error when the clip is not positive. */
+  /**
+   * A step over `model`, with a new {@linkcode AdamW} (or the one given) and the clip.
+   * @param model what is trained: its `loss`, `weights`, `noDecay` and `config`
+   * @param opts see {@linkcode TrainStepOptions}
+   * @throws Error when the clip is not positive.
+   */
   constructor(model: StepModel, opts: TrainStepOptions = {}) {
     this.model = model;
     const gradClip = opts.gradClip === undefined ? 1.0 : opts.gradClip;

@@ -41,7 +41,9 @@ export type { Batches } from "./batch_input.ts";
 
 /** Anything with a serialisable state (an {@linkcode Rng}, or a model's dropout generator). */
 export interface Stateful {
+  /** A serialisable copy of the state. */
   getState(): unknown;
+  /** Restore a state of `getState()`. */
   setState(s: unknown): void;
 }
 
@@ -55,6 +57,7 @@ export interface StepRecord {
   lr: number;
   /** Global gradient L2 norm before clipping. */
   gradNorm: number;
+  /** Tokens of the step over its wall time (data, forward, backward, update, read). */
   tokensPerSec: number;
   /** Data epoch the step's (last) batch came from. */
   epoch: number;
@@ -64,6 +67,7 @@ export interface StepRecord {
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
+  /** The model to train (weights updated in place). */
   model: LanguageModel;
   /**
    * The training batches: a `BatchSource` (e.g. `ArrayBatchSource`), a `BatchIterator`, or an (async) iterable
@@ -82,8 +86,11 @@ export interface TrainOptions {
   schedule?: ScheduleName | ScheduleSpec | Schedule;
   /** Decoupled weight decay (default 0.1, applied to every parameter except exclusions). */
   weightDecay?: number;
+  /** AdamW β₁ (default 0.9). */
   beta1?: number;
+  /** AdamW β₂ (default 0.999). */
   beta2?: number;
+  /** AdamW ε (default 1e-8). */
   eps?: number;
   /** Decay exclusions in addition to the model's `noDecay` set. */
   noDecay?: NamePattern[];
@@ -111,7 +118,9 @@ export interface TrainOptions {
   rngs?: Record<string, Stateful>;
   /** true: continue from `outDir/latest` if present; a path: from that checkpoint; false (default): fresh. */
   resume?: boolean | string;
+  /** Called after every step with its record (awaited). */
   onStep?: (rec: StepRecord) => void | Promise<void>;
+  /** Called after every evaluation (awaited). */
   onEval?: (rec: { step: number; valLoss: number }) => void | Promise<void>;
   /** Progress display (default "auto"). */
   progress?: ProgressMode | ProgressReporter;
