@@ -17,6 +17,10 @@ import { SCHEDULE_NAMES } from "./schedule.ts";
  */
 export class NonFiniteError extends Error {
   /**
+   * The error for `step`, naming the statistic and its value.
+   * @param step the 1-based step whose statistics were not finite
+   * @param what which statistic
+   * @param value its value
    * @param applied true when the update was applied before the value was read (a deferred read, see
    *   `TrainStep.issue` in `step.ts`); the message then says so
    */
@@ -61,6 +65,13 @@ export function assertFinite(step: number, loss: number, gradNorm: number, appli
  * ```
  */
 export class TensorLeakError extends Error {
+  /**
+   * The error for `step`, with the counts compared.
+   * @param step the step that leaked
+   * @param count live tensors after it
+   * @param baseline live tensors after `baselineStep`
+   * @param baselineStep the step whose count is the baseline
+   */
   constructor(
     readonly step: number,
     readonly count: number,
@@ -91,7 +102,10 @@ export class TensorLeakError extends Error {
 export class TensorLeakGuard {
   #baseline: number | null = null;
   #baselineStep = 0;
-  /** @param tolerance tensors allowed above the baseline (default 0) */
+  /**
+   * A guard with no baseline yet.
+   * @param tolerance tensors allowed above the baseline (default 0)
+   */
   constructor(readonly tolerance = 0) {}
 
   /**
@@ -114,21 +128,35 @@ export class TensorLeakGuard {
   }
 }
 
-/** The fields of the trainer's options that {@linkcode validateTrainConfig} checks. */
+/** The fields of the trainer's options that {@linkcode validateTrainConfig} checks (see `TrainOptions`). */
 export interface TrainConfigLike {
+  /** Optimizer steps (integer ≥ 1). */
   steps?: number;
+  /** Data epochs (integer ≥ 1). */
   epochs?: number;
+  /** Peak learning rate (> 0). */
   lr?: number;
+  /** Decoupled weight decay (≥ 0). */
   weightDecay?: number;
+  /** Global-norm clip (> 0) or null. */
   gradClip?: number | null;
+  /** Micro-batches per step (integer ≥ 1). */
   accumulate?: number;
+  /** Evaluation interval (integer ≥ 0). */
   evalEvery?: number;
+  /** Checkpoint interval (integer ≥ 0). */
   saveEvery?: number;
+  /** Checkpoints kept (integer ≥ 1). */
   keepLast?: number;
+  /** Seed (finite). */
   seed?: number;
+  /** A schedule name, spec or function. */
   schedule?: unknown;
+  /** A progress mode or reporter. */
   progress?: unknown;
+  /** true, false or a checkpoint path. */
   resume?: unknown;
+  /** Run folder. */
   outDir?: string;
 }
 
