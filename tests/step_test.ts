@@ -14,6 +14,7 @@ import { AdamW } from "../src/train/optim.ts";
 import { type MicroBatch, microBatch, TrainStep } from "../src/train/step.ts";
 import { NonFiniteError, TensorLeakError } from "../src/train/guards.ts";
 import { Rng } from "../src/rng.ts";
+import { backendCases } from "./webgpu_helpers.ts";
 
 await initBackend({ backend: "cpu" });
 
@@ -217,3 +218,49 @@ Deno.test("microBatch: an out-of-vocabulary id is named with its position and th
   assertEquals(Array.from(ok.targets.dataSync()), [2, 3, 4, -100], "−100 targets are kept");
   tf.dispose([ok.ids, ok.targets]);
 });
+
+for (const c of await backendCases()) {
+  Deno.test({
+    name: `step: deferred = checked, close to cpu, no leaks (${c.name}; on webgpu the fused AdamW)`,
+    ignore: c.ignore,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const run = async (backend: string, deferred: boolean) => {
+        await initBackend({ backend });
+        const m = new TinyLm({ vocabSize: V, dim: 8 }, 6);
+        const step = new TrainStep(m, { optimizer: { lr: 2e-2, weightDecay: 0.1 }, gradClip: 0.5 });
+        const micro = [randomMicro(7), randomMicro(8)];
+        const stats = [];
+        let before = 0;
+        for (let s = 1; s <= 3; s++) {
+          if (deferred) step.issue({ micro, lr: 2e-2, step: s });
+          else stats.push(await step.run({ micro, lr: 2e-2, step: s }));
+          if (s === 1 || s === 3) stats.push(...await step.flush());
+          if (s === 1) before = tf.memory().numTensors; // after lazily made state (the fused AdamW's scratch)
+        }
+        assertEquals(tf.memory().numTensors, before, "no tensor left by steps 2 and 3");
+        const w = new Map<string, Float32Array>();
+        for (const [k, v] of m.weights) w.set(k, Float32Array.from(await v.data() as Float32Array));
+        step.dispose();
+        disposeMicro(micro);
+        m.dispose();
+        return { stats, w };
+      };
+      const ref = await run("cpu", false);
+      for (const deferred of [false, true]) {
+        const got = await run(c.name, deferred);
+        for (let i = 0; i < 3; i++) {
+          assert(Math.abs(got.stats[i].loss - ref.stats[i].loss) < 1e-4, `loss ${i} (deferred ${deferred})`);
+          assert(Math.abs(got.stats[i].gradNorm - ref.stats[i].gradNorm) < 1e-4, `norm ${i}`);
+        }
+        for (const [k, v] of ref.w) {
+          for (let i = 0; i < v.length; i++) {
+            assert(Math.abs(v[i] - got.w.get(k)![i]) < 1e-4, `${k}[${i}] (deferred ${deferred})`);
+          }
+        }
+      }
+      await initBackend({ backend: "cpu" });
+    },
+  });
+}
