@@ -132,9 +132,10 @@ export class TrainStep {
     }
     this.gradClip = gradClip;
     this.#ownsOptimizer = !(opts.optimizer instanceof AdamW);
-    this.optimizer = opts.optimizer instanceof AdamW
-      ? opts.optimizer
-      : new AdamW(model.weights, { noDecay: model.noDecay, ...opts.optimizer });
+    this.optimizer = opts.optimizer instanceof AdamW ? opts.optimizer : new AdamW(model.weights, {
+      ...opts.optimizer,
+      noDecay: [...(model.noDecay ?? []), ...(opts.optimizer?.noDecay ?? [])],
+    });
     const lc = opts.leakCheck ?? true;
     this.#leak = lc === false ? null : new TensorLeakGuard(typeof lc === "number" ? lc : 0);
     this.#onPhase = opts.onPhase;
