@@ -328,6 +328,25 @@ export {
   type ScheduleSpec,
 } from "./src/train/schedule.ts";
 export { type Stateful, type StepRecord, train, type TrainOptions } from "./src/train/trainer.ts";
+export {
+  type MicroBatch,
+  microBatch,
+  type MicroBatchOptions,
+  type StepInput,
+  type StepModel,
+  type StepPhase,
+  type StepStats,
+  TrainStep,
+  type TrainStepOptions,
+} from "./src/train/step.ts";
+export {
+  type BatchIteratorLike,
+  type BatchLike,
+  type Batches,
+  epochBatches,
+  type PullSource,
+  toBatchSource,
+} from "./src/train/batch_input.ts";
 
 // Evaluation
 export {
@@ -358,6 +377,7 @@ export {
   sampleFrom,
 } from "./src/eval/generate.ts";
 export {
+  batchLosses,
   evaluatePerplexity,
   type PerplexityOptions,
   type PerplexityResult,

@@ -126,32 +126,32 @@ if (sections.has("dispatch")) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-/** One training step's dispatches and host issue time vs completion time (after the benchmark's warm-up). */
+/**
+ * One training step's dispatches and host issue time vs completion time (after the benchmark's warm-up): the
+ * trainer's own step (`TrainStep.issue` of `src/train/step.ts`, through `syntheticStep`).
+ */
 async function stepAnatomy(model: ReturnType<typeof createModel>, B: number, T: number): Promise<Row> {
   const s = syntheticStep(model, B, T);
-  let loss: tf.Scalar | null = null;
-  const step = () => {
-    loss?.dispose();
-    loss = s.step();
-  };
-  step();
-  await loss!.data();
-  const dispatches = countDispatches(step);
-  await loss!.data();
-  const t0 = performance.now();
-  step();
-  const t1 = performance.now();
-  await loss!.data();
-  const t2 = performance.now();
-  const fwd = countDispatches(() => tf.tidy(() => model.loss(s.x, s.y)));
-  loss!.dispose();
-  s.dispose();
-  return {
-    dispatches_per_step: dispatches,
-    fwd_dispatches: fwd,
-    issue_ms: round(t1 - t0, 1),
-    step_ms: round(t2 - t0, 1),
-  };
+  try {
+    s.step();
+    await s.sync();
+    const dispatches = countDispatches(() => s.step());
+    await s.sync();
+    const t0 = performance.now();
+    s.step();
+    const t1 = performance.now();
+    await s.sync();
+    const t2 = performance.now();
+    const fwd = countDispatches(() => tf.tidy(() => model.loss(s.x, s.y)));
+    return {
+      dispatches_per_step: dispatches,
+      fwd_dispatches: fwd,
+      issue_ms: round(t1 - t0, 1),
+      step_ms: round(t2 - t0, 1),
+    };
+  } finally {
+    s.dispose();
+  }
 }
 
 async function benchModel(

@@ -88,15 +88,11 @@ be.runWebGPUProgram = function (p: any, inputs: any[], ...rest: any[]) {
   return r;
 };
 const t0 = performance.now();
-const { value, grads: g } = grads();
-const gm = g;
-opt.applyGradients(gm, 1e-4);
+s.step(); // the trainer's own step (TrainStep.issue)
 const t1 = performance.now();
-await sync(value);
-await sync(model.weights.values().next().value!);
+await s.sync();
 const t2 = performance.now();
 be.runWebGPUProgram = orig;
-tf.dispose([value, ...g.values()]);
 console.log(`instrumented step: issue ${(t1 - t0).toFixed(1)} ms, total ${(t2 - t0).toFixed(1)} ms`);
 const rows = [...per.entries()].sort((a, b) => b[1].ms - a[1].ms);
 for (const [k, e] of rows.slice(0, 30)) {

@@ -4,6 +4,8 @@ import { DataError } from "../src/data/errors.ts";
 import { Gpt2Tokenizer } from "../src/tokenizers/gpt2.ts";
 import { AsciiTokenizer } from "../src/tokenizers/ascii.ts";
 import type { Tokenizer } from "../src/tokenizers/types.ts";
+import { epochBatches, toBatchSource } from "../src/train/batch_input.ts";
+import type { Batch } from "../src/train/batch_source.ts";
 
 Deno.test("tokenizeLines: each line separately, EOS after every line (blank line → lone EOS)", () => {
   const tok = new Gpt2Tokenizer();
@@ -101,4 +103,75 @@ Deno.test("saveIds/loadIds: uint16 round trip, range and truncation errors", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("one batch type: BatchIterator batches carry `batch`; the source adapters end epochs and resume", async () => {
+  const ds = new PackedDataset(Int32Array.from({ length: 31 }, (_, i) => i), 3); // 10 sequences
+  const it = new BatchIterator(ds, { batchSize: 4 }); // 4, 4, 2
+  const b = it.next();
+  assertEquals([b.batch, b.batchSize, b.seqLen], [4, 4, 3]);
+  // a BatchIterator as a BatchSource: null once at each epoch end, resumable from its state
+  const src = toBatchSource(new BatchIterator(ds, { batchSize: 4 }), "data");
+  const sizes = () => {
+    const out: (number | null)[] = [];
+    for (let i = 0; i < 5; i++) out.push((src.next() as Batch | null)?.batch ?? null);
+    return out;
+  };
+  assertEquals(sizes(), [4, 4, 2, null, 4]);
+  assertEquals(src.epoch, 1);
+  const saved = structuredClone(src.getState());
+  const after = sizes();
+  const again = toBatchSource(new BatchIterator(ds, { batchSize: 4 }), "data");
+  again.setState(saved);
+  assertEquals([again.epoch, ...[0, 1, 2, 3, 4].map(() => (again.next() as Batch | null)?.batch ?? null)], [
+    1,
+    ...after,
+  ]);
+  assertEquals(again.length, 3);
+  // an array: one pass per epoch; its state is { epoch, cursor }
+  const arr = [...new BatchIterator(ds, { batchSize: 4 }).epoch()];
+  const a = toBatchSource(arr, "data");
+  assertEquals([a.next(), a.next(), a.next(), a.next(), a.epoch], [arr[0], arr[1], arr[2], null, 1]);
+  a.next();
+  const a2 = toBatchSource(arr, "data");
+  a2.setState(a.getState());
+  assertEquals(a2.next(), arr[1]);
+  // an async generator
+  const g = toBatchSource(
+    (async function* () {
+      yield { x: Int32Array.of(1), y: Int32Array.of(2), batchSize: 1, seqLen: 1 };
+    })(),
+    "data",
+  );
+  assertEquals(await g.next(), { x: Int32Array.of(1), y: Int32Array.of(2), batch: 1, seqLen: 1 });
+  assertEquals(await g.next(), null);
+  // what is not a source, and a batch without a row count
+  assertThrows(
+    () => toBatchSource(42 as never, "train: `data`"),
+    Error,
+    "train: `data` is not a source of batches",
+  );
+  const noRows = toBatchSource([{ x: Int32Array.of(1), y: Int32Array.of(2), seqLen: 1 }], "data");
+  assertThrows(
+    () => noRows.next(),
+    Error,
+    `Batch 0 of epoch 0 has no row count: expected a number in "batch"`,
+  );
+  const collected: Batch[] = [];
+  for await (const x of epochBatches(new BatchIterator(ds, { batchSize: 4 }), "data")) collected.push(x);
+  assertEquals(collected.map((x) => x.batch), [4, 4, 2]);
+  await assertRejects(
+    async () => {
+      for await (
+        const _ of epochBatches(
+          [{ x: Int32Array.of(1), y: Int32Array.of(2, 3), batch: 1, seqLen: 1 }],
+          "valid",
+        )
+      ) {
+        // consumed
+      }
+    },
+    Error,
+    `Batch 0 of valid holds "1" inputs and "2" targets`,
+  );
 });

@@ -5,6 +5,8 @@ import type { LanguageModel, ModelConfig } from "../src/models/types.ts";
 import { evaluatePerplexity, type TokenBatch } from "../src/eval/perplexity.ts";
 import { TinyLm } from "./fixtures/tiny_lm.ts";
 import { Rng } from "../src/rng.ts";
+import { ArrayBatchSource } from "../src/train/batch_source.ts";
+import { BatchIterator, PackedDataset } from "../src/data/batches.ts";
 
 /** A bigram model whose log-probs are log softmax of a fixed table row: next-token p depends on the input id only. */
 class TableLm implements LanguageModel {
@@ -105,5 +107,53 @@ Deno.test("perplexity: errors name the offending value", async () => {
     Error,
     `"99"`,
   );
+  model.dispose();
+});
+
+Deno.test("perplexity: one batch type — ArrayBatchSource, BatchIterator, arrays, generators give the same result", async () => {
+  await initBackend({ backend: "cpu" });
+  const model = new TinyLm({ vocabSize: 16, dim: 8 }, 1);
+  const r = new Rng(9);
+  const ids = Int32Array.from({ length: 101 }, () => r.int(16)); // 10 sequences of 10 → batches of 3, 3, 3, 1
+  const source = () => new ArrayBatchSource(ids, { batch: 3, seqLen: 10, shuffle: false });
+  const iterator = () => new BatchIterator(new PackedDataset(ids, 10), { batchSize: 3 });
+  const array: TokenBatch[] = [];
+  const s = source();
+  for (let b = s.next(); b; b = s.next()) array.push(b);
+  async function* stream() {
+    for (const b of array) yield b;
+  }
+  const before = tf.memory().numTensors;
+  const viaSource = await evaluatePerplexity(model, source());
+  assertEquals([viaSource.batches, viaSource.tokens], [4, 100]);
+  for (
+    const [name, input] of [
+      ["BatchIterator", iterator()],
+      ["BatchIterator.epoch()", iterator().epoch()],
+      ["array", array],
+      ["async generator", stream()],
+      [
+        "batchSize-only batches",
+        array.map((b) => ({ x: b.x, y: b.y, batchSize: b.batch, seqLen: b.seqLen })),
+      ],
+    ] as const
+  ) {
+    assertEquals(await evaluatePerplexity(model, input), viaSource, name);
+  }
+  // maxBatches on a source, and "loss" mode over a BatchIterator
+  assertEquals((await evaluatePerplexity(model, source(), { maxBatches: 2 })).batches, 2);
+  assertAlmostEquals(
+    (await evaluatePerplexity(model, iterator(), { source: "loss" })).loss,
+    viaSource.loss,
+    1e-5,
+  );
+  assertEquals(tf.memory().numTensors, before, "no tensor leaks");
+  await assertRejects(
+    () =>
+      evaluatePerplexity(model, [{ x: Int32Array.of(1, 20), y: Int32Array.of(1, 2), batch: 1, seqLen: 2 }]),
+    Error,
+    `input id "20" at row 0, column 1 is outside the model's vocabulary [0, 16) (vocabSize 16)`,
+  );
+  await assertRejects(() => evaluatePerplexity(model, 5 as never), Error, "is not a source of batches");
   model.dispose();
 });

@@ -1,10 +1,18 @@
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertEquals, assertNotEquals, assertRejects, assertStringIncludes } from "./assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "./assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { TinyLm } from "./fixtures/tiny_lm.ts";
 import type { LanguageModel } from "../src/models/types.ts";
 import { Rng } from "../src/rng.ts";
-import { ArrayBatchSource } from "../src/train/batch_source.ts";
+import { ArrayBatchSource, type Batch } from "../src/train/batch_source.ts";
+import { BatchIterator, PackedDataset } from "../src/data/batches.ts";
 import { type StepRecord, train, type TrainOptions } from "../src/train/trainer.ts";
 import { latestCheckpoint, loadCheckpoint, loadFrozenSubmodules } from "../src/train/checkpoint.ts";
 import { NonFiniteError, TensorLeakError } from "../src/train/guards.ts";
@@ -428,4 +436,83 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("trainer: one batch type — ArrayBatchSource, BatchIterator and an array train identically", async () => {
+  // unshuffled, so the three sources serve the same batches in the same order (6 batches per epoch)
+  const iterator = () => new BatchIterator(new PackedDataset(TOKENS, 8), { batchSize: 4 });
+  const array: Batch[] = [...iterator().epoch()];
+  const val = () => new ArrayBatchSource(TOKENS.subarray(0, 100), { batch: 4, seqLen: 8, shuffle: false });
+  const opts = { steps: 8, evalEvery: 4 };
+  const viaSource = await run({
+    ...opts,
+    data: new ArrayBatchSource(TOKENS, { batch: 4, seqLen: 8, shuffle: false }),
+    valData: val,
+  });
+  assertEquals(viaSource.error, undefined);
+  assertEquals(viaSource.history.map((h) => h.epoch), [0, 0, 0, 0, 0, 0, 1, 1]);
+  const valIterator = () =>
+    new BatchIterator(new PackedDataset(TOKENS.subarray(0, 100), 8), { batchSize: 4 });
+  for (
+    const [name, data, valData] of [
+      ["BatchIterator", iterator(), valIterator],
+      ["array", array, () => [...valIterator().epoch()]],
+    ] as const
+  ) {
+    const r = await run({ ...opts, data, valData });
+    assertEquals(r.error, undefined, name);
+    assertEquals(
+      r.history,
+      viaSource.history.map((h, i) => ({ ...h, tokensPerSec: r.history[i].tokensPerSec })),
+    );
+    assertEquals(r.weights, viaSource.weights, name);
+  }
+});
+
+Deno.test("trainer: a shuffled BatchIterator resumes exactly (its position is checkpointed)", async () => {
+  const a = tmp(), b = tmp();
+  const data = () =>
+    new BatchIterator(new PackedDataset(TOKENS, 8), { batchSize: 4, shuffle: true, dropLast: true, seed: 3 });
+  const straight = await run({ steps: 9, data: data() });
+  await run({ steps: 4, data: data(), outDir: b });
+  const resumed = await run({ steps: 9, data: data(), outDir: b, resume: true }, { modelSeed: 7 });
+  assertEquals(resumed.history.map((r) => r.loss), straight.history.map((r) => r.loss));
+  assertEquals(resumed.weights, straight.weights);
+  // an array resumes exactly too (its position is a count of batches)
+  const array = [...data().epoch()];
+  const s2 = await run({ steps: 9, data: array });
+  await run({ steps: 5, data: array, outDir: a });
+  const r2 = await run({ steps: 9, data: array, outDir: a, resume: true }, { modelSeed: 7 });
+  assertEquals(r2.weights, s2.weights);
+  await Deno.remove(a, { recursive: true });
+  await Deno.remove(b, { recursive: true });
+});
+
+Deno.test("trainer: out-of-vocabulary ids and empty sources are named clearly", async () => {
+  const bad = TOKENS.slice();
+  bad[37] = 20; // sequence 4, position 5 (inputs) of a vocabulary of 16
+  const n0 = tf.memory().numTensors;
+  const r = await run({ steps: 3, data: new ArrayBatchSource(bad, { batch: 4, seqLen: 8, shuffle: false }) });
+  assertStringIncludes(r.error!.message, `train: micro-batch 0 of step 2: input id "20" at row 0, column 5`);
+  assertStringIncludes(r.error!.message, "vocabulary [0, 16) (vocabSize 16)");
+  assertEquals(tf.memory().numTensors, n0, "nothing leaked by the failed step");
+  assertThrows(
+    () => new ArrayBatchSource(new Int32Array(0), { batch: 4, seqLen: 8, name: "data/train.txt" }),
+    Error,
+    `ArrayBatchSource: "data/train.txt" holds 0 tokens (is it empty?); expected at least 9`,
+  );
+  const empty = await run({ steps: 2, data: [] });
+  assertStringIncludes(
+    empty.error!.message,
+    "gave no batch in epoch 1; expected at least one batch per epoch",
+  );
+  const once = (function* () {
+    yield* [...new BatchIterator(new PackedDataset(TOKENS, 8), { batchSize: 4 }).epoch()];
+  })();
+  let trained = 0;
+  const gen = await run({ steps: 8, data: once, onStep: () => void trained++ });
+  assertStringIncludes(gen.error!.message, "a generator that can be iterated only once");
+  assertEquals(trained, 6, "the first epoch trained");
+  const notData = await run({ steps: 2, data: 5 as never });
+  assertStringIncludes(notData.error!.message, "train: `data` is not a source of batches");
 });

@@ -8,6 +8,7 @@ import { Rng } from "../rng.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
 import { DataError } from "./errors.ts";
 import { writeFileAtomic } from "../results/atomic.ts";
+import type { Batch as TokenBatch } from "../train/batch_source.ts";
 
 /** Token-id array types used by the pipeline. */
 export type IdArray = Int32Array | Uint16Array;
@@ -135,16 +136,16 @@ export class PackedDataset {
   }
 }
 
-/** A batch: row-major [batchSize, seqLen] int32 inputs and targets. */
-export interface Batch {
-  /** Inputs, row-major [batchSize, seqLen]. */
-  x: Int32Array;
-  /** Targets (inputs shifted by one token), row-major [batchSize, seqLen]. */
-  y: Int32Array;
+/**
+ * A batch of {@linkcode BatchIterator}: the library's one batch type (`Batch` of `src/train/batch_source.ts`:
+ * row-major [batch, seqLen] int32 inputs and targets), so the trainer and every evaluator accept it, plus
+ * where it comes from.
+ */
+export interface Batch extends TokenBatch {
   /** Rows in this batch (the last batch may be smaller when dropLast is false). */
+  batch: number;
+  /** The same number as `batch` (the field's former name, kept for existing code). */
   batchSize: number;
-  /** Tokens per row (T). */
-  seqLen: number;
   /** Dataset item indices of the rows. */
   indices: Int32Array;
   /** Position of this batch: epoch and batch index within the epoch. */
@@ -284,6 +285,7 @@ export class BatchIterator {
     const batch: Batch = {
       x,
       y,
+      batch: indices.length,
       batchSize: indices.length,
       seqLen: this.dataset.seqLen,
       indices,

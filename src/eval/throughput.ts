@@ -1,12 +1,13 @@
 /**
  * Training throughput and peak memory with the benchmark protocol of the reference's `benchmark.py`
- * (docs/gpu.md): a fresh AdamW optimiser, one fixed random batch x, y ~ U{0..V−1}, `warmup` untimed steps, then
- * `steps` timed steps (forward + backward + update, no clipping); tokens/s = B·T·steps / elapsed.
+ * (docs/gpu.md): a fresh AdamW optimiser, one fixed batch (random x, y ~ U{0..V−1}, or the first batch of `data`), `warmup` untimed steps, then `steps` timed steps
+ * (forward + backward + update, no clipping); tokens/s = B·T·steps / elapsed.
  *
- * Optimiser: the trainer's own {@linkcode AdamW} (flat state, PyTorch semantics; β = 0.9/0.999, ε = 1e-8,
- * decoupled weight decay wd = 0.01 = torch.optim.AdamW's default, skipped for the model's `noDecay` weights), so
- * a timed step costs what a training step of the trainer costs, less the clipping and the host
- * read of the loss. The weights are copied to host memory first and restored at the end
+ * The timed step is the trainer's own ({@linkcode TrainStep} of `src/train/step.ts`, issued deferred: its loss
+ * and gradient norm are read once after the timed loop instead of once per step; `gradClip: null` as the
+ * protocol asks) with the trainer's {@linkcode AdamW} (flat state, PyTorch semantics; β = 0.9/0.999, ε = 1e-8,
+ * decoupled weight decay wd = 0.01 = torch.optim.AdamW's default, skipped for the model's `noDecay` weights).
+ * The weights are copied to host memory first and restored at the end
  * (the reference restores the saved weights before measuring perplexity); pass `restoreWeights: false` to skip.
  *
  * Memory: tfjs has no `max_memory_allocated`, so the peak is measured as follows, and `peakMeasure` says which:
@@ -29,15 +30,22 @@
 import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import { Rng } from "../rng.ts";
-import { AdamW } from "../train/optim.ts";
+import { TrainStep } from "../train/step.ts";
+import { type Batches, checkTokenIds, epochBatches } from "../train/batch_input.ts";
+import type { Batch } from "../train/batch_source.ts";
 import { releaseGpuPool, trackGpuLivePeak } from "../backend.ts";
 
 /** Options of {@linkcode measureThroughput}. */
 export interface ThroughputOptions {
-  /** Batch size B (the reference's benchmark: 8). */
-  batch: number;
-  /** Sequence length T (the reference's benchmark: 256). */
-  seqLen: number;
+  /** Batch size B (the reference's benchmark: 8); taken from `data` when that is given. */
+  batch?: number;
+  /** Sequence length T (the reference's benchmark: 256); taken from `data` when that is given. */
+  seqLen?: number;
+  /**
+   * Time on the first batch of this source (any of {@linkcode Batches}: `ArrayBatchSource`, `BatchIterator`,
+   * an array of batches …) instead of a random one.
+   */
+  data?: Batches;
   /** Untimed warm-up steps (default 10). */
   warmup?: number;
   /** Timed steps (default 50). */
@@ -114,14 +122,88 @@ class MemoryTracker {
   }
 }
 
-function now(): number {
-  return performance.now();
-}
-
 function checkPositiveInt(name: string, v: number, allowZero = false): void {
   if (!Number.isInteger(v) || v < 0 || (!allowZero && v === 0)) {
     throw new Error(`${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got "${v}".`);
   }
+}
+
+/** The fixed batch of the benchmark: the first batch of `data`, or a random one of B × T ids. */
+async function fixedBatch(model: LanguageModel, opts: ThroughputOptions): Promise<Batch> {
+  const V = model.config.vocabSize;
+  if (opts.data !== undefined) {
+    for await (const b of epochBatches(opts.data, "the throughput data")) {
+      if ((opts.batch ?? b.batch) !== b.batch || (opts.seqLen ?? b.seqLen) !== b.seqLen) {
+        throw new Error(
+          `The first batch of the throughput data is ${b.batch}×${b.seqLen}, but batch "${opts.batch}" and ` +
+            `seqLen "${opts.seqLen}" were asked for; leave them out to use the data's.`,
+        );
+      }
+      checkTokenIds(b, V, "The first batch of the throughput data");
+      return b;
+    }
+    throw new Error("No batch to time: the throughput data was empty.");
+  }
+  const { batch, seqLen } = opts;
+  checkPositiveInt("batch", batch as number);
+  checkPositiveInt("seqLen", seqLen as number);
+  const rng = new Rng(opts.seed ?? 1337);
+  const n = batch! * seqLen!;
+  const x = new Int32Array(n), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) x[i] = rng.int(V);
+  for (let i = 0; i < n; i++) y[i] = rng.int(V);
+  return { x, y, batch: batch!, seqLen: seqLen! };
+}
+
+/** The result's memory numbers and which one is the peak. */
+function summariseMemory(
+  mem: MemoryTracker,
+  profiledPeak: number | undefined,
+  livePeak: number | undefined,
+): Pick<ThroughputResult, "memory" | "peakBytes" | "peakMeasure"> {
+  const memory: ThroughputMemory = { sampledPeak: mem.sampled };
+  if (profiledPeak !== undefined) memory.profiledPeak = Math.max(profiledPeak, mem.sampled);
+  if (mem.gpuUsed !== undefined) memory.gpuUsedPeak = mem.gpuUsed;
+  if (mem.gpuAllocated !== undefined) memory.gpuAllocatedPeak = mem.gpuAllocated;
+  if (livePeak !== undefined) memory.gpuLivePeak = livePeak;
+  if (memory.profiledPeak !== undefined) {
+    return { memory, peakBytes: memory.profiledPeak, peakMeasure: "profile" };
+  }
+  if (memory.gpuLivePeak !== undefined) {
+    return { memory, peakBytes: memory.gpuLivePeak, peakMeasure: "gpu-live" };
+  }
+  if (memory.gpuAllocatedPeak !== undefined) {
+    return { memory, peakBytes: memory.gpuAllocatedPeak, peakMeasure: "gpu-allocated" };
+  }
+  return { memory, peakBytes: mem.sampled, peakMeasure: "sampled" };
+}
+
+/** A loop to time: issue one step (no host read), and wait for every issued step, returning the last loss. */
+interface Timed {
+  issue(): void;
+  sync(): Promise<number>;
+}
+
+/**
+ * `warmup` untimed steps (the last one under `tf.profile` when `profile`), then `steps` timed ones.
+ * @returns the seconds of the timed steps, the last loss and the profiled peak
+ */
+async function timeLoop(
+  t: Timed,
+  warmup: number,
+  steps: number,
+  profile: boolean,
+): Promise<{ sec: number; loss: number; profiledPeak?: number }> {
+  let profiledPeak: number | undefined;
+  for (let i = 0; i < warmup; i++) {
+    if (profile && i === warmup - 1) profiledPeak = (await tf.profile(() => t.issue())).peakBytes;
+    else t.issue();
+  }
+  await t.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) t.issue();
+  const loss = await t.sync(); // the loss of the last step depends on every step
+  return { sec: (performance.now() - t0) / 1000, loss, profiledPeak };
 }
 
 /**
@@ -134,146 +216,89 @@ function checkPositiveInt(name: string, v: number, allowZero = false): void {
  * // const r = await measureThroughput(model, { batch: 8, seqLen: 256, warmup: 10, steps: 50, forward: true });
  * // console.log(r.tokensPerSec, r.forwardTokensPerSec, r.peakBytes / 2 ** 20, r.peakMeasure);
  * ```
- * @throws Error when a size is not a positive integer or the model exceeds its `maxLen`.
+ * @throws Error when a size is not a positive integer, the model exceeds its `maxLen`, or `data` gives no
+ *   batch or one with ids outside the vocabulary.
  */
 export async function measureThroughput(
   model: LanguageModel,
   opts: ThroughputOptions,
 ): Promise<ThroughputResult> {
-  const { batch, seqLen } = opts;
   const warmup = opts.warmup ?? 10;
   const steps = opts.steps ?? 50;
   const lr = opts.lr ?? 1e-4;
-  const wd = opts.weightDecay ?? 0.01;
-  checkPositiveInt("batch", batch);
-  checkPositiveInt("seqLen", seqLen);
   checkPositiveInt("warmup", warmup, true);
   checkPositiveInt("steps", steps);
   if (!(lr > 0)) throw new Error(`lr must be positive, got "${lr}".`);
+  const b = await fixedBatch(model, opts);
+  const { batch, seqLen } = b;
   const maxLen = model.config.maxLen;
   if (maxLen != null && seqLen > maxLen) {
     throw new Error(`seqLen "${seqLen}" exceeds the model's maxLen ${maxLen}.`);
   }
   const backend = tf.getBackend();
-  const gpuBackend = backend === "webgpu" || backend === "webgl";
-  const V = model.config.vocabSize;
-  const rng = new Rng(opts.seed ?? 1337);
+  const canProfile = (opts.profileMemory ?? true) && backend !== "webgpu" && backend !== "webgl";
   const n = batch * seqLen;
-  const xs = new Int32Array(n);
-  const ys = new Int32Array(n);
-  for (let i = 0; i < n; i++) xs[i] = rng.int(V);
-  for (let i = 0; i < n; i++) ys[i] = rng.int(V);
-
   const mem = new MemoryTracker();
   releaseGpuPool();
-  const variables = [...model.weights.entries()].filter(([, v]) => v.trainable);
-  const varList = variables.map(([, v]) => v);
-  const keyOf = new Map(variables.map(([name, v]) => [v.name, name]));
 
   // Host copies of every weight, so the benchmark leaves the model as it found it.
   const saved: [tf.Variable, Float32Array | Int32Array | Uint8Array][] = [];
   if (opts.restoreWeights ?? true) {
     for (const v of model.weights.values()) saved.push([v, (await v.data()) as Float32Array | Int32Array]);
   }
-
-  const x = tf.tensor2d(xs, [batch, seqLen], "int32");
-  const y = tf.tensor2d(ys, [batch, seqLen], "int32");
+  const ids = tf.tensor2d(b.x, [batch, seqLen], "int32");
+  const targets = tf.tensor2d(b.y, [batch, seqLen], "int32");
   mem.sample();
-  const optimizer = new AdamW(model.weights, {
-    lr,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: wd,
-    noDecay: model.noDecay ?? [],
+  const trainStep = new TrainStep(model, {
+    optimizer: { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: opts.weightDecay ?? 0.01 },
+    gradClip: null,
+    onPhase: () => mem.sample(),
   });
+  let stepNo = 0;
+  const training: Timed = {
+    issue: () => trainStep.issue({ micro: [{ ids, targets }], lr, step: ++stepNo }),
+    sync: async () => (await trainStep.flush()).at(-1)?.loss ?? NaN,
+  };
   let last: tf.Scalar | null = null;
-  const keep = (l: tf.Scalar) => {
-    last?.dispose();
-    last = l;
-  };
-
-  const trainStep = (): tf.Scalar => {
-    const { value, grads } = tf.variableGrads(() => {
-      const l = model.loss(x, y);
+  const forward: Timed = {
+    issue: () => {
+      last?.dispose();
+      last = tf.tidy(() => model.loss(ids, targets));
       mem.sample();
-      return l;
-    }, varList);
-    mem.sample();
-    const byName = new Map<string, tf.Tensor>();
-    for (const [vn, t] of Object.entries(grads)) if (t) byName.set(keyOf.get(vn) ?? vn, t);
-    optimizer.applyGradients(byName, lr);
-    tf.dispose(Object.values(grads));
-    mem.sample();
-    return value;
+    },
+    sync: async () => last ? (await (last as tf.Scalar).data())[0] : NaN,
   };
 
-  const forwardStep = (): tf.Scalar => {
-    const l = tf.tidy(() => model.loss(x, y));
-    mem.sample();
-    return l;
-  };
-
-  let tokensPerSec: number | undefined;
-  let forwardTokensPerSec: number | undefined;
-  let elapsedSec: number | undefined;
-  let profiledPeak: number | undefined;
-  const canProfile = (opts.profileMemory ?? true) && !gpuBackend;
-
-  const runLoop = async (step: () => tf.Scalar, profileLast: boolean): Promise<number> => {
-    for (let i = 0; i < warmup; i++) {
-      if (profileLast && i === warmup - 1) {
-        const info = await tf.profile(() => keep(step()));
-        profiledPeak = Math.max(profiledPeak ?? 0, info.peakBytes);
-      } else {
-        keep(step());
-      }
-    }
-    if (last) await (last as tf.Scalar).data();
-    const t0 = now();
-    for (let i = 0; i < steps; i++) keep(step());
-    await (last as unknown as tf.Scalar).data(); // synchronise: the loss of the last step depends on every step
-    return (now() - t0) / 1000;
-  };
-
+  let tokensPerSec: number | undefined,
+    forwardTokensPerSec: number | undefined,
+    elapsedSec: number | undefined;
+  let profiledPeak: number | undefined, finalLoss = NaN;
   // Installed here, inside the try whose finally removes it (set-up above may throw).
   let live: ReturnType<typeof trackGpuLivePeak> = null;
   try {
     live = trackGpuLivePeak();
     if (!opts.forwardOnly) {
       model.setTraining?.(true);
-      elapsedSec = await runLoop(trainStep, canProfile && warmup > 0);
+      const r = await timeLoop(training, warmup, steps, canProfile && warmup > 0);
+      [elapsedSec, finalLoss, profiledPeak] = [r.sec, r.loss, r.profiledPeak];
       if (canProfile && warmup === 0) {
-        const info = await tf.profile(() => keep(trainStep()));
-        profiledPeak = info.peakBytes;
+        profiledPeak = (await tf.profile(() => training.issue())).peakBytes;
+        await training.sync();
       }
       tokensPerSec = (n * steps) / elapsedSec;
     }
     if (opts.forward || opts.forwardOnly) {
       model.setTraining?.(false);
-      const fwd = await runLoop(forwardStep, !!opts.forwardOnly && canProfile && warmup > 0);
-      forwardTokensPerSec = (n * steps) / fwd;
+      const r = await timeLoop(forward, warmup, steps, !!opts.forwardOnly && canProfile && warmup > 0);
+      if (r.profiledPeak !== undefined) profiledPeak = Math.max(profiledPeak ?? 0, r.profiledPeak);
+      forwardTokensPerSec = (n * steps) / r.sec;
+      finalLoss = r.loss;
     }
-    const finalLoss = (await (last as unknown as tf.Scalar).data())[0];
     mem.sample();
-    const memory: ThroughputMemory = { sampledPeak: mem.sampled };
-    if (profiledPeak !== undefined) memory.profiledPeak = Math.max(profiledPeak, mem.sampled);
-    if (mem.gpuUsed !== undefined) memory.gpuUsedPeak = mem.gpuUsed;
-    if (mem.gpuAllocated !== undefined) memory.gpuAllocatedPeak = mem.gpuAllocated;
-    if (live) memory.gpuLivePeak = live.peak();
-    let peakBytes: number;
-    let peakMeasure: ThroughputResult["peakMeasure"];
-    if (memory.profiledPeak !== undefined) [peakBytes, peakMeasure] = [memory.profiledPeak, "profile"];
-    else if (memory.gpuLivePeak !== undefined) [peakBytes, peakMeasure] = [memory.gpuLivePeak, "gpu-live"];
-    else if (memory.gpuAllocatedPeak !== undefined) {
-      [peakBytes, peakMeasure] = [memory.gpuAllocatedPeak, "gpu-allocated"];
-    } else [peakBytes, peakMeasure] = [mem.sampled, "sampled"];
     return {
       tokensPerSec,
       forwardTokensPerSec,
-      peakBytes,
-      peakMeasure,
-      memory,
+      ...summariseMemory(mem, profiledPeak, live?.peak()),
       elapsedSec,
       finalLoss,
       steps,
@@ -285,9 +310,8 @@ export async function measureThroughput(
   } finally {
     live?.stop();
     (last as tf.Scalar | null)?.dispose();
-    optimizer.dispose();
-    x.dispose();
-    y.dispose();
+    trainStep.dispose();
+    tf.dispose([ids, targets]);
     for (const [v, data] of saved) {
       tf.tidy(() => v.assign(tf.tensor(data, v.shape, v.dtype)));
     }

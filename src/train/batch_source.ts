@@ -9,13 +9,13 @@ import { Rng, type RngState } from "../rng.ts";
 
 /** One batch: row-major [batch, seqLen] inputs and next-token targets (−100 = ignored). */
 export interface Batch {
-  /** Inputs, row-major [batch, seqLen]. */
+  /** Input ids, `batch × seqLen`, row-major. */
   x: Int32Array;
-  /** Next-token targets, row-major [batch, seqLen]. */
+  /** Next-token target ids, `batch × seqLen` (−100 = ignored). */
   y: Int32Array;
-  /** Rows in this batch. */
+  /** Rows B (the last batch of an epoch may be smaller). */
   batch: number;
-  /** Tokens per row. */
+  /** Columns T. */
   seqLen: number;
 }
 
@@ -29,12 +29,14 @@ export interface BatchSource {
   next(): Batch | null;
   /** A JSON-serialisable copy of the position. */
   getState(): unknown;
-  /** Continue exactly from a state returned by `getState`. */
+  /** Continue exactly from a state of `getState()`. */
   setState(s: unknown): void;
   /** Epochs completed (0 during the first epoch). */
   readonly epoch: number;
   /** Batches per epoch, when known (used for progress totals and `epochs`-bounded schedules). */
   readonly length?: number;
+  /** What the batches come from (e.g. a file), named in error messages. */
+  readonly name?: string;
 }
 
 /** Options of {@linkcode ArrayBatchSource}. */
@@ -49,6 +51,8 @@ export interface ArrayBatchSourceOptions {
   rng?: Rng | number;
   /** Drop the last partial batch (default false: it is returned smaller). */
   dropLast?: boolean;
+  /** What the tokens come from (e.g. the training file), named in error messages. */
+  name?: string;
 }
 
 /** Serialised {@linkcode ArrayBatchSource} position. */
@@ -90,6 +94,7 @@ export class ArrayBatchSource implements BatchSource {
   readonly rng: Rng;
   /** Number of sequences, ⌊(n − 1)/T⌋. */
   readonly numSequences: number;
+  readonly name?: string;
   #epoch = 0;
   #cursor = 0;
   #order: Int32Array;
@@ -105,6 +110,8 @@ export class ArrayBatchSource implements BatchSource {
     if (!Number.isInteger(seqLen) || seqLen < 1) {
       throw new Error(`seqLen must be a positive integer, got "${seqLen}".`);
     }
+    this.name = opts.name;
+    const what = opts.name ? `"${opts.name}"` : "the token array";
     this.tokens = tokens;
     this.batch = batch;
     this.seqLen = seqLen;
@@ -114,11 +121,17 @@ export class ArrayBatchSource implements BatchSource {
     this.#dataset = new PackedDataset(tokens, seqLen); // docs/data.md packing, one implementation (data/batches.ts)
     this.numSequences = this.#dataset.length;
     if (this.numSequences === 0) {
-      throw new Error(`ArrayBatchSource: ${tokens.length} tokens make no sequence of length ${seqLen} + 1.`);
+      throw new Error(
+        `ArrayBatchSource: ${what} holds ${tokens.length} tokens${
+          tokens.length === 0 ? " (is it empty?)" : ""
+        }; ` +
+          `expected at least ${seqLen + 1} (one sequence of seqLen ${seqLen} plus its next-token target).`,
+      );
     }
     if (this.dropLast && this.numSequences < batch) {
       throw new Error(
-        `ArrayBatchSource: ${this.numSequences} sequences make no full batch of ${batch} (dropLast).`,
+        `ArrayBatchSource: ${what} makes ${this.numSequences} sequences of length ${seqLen}, no full batch ` +
+          `of ${batch} (dropLast); expected at least ${batch * seqLen + 1} tokens, got ${tokens.length}.`,
       );
     }
     this.#rngAtEpoch = this.rng.getState();

@@ -16,11 +16,26 @@ import { SCHEDULE_NAMES } from "./schedule.ts";
  * ```
  */
 export class NonFiniteError extends Error {
-  /** The error for a non-finite `what` of `value` at `step`. */
-  constructor(readonly step: number, readonly what: "loss" | "gradient norm", readonly value: number) {
+  /**
+   * The error for `step`, naming the statistic and its value.
+   * @param step the 1-based step whose statistics were not finite
+   * @param what which statistic
+   * @param value its value
+   * @param applied true when the update was applied before the value was read (a deferred read, see
+   *   `TrainStep.issue` in `step.ts`); the message then says so
+   */
+  constructor(
+    readonly step: number,
+    readonly what: "loss" | "gradient norm",
+    readonly value: number,
+    readonly applied = false,
+  ) {
     super(
-      `Training stopped at step ${step}: the ${what} is ${value} (not finite). The update for step ${step} was ` +
-        `not applied; the last checkpoint holds the weights from before it.`,
+      `Training stopped at step ${step}: the ${what} is ${value} (not finite). ` +
+        (applied
+          ? `The update for step ${step} was applied before its statistics were read (a deferred read); ` +
+            `the weights are not trustworthy from that step on.`
+          : `The update for step ${step} was not applied; the last checkpoint holds the weights from before it.`),
     );
     this.name = "NonFiniteError";
   }
@@ -36,9 +51,9 @@ export class NonFiniteError extends Error {
  * // assertFinite(3, NaN, 0.7); // throws "Training stopped at step 3: the loss is NaN …"
  * ```
  */
-export function assertFinite(step: number, loss: number, gradNorm: number): void {
-  if (!Number.isFinite(loss)) throw new NonFiniteError(step, "loss", loss);
-  if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, "gradient norm", gradNorm);
+export function assertFinite(step: number, loss: number, gradNorm: number, applied = false): void {
+  if (!Number.isFinite(loss)) throw new NonFiniteError(step, "loss", loss, applied);
+  if (!Number.isFinite(gradNorm)) throw new NonFiniteError(step, "gradient norm", gradNorm, applied);
 }
 
 /**
@@ -50,7 +65,13 @@ export function assertFinite(step: number, loss: number, gradNorm: number): void
  * ```
  */
 export class TensorLeakError extends Error {
-  /** The error for `count` live tensors after `step`, against `baseline` after `baselineStep`. */
+  /**
+   * The error for `step`, with the counts compared.
+   * @param step the step that leaked
+   * @param count live tensors after it
+   * @param baseline live tensors after `baselineStep`
+   * @param baselineStep the step whose count is the baseline
+   */
   constructor(
     readonly step: number,
     readonly count: number,
@@ -81,12 +102,18 @@ export class TensorLeakError extends Error {
 export class TensorLeakGuard {
   #baseline: number | null = null;
   #baselineStep = 0;
-  /** A guard allowing `tolerance` tensors above the baseline. @param tolerance tensors allowed above the baseline (default 0) */
+  /**
+   * A guard with no baseline yet.
+   * @param tolerance tensors allowed above the baseline (default 0)
+   */
   constructor(readonly tolerance = 0) {}
 
-  /** Record or compare the live tensor count after `step`. */
-  check(step: number): void {
-    const n = tf.memory().numTensors;
+  /**
+   * Record or compare the live tensor count after `step`.
+   * @param exclude live tensors not to count (e.g. statistics deliberately kept on the device)
+   */
+  check(step: number, exclude = 0): void {
+    const n = tf.memory().numTensors - exclude;
     if (this.#baseline === null) {
       this.#baseline = n;
       this.#baselineStep = step;
@@ -101,35 +128,35 @@ export class TensorLeakGuard {
   }
 }
 
-/** The fields of the trainer's options that {@linkcode validateTrainConfig} checks. */
+/** The fields of the trainer's options that {@linkcode validateTrainConfig} checks (see `TrainOptions`). */
 export interface TrainConfigLike {
-  /** Stop after this many optimizer steps. */
+  /** Optimizer steps (integer ≥ 1). */
   steps?: number;
-  /** Stop after this many data epochs. */
+  /** Data epochs (integer ≥ 1). */
   epochs?: number;
-  /** Peak learning rate. */
+  /** Peak learning rate (> 0). */
   lr?: number;
-  /** Decoupled weight decay. */
+  /** Decoupled weight decay (≥ 0). */
   weightDecay?: number;
-  /** Global-norm gradient clip, or null for none. */
+  /** Global-norm clip (> 0) or null. */
   gradClip?: number | null;
-  /** Micro-batches per optimizer step. */
+  /** Micro-batches per step (integer ≥ 1). */
   accumulate?: number;
-  /** Evaluate every N steps. */
+  /** Evaluation interval (integer ≥ 0). */
   evalEvery?: number;
-  /** Checkpoint every N steps. */
+  /** Checkpoint interval (integer ≥ 0). */
   saveEvery?: number;
-  /** Keep the newest N checkpoints. */
+  /** Checkpoints kept (integer ≥ 1). */
   keepLast?: number;
-  /** Seed. */
+  /** Seed (finite). */
   seed?: number;
-  /** Schedule name, spec or function. */
+  /** A schedule name, spec or function. */
   schedule?: unknown;
-  /** Progress mode or reporter. */
+  /** A progress mode or reporter. */
   progress?: unknown;
-  /** Resume flag or checkpoint path. */
+  /** true, false or a checkpoint path. */
   resume?: unknown;
-  /** Run folder for checkpoints. */
+  /** Run folder. */
   outDir?: string;
 }
 

@@ -3,6 +3,11 @@
  * gradient accumulation, periodic evaluation and checkpoints, exact resume, and guards against NaN/Inf and tensor
  * leaks.
  *
+ * The parts: {@linkcode train} validates the options, then a `TrainingRun` resumes (restores model, optimizer,
+ * data and generators from a checkpoint), loops over steps (each one {@linkcode TrainStep.run} of `step.ts`:
+ * forward, backward, accumulation, clip, AdamW, one host read), evaluates (`batchLosses` of
+ * `../eval/perplexity.ts`) and checkpoints atomically (`checkpoint.ts`).
+ *
  * Reproducibility: every random choice is drawn from generators whose states are checkpointed — the data
  * source's own state (`BatchSource.getState()`), the trainer's `rng` (default `new Rng(seed)`; pass the same
  * Rng to the data source and the model so one seed drives data order and dropout) and any extra generators in
@@ -14,9 +19,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import { Rng } from "../rng.ts";
 import { currentBackend, describeEnvironment } from "../backend.ts";
-import { AdamW, type NamePattern, type PreparedGradients } from "./optim.ts";
+import type { NamePattern } from "./optim.ts";
 import { makeSchedule, type Schedule, type ScheduleName, type ScheduleSpec } from "./schedule.ts";
-import type { Batch, BatchSource } from "./batch_source.ts";
+import type { Batch } from "./batch_source.ts";
+import { type Batches, type PullSource, toBatchSource } from "./batch_input.ts";
+import { type MicroBatch, microBatch, TrainStep } from "./step.ts";
+import { batchLosses } from "../eval/perplexity.ts";
 import {
   diffConfigs,
   latestCheckpoint,
@@ -26,16 +34,17 @@ import {
   saveCheckpoint,
   type TrainState,
 } from "./checkpoint.ts";
-import { assertFinite, TensorLeakGuard, validateTrainConfig } from "./guards.ts";
+import { validateTrainConfig } from "./guards.ts";
 import { createProgress, type ProgressMode, type ProgressReporter } from "./progress.ts";
 
 export type { Batch, BatchSource } from "./batch_source.ts";
+export type { Batches } from "./batch_input.ts";
 
 /** Anything with a serialisable state (an {@linkcode Rng}, or a model's dropout generator). */
 export interface Stateful {
-  /** The current state, JSON-serialisable. */
+  /** A serialisable copy of the state. */
   getState(): unknown;
-  /** Restore a state returned by `getState`. */
+  /** Restore a state of `getState()`. */
   setState(s: unknown): void;
 }
 
@@ -49,7 +58,7 @@ export interface StepRecord {
   lr: number;
   /** Global gradient L2 norm before clipping. */
   gradNorm: number;
-  /** Training tokens per second of this step. */
+  /** Tokens of the step over its wall time (data, forward, backward, update, read). */
   tokensPerSec: number;
   /** Data epoch the step's (last) batch came from. */
   epoch: number;
@@ -59,12 +68,15 @@ export interface StepRecord {
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
-  /** The model to train. */
+  /** The model to train (weights updated in place). */
   model: LanguageModel;
-  /** The training batches. */
-  data: BatchSource;
-  /** A fresh validation source per evaluation (iterated until its first epoch end). */
-  valData?: () => BatchSource;
+  /**
+   * The training batches: a `BatchSource` (e.g. `ArrayBatchSource`), a `BatchIterator`, or an (async) iterable
+   * of batches (one pass = one epoch; its position is checkpointed as a count of batches).
+   */
+  data: Batches;
+  /** A fresh validation source per evaluation (any of {@linkcode Batches}; iterated until its first epoch end). */
+  valData?: () => Batches;
   /** Stop after this many optimizer steps (counting steps before a resume). */
   steps?: number;
   /** Stop after this many data epochs. */
@@ -107,9 +119,9 @@ export interface TrainOptions {
   rngs?: Record<string, Stateful>;
   /** true: continue from `outDir/latest` if present; a path: from that checkpoint; false (default): fresh. */
   resume?: boolean | string;
-  /** Called after every optimizer step. */
+  /** Called after every step with its record (awaited). */
   onStep?: (rec: StepRecord) => void | Promise<void>;
-  /** Called after every evaluation. */
+  /** Called after every evaluation (awaited). */
   onEval?: (rec: { step: number; valLoss: number }) => void | Promise<void>;
   /** Progress display (default "auto"). */
   progress?: ProgressMode | ProgressReporter;
@@ -121,6 +133,7 @@ export interface TrainOptions {
   saveOnError?: boolean;
 }
 
+/** The resumable position of a run after a completed step. */
 interface Snapshot {
   step: number;
   epoch: number;
@@ -132,318 +145,354 @@ interface Snapshot {
  * Train a language model; returns the per-step history (including steps before a resume).
  *
  * @throws NonFiniteError when the loss or gradient norm is NaN/Inf (the update is not applied and the last
- *   good state is checkpointed); TensorLeakError when tensors leak; Error on invalid options.
+ *   good state is checkpointed); TensorLeakError when tensors leak; Error on invalid options, on a data source
+ *   that gives no batch, and on a token id outside the model's vocabulary (naming the id and the vocabulary size).
  * @example
  * ```ts
  * import { train } from "./trainer.ts";
  * import { ArrayBatchSource } from "./batch_source.ts";
  * import { Rng } from "../rng.ts";
  * // const rng = new Rng(1337);
- * // const data = new ArrayBatchSource(tokens, { batch: 16, seqLen: 256, rng });
+ * // const data = new ArrayBatchSource(tokens, { batch: 16, seqLen: 256, rng, name: "train.bin" });
  * // const history = await train({ model, data, epochs: 10, lr: 3e-4, weightDecay: 0.1, gradClip: 1,
  * //   evalEvery: 500, saveEvery: 1000, outDir: "runs/baseline", rng, resume: true });
  * ```
  */
 export async function train(opts: TrainOptions): Promise<StepRecord[]> {
   validateTrainConfig(opts);
-  const { model, data } = opts;
-  if (!model || !(model.weights instanceof Map)) throw new Error("train: `model` must be a LanguageModel.");
-  if (!data || typeof data.next !== "function") throw new Error("train: `data` must be a BatchSource.");
-  const lr = opts.lr ?? 3e-4;
-  const accumulate = opts.accumulate ?? 1;
-  const gradClip = opts.gradClip === undefined ? 1.0 : opts.gradClip;
-  const seed = opts.seed ?? 1337;
-  const rng = opts.rng ?? new Rng(seed);
-  const gens: Record<string, Stateful> = { main: rng as unknown as Stateful, ...(opts.rngs ?? {}) };
-  const total = opts.steps ?? (data.length ? Math.ceil((opts.epochs! * data.length) / accumulate) : null);
-  const schedule = makeSchedule(opts.schedule, lr, total);
-  const scheduleSpec = typeof opts.schedule === "function" ? "custom" : opts.schedule ?? "constant";
-  const outDir = opts.outDir;
-  const saveEvery = opts.saveEvery ?? 0;
-  const evalEvery = opts.evalEvery ?? 0;
-  const progress = createProgress(opts.progress ?? "auto", { logEvery: opts.logEvery });
+  if (!opts.model || !(opts.model.weights instanceof Map)) {
+    throw new Error("train: `model` must be a LanguageModel.");
+  }
+  const run = new TrainingRun(opts);
+  try {
+    await run.resume();
+  } catch (e) {
+    run.dispose();
+    throw e;
+  }
+  try {
+    await run.loop();
+    await run.finish();
+    return run.history;
+  } catch (e) {
+    await run.saveAfterError(e);
+    throw e;
+  } finally {
+    run.dispose();
+    run.progress.end();
+    opts.model.setTraining?.(false);
+  }
+}
 
-  const optimizer = new AdamW(model.weights, {
-    lr,
-    weightDecay: opts.weightDecay ?? 0.1,
-    beta1: opts.beta1,
-    beta2: opts.beta2,
-    eps: opts.eps,
-    noDecay: model.noDecay,
-    noDecayPatterns: opts.noDecay,
-    frozen: opts.frozen,
-  });
+/** One call of {@linkcode train}: its resolved options and its state between steps. */
+class TrainingRun {
+  readonly model: LanguageModel;
+  readonly data: PullSource;
+  readonly lr: number;
+  readonly accumulate: number;
+  readonly gradClip: number | null;
+  readonly seed: number;
+  readonly gens: Record<string, Stateful>;
+  readonly total: number | null;
+  readonly schedule: Schedule;
+  readonly progress: ProgressReporter;
+  readonly step: TrainStep;
+  stepNo = 0;
+  bestValLoss: number | null = null;
+  history: StepRecord[] = [];
+  lastSaved = -1;
+  lastEvalStep = -1;
+  sessionSteps = 0;
+  clean: Snapshot;
+  /** When this session's loop started (for the progress display's elapsed time). */
+  t0 = 0;
 
-  let step = 0;
-  let bestValLoss: number | null = null;
-  let history: StepRecord[] = [];
-  let lastSaved = -1;
-  let applying = false;
-  let grads: Map<string, tf.Tensor> | null = null;
-  let prepared: PreparedGradients | null = null;
-  const losses: tf.Tensor[] = []; // this step's micro-batch losses (then its gradient norm), not yet read
+  constructor(readonly opts: TrainOptions) {
+    this.model = opts.model;
+    this.data = toBatchSource(opts.data, "train: `data`");
+    this.lr = opts.lr ?? 3e-4;
+    this.accumulate = opts.accumulate ?? 1;
+    this.gradClip = opts.gradClip === undefined ? 1.0 : opts.gradClip;
+    this.seed = opts.seed ?? 1337;
+    const rng = opts.rng ?? new Rng(this.seed);
+    this.gens = { main: rng as unknown as Stateful, ...(opts.rngs ?? {}) };
+    const perEpoch = this.data.length;
+    this.total = opts.steps ?? (perEpoch ? Math.ceil((opts.epochs! * perEpoch) / this.accumulate) : null);
+    this.schedule = makeSchedule(opts.schedule, this.lr, this.total);
+    this.progress = createProgress(opts.progress ?? "auto", { logEvery: opts.logEvery });
+    this.step = new TrainStep(this.model, {
+      optimizer: {
+        lr: this.lr,
+        weightDecay: opts.weightDecay ?? 0.1,
+        beta1: opts.beta1,
+        beta2: opts.beta2,
+        eps: opts.eps,
+        noDecayPatterns: opts.noDecay,
+        frozen: opts.frozen,
+      },
+      gradClip: this.gradClip,
+      leakCheck: opts.leakCheck,
+    });
+    this.clean = this.snapshot();
+  }
 
-  const snapshot = (): Snapshot => ({
-    step,
-    epoch: data.epoch,
-    data: structuredClone(data.getState()),
-    rng: Object.fromEntries(Object.entries(gens).map(([k, g]) => [k, structuredClone(g.getState())])),
-  });
+  // ---- resume ----
 
-  const save = async (snap: Snapshot, hist: StepRecord[]): Promise<string> => {
+  /** Continue from a checkpoint when `resume` asks for one; then check that something is trainable. */
+  async resume(): Promise<void> {
+    const { opts } = this;
+    let from: string | null = null;
+    if (typeof opts.resume === "string") from = await resolveCheckpoint(opts.resume);
+    else if (opts.resume === true) from = await latestCheckpoint(opts.outDir!);
+    if (from) await this.#restore(from);
+    if (this.step.optimizer.trainableNames().length === 0) {
+      throw new Error("train: every parameter is frozen; nothing to train.");
+    }
+    this.clean = this.snapshot();
+  }
+
+  async #restore(from: string): Promise<void> {
+    const ck = await loadCheckpoint(from);
+    const diff = diffConfigs(ck.config, this.model.config);
+    if (diff.length) {
+      throw new Error(`Cannot resume from "${ck.path}": the model config differs (${diff.join("; ")}).`);
+    }
+    restoreModel(this.model, ck);
+    if (ck.optimizer) this.step.optimizer.setState(ck.optimizer);
+    this.data.setState(ck.state.data);
+    for (const [k, g] of Object.entries(this.gens)) {
+      if (ck.state.rng?.[k] === undefined) {
+        throw new Error(`Cannot resume from "${ck.path}": it has no state for generator "${k}".`);
+      }
+      g.setState(ck.state.rng[k]);
+    }
+    this.stepNo = ck.state.step;
+    this.bestValLoss = ck.state.bestValLoss ?? null;
+    this.history = (ck.history as StepRecord[] | null) ?? [];
+    this.lastSaved = this.stepNo;
+  }
+
+  // ---- the loop ----
+
+  #epochsDone(): boolean {
+    return this.opts.epochs !== undefined && this.data.epoch >= this.opts.epochs;
+  }
+
+  /** Train until `steps` or `epochs` is reached. */
+  async loop(): Promise<void> {
+    this.t0 = performance.now();
+    this.progress.start(this.total, this.stepNo);
+    this.model.setTraining?.(true);
+    while ((this.opts.steps === undefined || this.stepNo < this.opts.steps) && !this.#epochsDone()) {
+      const rec = await this.#trainStep();
+      if (!rec) break; // the epoch limit was reached exactly at a step boundary
+      await this.#afterStep(rec);
+    }
+  }
+
+  /** The micro-batches of the next step and the epoch of the last one; null when the epoch limit is reached. */
+  async #pull(): Promise<{ batches: Batch[]; epoch: number } | null> {
+    const batches: Batch[] = [];
+    let epoch = this.data.epoch;
+    for (let k = 0; k < this.accumulate; k++) {
+      let b = await this.data.next();
+      if (b === null) {
+        if (this.#epochsDone()) break;
+        const started = this.data.epoch;
+        b = await this.data.next();
+        if (b === null) {
+          const name = this.data.name ? ` "${this.data.name}"` : "";
+          throw new Error(
+            `train: the data source${name} gave no batch in epoch ${started}; expected at least one ` +
+              `batch per epoch (is it empty, or a generator that can be iterated only once?).`,
+          );
+        }
+      }
+      epoch = this.data.epoch;
+      batches.push(b);
+    }
+    return batches.length ? { batches, epoch } : null;
+  }
+
+  /** One optimizer step over the next micro-batches; its record, or null when the epoch limit is reached. */
+  async #trainStep(): Promise<StepRecord | null> {
+    const ts = performance.now();
+    const pulled = await this.#pull();
+    if (!pulled) return null;
+    const stepNo = this.stepNo + 1;
+    const micro = this.#upload(pulled.batches, stepNo);
+    const lr = this.schedule(this.stepNo);
+    let loss: number, gradNorm: number;
+    try {
+      ({ loss, gradNorm } = await this.step.run({ micro, lr, step: stepNo }));
+    } finally {
+      tf.dispose(micro.flatMap((m) => [m.ids, m.targets]));
+    }
+    this.stepNo = stepNo;
+    this.sessionSteps++;
+    const tokens = pulled.batches.reduce((s, b) => s + b.batch * b.seqLen, 0);
+    const rec: StepRecord = {
+      step: stepNo,
+      loss,
+      lr,
+      gradNorm,
+      tokensPerSec: tokens / Math.max(1e-9, (performance.now() - ts) / 1000),
+      epoch: pulled.epoch,
+    };
+    this.history.push(rec);
+    this.clean = this.snapshot();
+    return rec;
+  }
+
+  /** The batches as device tensors, their ids checked against the model's vocabulary. */
+  #upload(batches: Batch[], stepNo: number): MicroBatch[] {
+    const out: MicroBatch[] = [];
+    const vocabSize = this.model.config.vocabSize;
+    try {
+      for (const [k, b] of batches.entries()) {
+        const where = `train: micro-batch ${k} of step ${stepNo}${
+          this.data.name ? ` (from "${this.data.name}")` : ""
+        }`;
+        out.push(microBatch(b, { vocabSize, where }));
+      }
+    } catch (e) {
+      tf.dispose(out.flatMap((m) => [m.ids, m.targets]));
+      throw e;
+    }
+    return out;
+  }
+
+  /** Evaluation, checkpoint, progress and the caller's callback after a completed step. */
+  async #afterStep(rec: StepRecord): Promise<void> {
+    const { opts, stepNo: step } = this;
+    if (opts.valData && opts.evalEvery && step % opts.evalEvery === 0) {
+      rec.valLoss = await this.#evaluateAt(step);
+    }
+    if (opts.outDir && opts.saveEvery && step % opts.saveEvery === 0) {
+      await this.save(this.clean, this.history);
+    }
+    this.progress.update({
+      step,
+      total: this.total,
+      loss: rec.loss,
+      lr: rec.lr,
+      tokensPerSec: rec.tokensPerSec,
+      epoch: rec.epoch,
+      valLoss: rec.valLoss,
+      elapsedSec: (performance.now() - this.t0) / 1000,
+      sessionSteps: this.sessionSteps,
+    });
+    await opts.onStep?.(rec);
+  }
+
+  /** The final evaluation (unless the last step had one) and the final checkpoint. */
+  async finish(): Promise<void> {
+    const { opts, stepNo: step } = this;
+    if (opts.valData && step > 0 && this.lastEvalStep !== step && this.sessionSteps > 0) {
+      const v = await this.#evaluateAt(step);
+      const last = this.history[this.history.length - 1];
+      if (last && last.step === step) last.valLoss = v;
+    }
+    if (opts.outDir && this.lastSaved !== step) await this.save(this.snapshot(), this.history);
+  }
+
+  // ---- evaluate ----
+
+  /** Validation loss at `step`: tracked as best, shown, and passed to `onEval`. */
+  async #evaluateAt(step: number): Promise<number> {
+    const v = await this.evaluate();
+    this.lastEvalStep = step;
+    if (this.bestValLoss === null || v < this.bestValLoss) this.bestValLoss = v;
+    this.progress.message(`step ${step}: val loss ${v.toFixed(4)} (ppl ${Math.exp(v).toFixed(2)})`);
+    await this.opts.onEval?.({ step, valLoss: v });
+    return v;
+  }
+
+  /** Mean `model.loss` over one epoch of a fresh validation source (one host read per evaluation). */
+  async evaluate(): Promise<number> {
+    try {
+      const { values } = await batchLosses(this.model, this.opts.valData!(), {
+        source: "loss",
+        maxBatches: this.opts.evalBatches || undefined,
+        what: "the validation data (valData)",
+      });
+      let sum = 0;
+      for (const v of values) sum += v;
+      return sum / values.length;
+    } finally {
+      this.model.setTraining?.(true);
+    }
+  }
+
+  // ---- checkpointing ----
+
+  /** The run's position now (a deep copy). */
+  snapshot(): Snapshot {
+    return {
+      step: this.stepNo,
+      epoch: this.data.epoch,
+      data: structuredClone(this.data.getState()),
+      rng: Object.fromEntries(Object.entries(this.gens).map(([k, g]) => [k, structuredClone(g.getState())])),
+    };
+  }
+
+  /** Write a checkpoint of `snap` with history `hist` (atomically, `checkpoint.ts`). */
+  async save(snap: Snapshot, hist: StepRecord[]): Promise<string> {
+    const { opts } = this;
+    const optimizer = this.step.optimizer;
     const state: TrainState = {
       step: snap.step,
       epoch: snap.epoch,
       data: snap.data,
       rng: snap.rng,
-      schedule: { spec: scheduleSpec, lr, position: snap.step },
-      bestValLoss,
-      seed,
+      schedule: {
+        spec: typeof opts.schedule === "function" ? "custom" : opts.schedule ?? "constant",
+        lr: this.lr,
+        position: snap.step,
+      },
+      bestValLoss: this.bestValLoss,
+      seed: this.seed,
       backend: currentBackend(),
       versions: describeEnvironment() as unknown as Record<string, unknown>,
       train: {
-        lr,
+        lr: this.lr,
         weightDecay: optimizer.hyper.weightDecay,
-        gradClip,
-        accumulate,
+        gradClip: this.gradClip,
+        accumulate: this.accumulate,
         steps: opts.steps ?? null,
         epochs: opts.epochs ?? null,
         frozen: optimizer.frozenNames(),
       },
     };
-    const path = await saveCheckpoint(outDir!, {
-      model,
+    const path = await saveCheckpoint(opts.outDir!, {
+      model: this.model,
       optimizer,
       state,
       history: hist,
       keepLast: opts.keepLast,
     });
-    lastSaved = snap.step;
+    this.lastSaved = snap.step;
     return path;
-  };
-
-  // ---- resume ----
-  let from: string | null = null;
-  try {
-    if (typeof opts.resume === "string") from = await resolveCheckpoint(opts.resume);
-    else if (opts.resume === true) from = await latestCheckpoint(outDir!);
-    if (from) {
-      const ck = await loadCheckpoint(from);
-      const diff = diffConfigs(ck.config, model.config);
-      if (diff.length) {
-        throw new Error(`Cannot resume from "${ck.path}": the model config differs (${diff.join("; ")}).`);
-      }
-      restoreModel(model, ck);
-      if (ck.optimizer) optimizer.setState(ck.optimizer);
-      data.setState(ck.state.data);
-      for (const [k, g] of Object.entries(gens)) {
-        if (ck.state.rng?.[k] === undefined) {
-          throw new Error(`Cannot resume from "${ck.path}": it has no state for generator "${k}".`);
-        }
-        g.setState(ck.state.rng[k]);
-      }
-      step = ck.state.step;
-      bestValLoss = ck.state.bestValLoss ?? null;
-      history = (ck.history as StepRecord[] | null) ?? [];
-      lastSaved = step;
-    }
-  } catch (e) {
-    optimizer.dispose();
-    throw e;
   }
 
-  const trainable = optimizer.trainableNames().map((n) => model.weights.get(n)!);
-  if (trainable.length === 0) {
-    optimizer.dispose();
-    throw new Error("train: every parameter is frozen; nothing to train.");
-  }
-  const keyOf = new Map<string, string>();
-  for (const [k, v] of model.weights) if (!keyOf.has(v.name)) keyOf.set(v.name, k);
-
-  // Validation losses stay on the device until the end of the evaluation: one host read per evaluation.
-  const evaluate = async (): Promise<number> => {
-    const src = opts.valData!();
-    model.setTraining?.(false);
-    const losses: tf.Scalar[] = [];
-    let values: Float32Array;
+  /** After an exception: save the last completed step if it is not on disk (and no update was half-applied). */
+  async saveAfterError(e: unknown): Promise<void> {
+    const { clean } = this;
+    if (
+      this.opts.saveOnError === false || !this.opts.outDir || this.step.midUpdate || clean.step === 0 ||
+      clean.step === this.lastSaved
+    ) return;
     try {
-      for (let b = src.next(); b !== null; b = src.next()) {
-        losses.push(tf.tidy(() => {
-          const [x, y] = batchTensors(b!);
-          return model.loss(x, y);
-        }));
-        if (opts.evalBatches && losses.length >= opts.evalBatches) break;
-      }
-      if (losses.length === 0) throw new Error("train: the validation source gave no batches.");
-      const all = tf.stack(losses);
-      try {
-        values = await all.data() as Float32Array;
-      } finally {
-        all.dispose();
-      }
-    } finally {
-      for (const l of losses) l.dispose();
-      model.setTraining?.(true);
-    }
-    let sum = 0;
-    for (const v of values) sum += v;
-    return sum / values.length;
-  };
-
-  const leak = opts.leakCheck === false
-    ? null
-    : new TensorLeakGuard(typeof opts.leakCheck === "number" ? opts.leakCheck : 0);
-  const epochsDone = () => opts.epochs !== undefined && data.epoch >= opts.epochs;
-  let clean = snapshot();
-  let sessionSteps = 0;
-  const t0 = performance.now();
-  let lastEvalStep = -1;
-
-  progress.start(total, step);
-  model.setTraining?.(true);
-  try {
-    while ((opts.steps === undefined || step < opts.steps) && !epochsDone()) {
-      const ts = performance.now();
-      let n = 0, tokens = 0, epochOfStep = data.epoch;
-      for (let k = 0; k < accumulate; k++) {
-        let b = data.next();
-        if (b === null) {
-          if (epochsDone()) break;
-          b = data.next();
-          if (b === null) {
-            throw new Error(`train: the data source gave no batch at the start of epoch ${data.epoch}.`);
-          }
-        }
-        epochOfStep = data.epoch;
-        const { value, grads: g } = tf.tidy(() => {
-          const [x, y] = batchTensors(b!);
-          return tf.variableGrads(() => model.loss(x, y), trainable);
-        });
-        losses.push(value);
-        tokens += b.batch * b.seqLen;
-        n++;
-        if (grads === null) {
-          grads = new Map();
-          for (const [vn, t] of Object.entries(g)) if (t) grads.set(keyOf.get(vn) ?? vn, t);
-        } else {
-          for (const [vn, t] of Object.entries(g)) {
-            if (!t) continue;
-            const key = keyOf.get(vn) ?? vn;
-            const prev = grads.get(key);
-            if (prev) {
-              grads.set(key, tf.tidy(() => prev.add(t)));
-              prev.dispose();
-              t.dispose();
-            } else grads.set(key, t);
-          }
-        }
-      }
-      if (n === 0) break; // the epoch limit was reached exactly at a step boundary
-      const stepNo = step + 1;
-      // The gradients as one flat vector (averaged over the micro-batches) and its norm, in a constant number
-      // of ops; nothing is applied until the host has seen a finite loss and norm.
-      prepared = optimizer.prepareGradients(grads!, { divisor: n });
-      for (const g of grads!.values()) g.dispose();
-      grads = null;
-      // One host read per step: the micro-batch losses and the gradient norm, stacked.
-      const stats = tf.stack([...losses, prepared.norm]);
-      let vals: Float32Array;
-      try {
-        vals = await stats.data() as Float32Array;
-      } finally {
-        stats.dispose();
-        for (const l of losses) l.dispose();
-        losses.length = 0;
-      }
-      let lossSum = 0;
-      for (let i = 0; i < n; i++) lossSum += vals[i];
-      const loss = lossSum / n;
-      const gradNorm = vals[n];
-      assertFinite(stepNo, loss, gradNorm);
-      const stepLr = schedule(step);
-      applying = true;
-      // clip (scale = min(1, clip / (norm + 1e-6))) and update in one flat pass
-      optimizer.applyPrepared(prepared, stepLr, { clipNorm: gradClip });
-      applying = false;
-      prepared.dispose();
-      prepared = null;
-      step = stepNo;
-      sessionSteps++;
-      const rec: StepRecord = {
-        step,
-        loss,
-        lr: stepLr,
-        gradNorm,
-        tokensPerSec: tokens / Math.max(1e-9, (performance.now() - ts) / 1000),
-        epoch: epochOfStep,
-      };
-      history.push(rec);
-      clean = snapshot();
-      leak?.check(step);
-      if (opts.valData && evalEvery && step % evalEvery === 0) {
-        rec.valLoss = await evaluate();
-        lastEvalStep = step;
-        if (bestValLoss === null || rec.valLoss < bestValLoss) bestValLoss = rec.valLoss;
-        progress.message(
-          `step ${step}: val loss ${rec.valLoss.toFixed(4)} (ppl ${Math.exp(rec.valLoss).toFixed(2)})`,
-        );
-        await opts.onEval?.({ step, valLoss: rec.valLoss });
-      }
-      if (outDir && saveEvery && step % saveEvery === 0) await save(clean, history);
-      progress.update({
-        step,
-        total,
-        loss,
-        lr: stepLr,
-        tokensPerSec: rec.tokensPerSec,
-        epoch: rec.epoch,
-        valLoss: rec.valLoss,
-        elapsedSec: (performance.now() - t0) / 1000,
-        sessionSteps,
-      });
-      await opts.onStep?.(rec);
-    }
-    if (opts.valData && step > 0 && lastEvalStep !== step && sessionSteps > 0) {
-      const v = await evaluate();
-      const last = history[history.length - 1];
-      if (last && last.step === step) last.valLoss = v;
-      if (bestValLoss === null || v < bestValLoss) bestValLoss = v;
-      progress.message(`step ${step}: val loss ${v.toFixed(4)} (ppl ${Math.exp(v).toFixed(2)})`);
-      await opts.onEval?.({ step, valLoss: v });
-    }
-    if (outDir && lastSaved !== step) await save(snapshot(), history);
-    return history;
-  } catch (e) {
-    if (opts.saveOnError !== false && outDir && !applying && clean.step > 0 && clean.step !== lastSaved) {
-      try {
-        const p = await save(clean, history.filter((r) => r.step <= clean.step));
-        if (e instanceof Error) e.message += ` Saved the last completed step (${clean.step}) to "${p}".`;
-      } catch (e2) {
-        if (e instanceof Error) {
-          e.message += ` (Saving the last completed step also failed: ${(e2 as Error).message})`;
-        }
+      const p = await this.save(clean, this.history.filter((r) => r.step <= clean.step));
+      if (e instanceof Error) e.message += ` Saved the last completed step (${clean.step}) to "${p}".`;
+    } catch (e2) {
+      if (e instanceof Error) {
+        e.message += ` (Saving the last completed step also failed: ${(e2 as Error).message})`;
       }
     }
-    throw e;
-  } finally {
-    if (grads) { for (const g of (grads as Map<string, tf.Tensor>).values()) g.dispose(); }
-    (prepared as PreparedGradients | null)?.dispose();
-    for (const l of losses) l.dispose();
-    optimizer.dispose();
-    progress.end();
-    model.setTraining?.(false);
   }
-}
 
-function batchTensors(b: Batch): [tf.Tensor2D, tf.Tensor2D] {
-  if (b.x.length !== b.batch * b.seqLen || b.y.length !== b.batch * b.seqLen) {
-    throw new Error(
-      `train: a batch of ${b.batch}×${b.seqLen} has ${b.x.length} inputs and ${b.y.length} targets ` +
-        `(expected ${b.batch * b.seqLen} each).`,
-    );
+  dispose(): void {
+    this.step.dispose();
   }
-  return [
-    tf.tensor2d(b.x, [b.batch, b.seqLen], "int32"),
-    tf.tensor2d(b.y, [b.batch, b.seqLen], "int32"),
-  ];
 }
