@@ -74,6 +74,7 @@ export {
   streamDiversity,
 } from "./src/models/mhc_ssm.ts";
 export {
+  type AnySpec,
   createModel,
   modelConfig,
   type ModelConfigInput,
@@ -289,8 +290,11 @@ export {
   type AdamWMoments,
   type AdamWOptions,
   type AdamWState,
+  type ApplyOptions,
   nameMatcher,
   type NamePattern,
+  PreparedGradients,
+  type PrepareOptions,
 } from "./src/train/optim.ts";
 export {
   BarProgress,
@@ -340,9 +344,9 @@ export {
   type TrainStepOptions,
 } from "./src/train/step.ts";
 export {
+  type Batches,
   type BatchIteratorLike,
   type BatchLike,
-  type Batches,
   epochBatches,
   type PullSource,
   toBatchSource,
@@ -377,7 +381,9 @@ export {
   sampleFrom,
 } from "./src/eval/generate.ts";
 export {
+  type BatchLosses,
   batchLosses,
+  type BatchLossOptions,
   evaluatePerplexity,
   type PerplexityOptions,
   type PerplexityResult,
@@ -419,9 +425,11 @@ export {
 } from "./src/results/charts.ts";
 export {
   chartBundle,
+  chartDisplay,
   frameToHtml,
   frameToText,
   inJupyter,
+  type JupyterApi,
   LiveChart,
   type LiveChartOptions,
   type MimeBundle,
@@ -507,3 +515,6 @@ export { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./src/nn/conv_
 export { diagScanWebGPU, webgpuScanAvailable } from "./src/nn/scan_webgpu.ts";
 export { selectiveScanWebGPU } from "./src/nn/selective_scan_webgpu.ts";
 export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
+
+/** TensorFlow.js tensor types that ssmlab's public signatures use, re-exported so the API is complete. */
+export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from "@tensorflow/tfjs";

@@ -13,7 +13,8 @@ import { BASELINE_SPEC } from "./diag_ssm.ts";
 import { MHC_SPEC } from "./mhc_ssm.ts";
 
 // deno-lint-ignore no-explicit-any
-type AnySpec = ModelSpec<any>;
+/** A spec of any family (the registry holds specs of different config types). */
+export type AnySpec = ModelSpec<any>;
 
 /** The built-in families, in listing order. */
 const SPECS: AnySpec[] = [

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 
 /** PyTorch's default ignore index. */
-export const IGNORE_INDEX = -100;
+export const IGNORE_INDEX: number = -100;
 
 /**
  * Mean token cross-entropy, −mean_{t: y_t ≠ −100} log softmax(logits_t)[y_t].

@@ -245,7 +245,7 @@ const K = {
  * @returns y [B, T, Din]
  * @throws Error when the current backend is not webgpu.
  */
-export const selectiveScanWebGPU: SelectiveScanFn = (x, delta, A, Bm, Cm, D) => {
+export const selectiveScanWebGPU: SelectiveScanFn = (x, delta, A, Bm, Cm, D): tf.Tensor3D => {
   requireWebGPU("selectiveScanWebGPU");
   const hasD = D !== null;
   const f = tf.customGrad(

@@ -7,7 +7,9 @@
 
 /** The part of the kernel's `Deno.jupyter` that ssmlab uses. */
 export interface JupyterApi {
+  /** Show a value or (with `raw`) a MIME bundle as the cell's output. */
   display(obj: unknown, options?: { raw?: boolean; update?: boolean; display_id?: string }): Promise<void>;
+  /** Send a Jupyter message (`display_data`, `update_display_data`, …) with its content. */
   broadcast(msgType: string, content: Record<string, unknown>): Promise<void>;
 }
 

@@ -94,6 +94,7 @@ export class ArrayBatchSource implements BatchSource {
   readonly rng: Rng;
   /** Number of sequences, ⌊(n − 1)/T⌋. */
   readonly numSequences: number;
+  /** What the ids are (a file name, say), used in error messages. */
   readonly name?: string;
   #epoch = 0;
   #cursor = 0;
