@@ -18,3 +18,5 @@ import "../tests/reduce_webgpu_test.ts";
 import "../tests/adamw_webgpu_test.ts";
 import "../tests/adapter_test.ts";
 import "../tests/ssm_gate_test.ts";
+import "../tests/model_impl_test.ts";
+import "../tests/step_test.ts";

@@ -10,7 +10,8 @@ import { assert, assertEquals } from "./assert.ts";
 import { batch } from "./tensor_assert.ts";
 import { backendCases } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
-import { BaselineSLM, mhcConfig, MhcSLM } from "../mod.ts";
+import { BaselineSLM } from "../src/models/diag_ssm.ts";
+import { mhcConfig, MhcSLM } from "../src/models/mhc_ssm.ts"; // not mod.ts: bench/gpu_tests.ts bundles this file
 import { currentImpl, type Impl, withImpl } from "../src/nn/dispatch.ts";
 import { diagScan } from "../src/nn/scan.ts";
 import { streamMix } from "../src/nn/stream_mix.ts";
