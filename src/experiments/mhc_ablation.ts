@@ -15,7 +15,7 @@ import { type StepRecord, train } from "../train/trainer.ts";
 import { measureThroughput } from "../eval/throughput.ts";
 import { evaluatePerplexity, type TokenBatch } from "../eval/perplexity.ts";
 import { currentBackend } from "../backend.ts";
-import { Rng } from "../rng.ts";
+import { ablationTrainOptions } from "./ablation_recipe.ts";
 
 /** The three rows of the published table. */
 export const MHC_VARIANTS = ["baseline", "mhc", "mhc_adapters"] as const;
@@ -57,7 +57,10 @@ export interface MhcAblationOptions {
   weightDecay?: number;
   gradClip?: number;
   seed?: number;
-  /** Validation loss every N steps (reference 500) over at most `evalBatches` batches. */
+  /**
+   * Validation loss every N steps (reference 500) over at most `evalBatches` batches of `batchSize` (default: the
+   * whole validation set, as the reference).
+   */
   evalEvery?: number;
   evalBatches?: number;
   /** Perplexity: first `pplBatches` (62) validation batches of `pplBatchSize` (8). */
@@ -188,7 +191,6 @@ export async function runMhcAblation(
         } MiB (${tput.peakMeasure})`,
       );
     }
-    const data = new ArrayBatchSource(opts.train, { batch, seqLen, rng: new Rng(seed), dropLast: true });
     let steps = opts.steps;
     if (steps === undefined && opts.trainSeconds !== undefined) {
       const rate = tput?.tokensPerSec ?? 1000;
@@ -198,22 +200,13 @@ export async function runMhcAblation(
       new ArrayBatchSource(opts.valid, { batch: opts.pplBatchSize ?? 8, seqLen, shuffle: false });
     const t0 = performance.now();
     model.setTraining(true);
+    // The reference's recipe, shared with tests/training_parity_test.ts (src/experiments/ablation_recipe.ts).
     const history = await train({
-      model,
-      data,
-      valData: valSource,
-      steps,
-      epochs: steps === undefined ? (opts.epochs ?? 10) : undefined,
-      lr: opts.lr ?? 3e-4,
-      weightDecay: opts.weightDecay ?? 0.1,
-      gradClip: opts.gradClip ?? 1.0,
-      seed,
-      evalEvery: opts.evalEvery ?? 500,
-      evalBatches: opts.evalBatches ?? 20,
-      outDir: opts.outDir ? `${opts.outDir}/${variant}-seed${seed}` : undefined,
-      saveEvery: 0,
-      rngs: { dropout: model.dropoutRng },
-      progress: "none",
+      ...ablationTrainOptions(
+        { ...opts, batchSize: batch, seqLen, seed, steps },
+        model,
+        `${variant}-seed${seed}`,
+      ),
       onStep: (r) => opts.onStep?.(variant, r),
       onEval: (r) => log(`${variant}: step ${r.step} val_loss ${r.valLoss.toFixed(4)}`),
     });
