@@ -194,6 +194,16 @@ export {
   type HubListOptions,
   type RepoType,
 } from "./src/data/hub.ts";
+export {
+  type AblationData,
+  type AblationDataOptions,
+  type CorpusSliceOptions,
+  type CorpusSlices,
+  loadAblationData,
+  sliceCorpusIds,
+  WIKITEXT2_TRAIN_TOKENS,
+  WIKITEXT2_VALID_TOKENS,
+} from "./src/data/slices.ts";
 
 // Training
 export {
@@ -390,6 +400,12 @@ export {
   PUBLISHED_MHC_TABLE,
   runMhcAblation,
 } from "./src/experiments/mhc_ablation.ts";
+export {
+  type AblationModel,
+  ablationTrainOptions,
+  type AblationTrainSpec,
+  MHC_REFERENCE_RECIPE,
+} from "./src/experiments/ablation_recipe.ts";
 export { quickstart, type QuickstartOptions, type QuickstartResult } from "./src/experiments/quickstart.ts";
 export {
   checkPplOrdering,

@@ -25,6 +25,7 @@ import type { LanguageModel } from "../src/models/types.ts";
 import { Rng } from "../src/rng.ts";
 import { type Batch, type BatchSource, type StepRecord, train } from "../src/train/trainer.ts";
 import { ablationTrainOptions, MHC_REFERENCE_RECIPE } from "../src/experiments/ablation_recipe.ts";
+import { runMhcAblation } from "../src/experiments/mhc_ablation.ts";
 import { webgpuBackendActive } from "../src/nn/webgpu_kernel.ts";
 
 const V = 128, T = 256, B = 2, STEPS = 50, SEED = 1337, EVAL_EVERY = 20;
@@ -311,3 +312,32 @@ for (const { name: backend, ignore } of await backendCases()) {
     },
   });
 }
+
+Deno.test("runMhcAblation measures the out-of-domain validation set like the in-domain one", async () => {
+  await initBackend({ backend: "cpu" });
+  const run = (validOutOfDomain?: Int32Array) =>
+    runMhcAblation({
+      train: synthIds(600, 4).map((v) => v % 32),
+      valid: synthIds(300, 5).map((v) => v % 32),
+      validOutOfDomain,
+      variants: ["mhc"],
+      preset: "tiny",
+      model: { vocabSize: 32, dim: 8, layers: 2, maxLen: 16, adapterRank: 2 },
+      batchSize: 2,
+      seqLen: 16,
+      steps: 2,
+      pplBatches: 3,
+      throughput: false,
+    });
+  const ood = synthIds(300, 6).map((v) => (v * 3) % 32);
+  const [r] = (await run(ood)).rows;
+  assert(
+    Number.isFinite(r.val_loss_ood) && Math.abs(Math.exp(r.val_loss_ood!) - r.ppl_ood!) < 1e-3 * r.ppl_ood!,
+  );
+  assert(r.val_loss_ood !== r.val_loss, "a different set gives a different loss");
+  // The same ids as out-of-domain set give the in-domain numbers exactly (same batches, same code).
+  const [same] = (await run(synthIds(300, 5).map((v) => v % 32))).rows;
+  assertEquals(same.val_loss_ood, same.val_loss);
+  const [none] = (await run()).rows;
+  assertEquals([none.val_loss_ood, none.ppl_ood], [null, null]);
+});

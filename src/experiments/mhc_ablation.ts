@@ -40,6 +40,11 @@ export interface MhcAblationOptions {
   train: Int32Array;
   /** Validation ids. */
   valid: Int32Array;
+  /**
+   * A second, out-of-domain validation set (e.g. WikiText-2 valid when training on another corpus; see
+   * `loadAblationData`): its perplexity is measured like `valid`'s and reported as `val_loss_ood` / `ppl_ood`.
+   */
+  validOutOfDomain?: Int32Array | null;
   /** Which rows to run (all three). */
   variants?: MhcVariant[];
   /** Model preset ("published") and overrides (e.g. vocabSize for a small tokenizer). */
@@ -87,6 +92,9 @@ export interface MhcAblationRow {
   val_loss: number;
   ppl: number;
   ppl_batches: number;
+  /** Out-of-domain validation (null without `validOutOfDomain`). */
+  val_loss_ood?: number | null;
+  ppl_ood?: number | null;
   tokens_per_sec: number | null;
   peak_mb: number | null;
   peak_measure: string | null;
@@ -163,6 +171,9 @@ export async function runMhcAblation(
   for (const [name, ids] of [["train", opts.train], ["valid", opts.valid]] as const) {
     checkIds(ids, base.vocabSize, `the ${name} ids`);
   }
+  if (opts.validOutOfDomain) {
+    checkIds(opts.validOutOfDomain, base.vocabSize, "the out-of-domain validation ids");
+  }
   const rows: MhcAblationRow[] = [];
   const curves: MhcCurvePoint[] = [];
   for (const variant of opts.variants ?? [...MHC_VARIANTS]) {
@@ -236,6 +247,20 @@ export async function runMhcAblation(
       maxBatches: opts.pplBatches ?? 62,
       source: "loss",
     });
+    const ood = opts.validOutOfDomain
+      ? await evaluatePerplexity(
+        model,
+        batches(
+          new ArrayBatchSource(opts.validOutOfDomain, {
+            batch: opts.pplBatchSize ?? 8,
+            seqLen,
+            shuffle: false,
+          }),
+          opts.pplBatches ?? 62,
+        ),
+        { maxBatches: opts.pplBatches ?? 62, source: "loss" },
+      )
+      : null;
     const last = history[history.length - 1];
     rows.push({
       variant,
@@ -248,6 +273,8 @@ export async function runMhcAblation(
       val_loss: ppl.loss,
       ppl: ppl.ppl,
       ppl_batches: ppl.batches,
+      val_loss_ood: ood?.loss ?? null,
+      ppl_ood: ood?.ppl ?? null,
       tokens_per_sec: tput?.tokensPerSec ?? null,
       peak_mb: tput ? Math.round(tput.peakBytes / 2 ** 20) : null,
       peak_measure: tput?.peakMeasure ?? null,
