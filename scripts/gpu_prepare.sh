@@ -22,8 +22,10 @@ mkdir -p .device/data .git/info
 cat <<'CMD'
 Device commands (carry [".device"]; results come back from $OUT):
   parity tests + benchmark (about 6 minutes):
-    source .device/start.sh && (deno test -A --filter webgpu .device/gpu_tests.js 2>&1 | tee $OUT/tests.log);
+    source .device/start.sh && (deno test -A --no-config --filter webgpu .device/gpu_tests.js 2>&1 | tee $OUT/tests.log);
     deno run -A .device/device_bench.js --out $OUT/bench 2>&1 | tee $OUT/bench.log
+  training parity on the GPU (tests/training_parity_test.ts, the fused AdamW and kernels):
+    source .device/start.sh && deno test -A --no-config --filter "[webgpu] 50 ablation" .device/gpu_tests.js
   ablation (the reference's recipe: 10 epochs, eval every 500 steps; add --steps N or --seconds S for less):
     source .device/start.sh && mkdir -p /tmp/d && for s in train valid valid_ood; do
       xz -dc .device/data/$s.u16.xz > /tmp/d/$s.u16; done &&
