@@ -249,6 +249,16 @@ export {
   type HubListOptions,
   type RepoType,
 } from "./src/data/hub.ts";
+export {
+  type AblationData,
+  type AblationDataOptions,
+  type CorpusSliceOptions,
+  type CorpusSlices,
+  loadAblationData,
+  sliceCorpusIds,
+  WIKITEXT2_TRAIN_TOKENS,
+  WIKITEXT2_VALID_TOKENS,
+} from "./src/data/slices.ts";
 
 // Training
 export {
@@ -497,6 +507,12 @@ export {
   type TrainQuickstartOptions,
   variantParams,
 } from "./src/experiments/quickstart.ts";
+export {
+  type AblationModel,
+  ablationTrainOptions,
+  type AblationTrainSpec,
+  MHC_REFERENCE_RECIPE,
+} from "./src/experiments/ablation_recipe.ts";
 export {
   checkPplOrdering,
   compareWithPublished,

@@ -20,3 +20,4 @@ import "../tests/adapter_test.ts";
 import "../tests/ssm_gate_test.ts";
 import "../tests/model_impl_test.ts";
 import "../tests/step_test.ts";
+import "../tests/training_parity_test.ts";

@@ -1,8 +1,11 @@
 /**
- * GPU entry for the mHC ablation (bundled by the device kit, `scripts/gpu_prepare.sh`; no native addons, so it
- * writes JSON and CSV by hand). Usage on the device:
- *   deno run -A .device/mhc_ablation_device.js --train T.u16 --valid V.u16 --out DIR [--seconds 100] [--preset published]
- *     [--variants baseline,mhc,mhc_adapters] [--seed 1337] [--tput-steps 10] [--tput-warmup 3] [--backend webgpu]
+ * GPU entry for the mHC ablation (bundled by the device kit, `scripts/gpu_prepare.sh`; no native addons, so it writes JSON and
+ * CSV by hand). Usage on the device:
+ *   deno run -A .device/mhc_ablation_device.js --train T.u16 --valid V.u16 [--valid-ood W.u16] --out DIR
+ *     [--steps N | --seconds S | --epochs 10] [--preset published] [--variants baseline,mhc,mhc_adapters] [--seed 1337]
+ *     [--eval-every 500] [--eval-batches all] [--tput-steps 50] [--tput-warmup 10] [--backend webgpu]
+ * Without --steps or --seconds it trains the reference's 10 epochs; every training default is the reference's
+ * (`MHC_REFERENCE_RECIPE`). `--valid-ood` adds out-of-domain perplexity columns (`val_loss_ood`, `ppl_ood`).
  */
 import { parseArgs } from "node:util";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
@@ -14,16 +17,18 @@ const { values: a } = parseArgs({
   options: {
     train: { type: "string" },
     valid: { type: "string" },
+    "valid-ood": { type: "string" },
     out: { type: "string", default: "." },
-    seconds: { type: "string", default: "100" },
+    seconds: { type: "string" },
     steps: { type: "string" },
+    epochs: { type: "string", default: "10" },
     preset: { type: "string", default: "published" },
     variants: { type: "string", default: "baseline,mhc,mhc_adapters" },
     seed: { type: "string", default: "1337" },
-    "tput-steps": { type: "string", default: "10" },
-    "tput-warmup": { type: "string", default: "3" },
-    "eval-every": { type: "string", default: "50" },
-    "eval-batches": { type: "string", default: "8" },
+    "tput-steps": { type: "string", default: "50" },
+    "tput-warmup": { type: "string", default: "10" },
+    "eval-every": { type: "string", default: "500" },
+    "eval-batches": { type: "string" },
     "max-train-tokens": { type: "string" },
     backend: { type: "string", default: "webgpu" },
     vocab: { type: "string" },
@@ -34,11 +39,13 @@ const backend = await initBackend({ backend: a.backend });
 let train = Int32Array.from(await loadIds(a.train));
 if (a["max-train-tokens"]) train = train.subarray(0, Number(a["max-train-tokens"]));
 const valid = Int32Array.from(await loadIds(a.valid));
+const validOutOfDomain = a["valid-ood"] ? Int32Array.from(await loadIds(a["valid-ood"])) : null;
 const config = {
   ...a,
   backend,
   train_tokens: train.length,
   valid_tokens: valid.length,
+  valid_ood_tokens: validOutOfDomain?.length ?? null,
   environment: describeEnvironment(),
 };
 console.log(JSON.stringify(config));
@@ -53,9 +60,11 @@ const { rows, curves } = await runMhcAblation({
   variants: a.variants!.split(",") as MhcVariant[],
   seed: Number(a.seed),
   steps: a.steps ? Number(a.steps) : undefined,
-  trainSeconds: a.steps ? undefined : Number(a.seconds),
+  validOutOfDomain,
+  trainSeconds: a.steps || !a.seconds ? undefined : Number(a.seconds),
+  epochs: Number(a.epochs),
   evalEvery: Number(a["eval-every"]),
-  evalBatches: Number(a["eval-batches"]),
+  evalBatches: a["eval-batches"] ? Number(a["eval-batches"]) : undefined,
   throughput: { batch: 8, warmup: Number(a["tput-warmup"]), steps: Number(a["tput-steps"]) },
   log: (l) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${l}`),
 });

@@ -4,7 +4,7 @@
 # ablation (bench/mhc_ablation_device.ts), the GPU benchmark (bench/device_bench.ts) and the WebGPU parity
 # tests (bench/gpu_tests.ts).
 #
-#   scripts/gpu_prepare.sh                       # defaults below; TRAIN_TOKENS=3000000 TRAIN_TEXT=… to change
+#   scripts/gpu_prepare.sh                       # defaults below; TRAIN_TOKENS=… VALID_TOKENS=… TRAIN_TEXT=… to change
 # then call the device tool with carry [".device"] and the command it prints.
 # SHARED names the GPU host's tooling folder (tools/device-kit, and the source texts under data/); it is not part
 # of this repository. docs/gpu.md describes the whole path.
@@ -13,24 +13,24 @@ cd "$(git rev-parse --show-toplevel)"
 deno=node_modules/.bin/deno
 shared=${SHARED:-../shared}
 train_text=${TRAIN_TEXT:-$shared/data/babylm-standin/gutenberg_general.txt}
-train_tokens=${TRAIN_TOKENS:-3000000}
-mkdir -p data/cache/tok .device/data .git/info
-tok_train=data/cache/tok/$(basename "${train_text%.*}").gpt2.u16
-tok_valid=data/cache/tok/wikitext2_valid.gpt2.u16
-[ -f "$tok_train" ] || "$deno" run -A scripts/pretokenize.ts --corpus text --file "$train_text" --out "$tok_train"
-[ -f "$tok_valid" ] || "$deno" run -A scripts/pretokenize.ts --corpus wikitext2 --split valid \
-  --dir "$shared/data/wikitext-2" --out "$tok_valid"
-head -c $((2 * train_tokens)) "$tok_train" | xz -T2 -6 > .device/data/train.u16.xz
-xz -T2 -6 -c "$tok_valid" > .device/data/valid.u16.xz
+train_tokens=${TRAIN_TOKENS:-2400000}
+valid_tokens=${VALID_TOKENS:-260000}
+mkdir -p .device/data .git/info
+# issue 12 item 2: train = the first 2.4 M GPT-2 ids of the corpus file, in-domain valid = the next 260 k,
+# out-of-domain valid = WikiText-2 valid (src/data/slices.ts), each uint16 + xz.
+"$deno" run -A scripts/pretokenize.ts --corpus slices --file "$train_text" --train-tokens "$train_tokens" \
+  --valid-tokens "$valid_tokens" --dir "$shared/data/wikitext-2" --out-dir .device/data --xz
 "$shared/tools/device-kit" bench/mhc_ablation_device.ts bench/device_bench.ts bench/gpu_tests.ts bench/gpu_step_profile.ts
 cat <<'CMD'
 Device commands (carry [".device"]; results come back from $OUT):
   parity tests + benchmark (about 6 minutes):
-    source .device/start.sh && (deno test -A --filter webgpu .device/gpu_tests.js 2>&1 | tee $OUT/tests.log);
+    source .device/start.sh && (deno test -A --no-config --filter webgpu .device/gpu_tests.js 2>&1 | tee $OUT/tests.log);
     deno run -A .device/device_bench.js --out $OUT/bench 2>&1 | tee $OUT/bench.log
-  ablation:
-    source .device/start.sh && mkdir -p /tmp/d && xz -dc .device/data/train.u16.xz > /tmp/d/train.u16 &&
-    xz -dc .device/data/valid.u16.xz > /tmp/d/valid.u16 &&
-    deno run -A .device/mhc_ablation_device.js --train /tmp/d/train.u16 --valid /tmp/d/valid.u16 --out $OUT/abl \
-      --seconds 95 --eval-every 40 2>&1 | tee $OUT/log
+  training parity on the GPU (tests/training_parity_test.ts, the fused AdamW and kernels):
+    source .device/start.sh && deno test -A --no-config --filter "[webgpu] 50 ablation" .device/gpu_tests.js
+  ablation (the reference's recipe: 10 epochs, eval every 500 steps; add --steps N or --seconds S for less):
+    source .device/start.sh && mkdir -p /tmp/d && for s in train valid valid_ood; do
+      xz -dc .device/data/$s.u16.xz > /tmp/d/$s.u16; done &&
+    deno run -A .device/mhc_ablation_device.js --train /tmp/d/train.u16 --valid /tmp/d/valid.u16 \
+      --valid-ood /tmp/d/valid_ood.u16 --out $OUT/abl 2>&1 | tee $OUT/log
 CMD

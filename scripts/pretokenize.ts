@@ -4,11 +4,19 @@
  *
  * Usage: deno run -A scripts/pretokenize.ts --corpus wikitext2|babylm|text --split valid --dir DIR [--file F]
  *          [--tokenizer gpt2] --out OUT.u16 [--max-words N]
+ *
+ * The mHC ablation's data (issue 12; `loadAblationData` in src/data/slices.ts), written as `train.u16`,
+ * `valid.u16` and, when training on a corpus file, `valid_ood.u16` (WikiText-2 valid) in OUT_DIR, each xz-compressed
+ * with `--xz` (for the GPU machine):
+ *   deno run -A scripts/pretokenize.ts --corpus slices --file F [--train-tokens 2400000] [--valid-tokens 260000]
+ *     [--dir WIKITEXT_DIR] --out-dir OUT_DIR [--xz]
+ *   (without --file: the real WikiText-2 train and validation splits, from --dir or the Hub)
  */
 import { parseArgs } from "node:util";
 import { loadBabyLM, loadWikitext2, readText, splitLines } from "../src/data/corpora.ts";
 import { saveIds, tokenizeLines } from "../src/data/batches.ts";
 import { getTokenizer } from "../src/tokenizers/types.ts";
+import { loadAblationData } from "../src/data/slices.ts";
 
 const { values } = parseArgs({
   options: {
@@ -19,8 +27,16 @@ const { values } = parseArgs({
     tokenizer: { type: "string", default: "gpt2" },
     out: { type: "string" },
     "max-words": { type: "string" },
+    "train-tokens": { type: "string" },
+    "valid-tokens": { type: "string" },
+    "out-dir": { type: "string" },
+    xz: { type: "boolean", default: false },
   },
 });
+if (values.corpus === "slices") {
+  await writeAblationSlices();
+  Deno.exit(0);
+}
 if (!values.out) throw new Error("Option --out is required (the .u16 file to write).");
 const tok = getTokenizer(values.tokenizer!);
 let lines: string[];
@@ -48,3 +64,42 @@ console.log(
     seconds: (performance.now() - t0) / 1000,
   }),
 );
+
+/** `--corpus slices`: the ablation's train / valid / valid_ood ids as uint16 files (optionally .xz). */
+async function writeAblationSlices(): Promise<void> {
+  const dir = values["out-dir"];
+  if (!dir) throw new Error("Option --out-dir is required with --corpus slices (the folder to write).");
+  const count = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`Option --${name} must be a positive integer, got "${v}".`);
+    }
+    return n;
+  };
+  const t0 = performance.now();
+  const d = await loadAblationData({
+    corpus: values.file,
+    tokenizer: getTokenizer(values.tokenizer!),
+    trainTokens: count("train-tokens", values["train-tokens"]),
+    validTokens: count("valid-tokens", values["valid-tokens"]),
+    wikitextDir: values.dir,
+  });
+  await Deno.mkdir(dir, { recursive: true });
+  const files: Record<string, number> = {};
+  const sets: [string, Int32Array | null][] = [["train", d.train], ["valid", d.valid], [
+    "valid_ood",
+    d.validOutOfDomain,
+  ]];
+  for (const [name, ids] of sets) {
+    if (!ids) continue;
+    const path = `${dir}/${name}.u16`;
+    await saveIds(path, ids);
+    if (values.xz) {
+      const r = await new Deno.Command("xz", { args: ["-f", "-T2", "-6", path] }).output();
+      if (!r.success) throw new Error(`xz failed on "${path}": ${new TextDecoder().decode(r.stderr)}`);
+    }
+    files[values.xz ? `${path}.xz` : path] = ids.length;
+  }
+  console.log(JSON.stringify({ files, sources: d.sources, seconds: (performance.now() - t0) / 1000 }));
+}

@@ -16,7 +16,7 @@ import { type StepRecord, train } from "../train/trainer.ts";
 import { measureThroughput } from "../eval/throughput.ts";
 import { evaluatePerplexity, type TokenBatch } from "../eval/perplexity.ts";
 import { currentBackend } from "../backend.ts";
-import { Rng } from "../rng.ts";
+import { ablationTrainOptions } from "./ablation_recipe.ts";
 
 export { MHC_VARIANTS, type MhcVariant, PUBLISHED_MHC_TABLE } from "./reference_numbers.ts";
 
@@ -63,6 +63,11 @@ export interface MhcAblationOptions {
   train: Int32Array;
   /** Validation ids. */
   valid: Int32Array;
+  /**
+   * A second, out-of-domain validation set (e.g. WikiText-2 valid when training on another corpus; see
+   * `loadAblationData`): its perplexity is measured like `valid`'s and reported as `val_loss_ood` / `ppl_ood`.
+   */
+  validOutOfDomain?: Int32Array | null;
   /** Which rows to run: names of {@linkcode MHC_ABLATION} or any registered kinds with overrides (all three). */
   variants?: (MhcVariant | AblationVariant)[];
   /** Model preset ("published") and config overrides shared by every row (e.g. vocabSize for a small tokenizer). */
@@ -87,7 +92,10 @@ export interface MhcAblationOptions {
   gradClip?: number;
   /** Seed of weights, data order and dropout (1337). */
   seed?: number;
-  /** Validation loss every N steps (reference 500) over at most `evalBatches` batches. */
+  /**
+   * Validation loss every N steps (reference 500) over at most `evalBatches` batches of `batchSize` (default: the
+   * whole validation set, as the reference).
+   */
   evalEvery?: number;
   /** At most this many validation batches per evaluation (20). */
   evalBatches?: number;
@@ -125,6 +133,9 @@ export type MhcAblationRow = {
   ppl: number;
   /** Validation batches that val_loss averaged. */
   ppl_batches: number;
+  /** Out-of-domain validation (null without `validOutOfDomain`). */
+  val_loss_ood?: number | null;
+  ppl_ood?: number | null;
   /** Training tokens/s of the throughput benchmark, or null when it was skipped. */
   tokens_per_sec: number | null;
   /** Peak memory of the throughput benchmark in MiB, or null. */
@@ -217,6 +228,9 @@ export async function runMhcAblation(
   for (const [name, ids] of [["train", opts.train], ["valid", opts.valid]] as const) {
     checkIds(ids, base.vocabSize, `the ${name} ids`);
   }
+  if (opts.validOutOfDomain) {
+    checkIds(opts.validOutOfDomain, base.vocabSize, "the out-of-domain validation ids");
+  }
   const rows: MhcAblationRow[] = [];
   const curves: MhcCurvePoint[] = [];
   for (const v of variants) {
@@ -242,7 +256,6 @@ export async function runMhcAblation(
         } MiB (${tput.peakMeasure})`,
       );
     }
-    const data = new ArrayBatchSource(opts.train, { batch, seqLen, rng: new Rng(seed), dropLast: true });
     let steps = opts.steps;
     if (steps === undefined && opts.trainSeconds !== undefined) {
       const rate = tput?.tokensPerSec ?? 1000;
@@ -252,22 +265,13 @@ export async function runMhcAblation(
       new ArrayBatchSource(opts.valid, { batch: opts.pplBatchSize ?? 8, seqLen, shuffle: false });
     const t0 = performance.now();
     model.setTraining?.(true);
+    // The reference's recipe, shared with tests/training_parity_test.ts (src/experiments/ablation_recipe.ts).
     const history = await train({
-      model,
-      data,
-      valData: valSource,
-      steps,
-      epochs: steps === undefined ? (opts.epochs ?? 10) : undefined,
-      lr: opts.lr ?? 3e-4,
-      weightDecay: opts.weightDecay ?? 0.1,
-      gradClip: opts.gradClip ?? 1.0,
-      seed,
-      evalEvery: opts.evalEvery ?? 500,
-      evalBatches: opts.evalBatches ?? 20,
-      outDir: opts.outDir ? variantCheckpointDir(opts.outDir, variant, seed) : undefined,
-      saveEvery: 0,
-      rngs: model.rngs,
-      progress: "none",
+      ...ablationTrainOptions(
+        { ...opts, batchSize: batch, seqLen, seed, steps },
+        model,
+        `${variant}-seed${seed}`,
+      ),
       onStep: (r) => opts.onStep?.(variant, r),
       onEval: (r) => log(`${variant}: step ${r.step} val_loss ${r.valLoss.toFixed(4)}`),
     });
@@ -297,6 +301,20 @@ export async function runMhcAblation(
       maxBatches: opts.pplBatches ?? 62,
       source: "loss",
     });
+    const ood = opts.validOutOfDomain
+      ? await evaluatePerplexity(
+        model,
+        batches(
+          new ArrayBatchSource(opts.validOutOfDomain, {
+            batch: opts.pplBatchSize ?? 8,
+            seqLen,
+            shuffle: false,
+          }),
+          opts.pplBatches ?? 62,
+        ),
+        { maxBatches: opts.pplBatches ?? 62, source: "loss" },
+      )
+      : null;
     const last = history[history.length - 1];
     rows.push({
       variant,
@@ -309,6 +327,8 @@ export async function runMhcAblation(
       val_loss: ppl.loss,
       ppl: ppl.ppl,
       ppl_batches: ppl.batches,
+      val_loss_ood: ood?.loss ?? null,
+      ppl_ood: ood?.ppl ?? null,
       tokens_per_sec: tput?.tokensPerSec ?? null,
       peak_mb: tput ? Math.round(tput.peakBytes / 2 ** 20) : null,
       peak_measure: tput?.peakMeasure ?? null,
