@@ -12,12 +12,15 @@ import { TinyLm } from "./fixtures/tiny_lm.ts";
 import type { LanguageModel } from "../src/models/types.ts";
 import { createModel } from "../src/models/registry.ts";
 import { type MicroBatch, microBatch, type StepStats, TrainStep } from "../src/train/step.ts";
-import { CapturedStep } from "../src/train/capture.ts";
-import { NonFiniteError } from "../src/train/guards.ts";
+import { CapturedStep, capturePinnedBuffers } from "../src/train/capture.ts";
+import { NonFiniteError, TensorLeakError } from "../src/train/guards.ts";
+import { mhcConfig } from "../src/models/mhc_family.ts";
 import { Rng } from "../src/rng.ts";
 import { webgpuOrWarn } from "./webgpu_helpers.ts";
 
 const gpu = await webgpuOrWarn("capture tests");
+/** Steps of the model tests (the software adapter runs a tiny mHC step in about 0.1 s). */
+const MODEL_STEPS = 50;
 
 function randomMicro(seed: number, V: number, B: number, T: number): MicroBatch {
   const r = new Rng(seed);
@@ -66,21 +69,33 @@ function compare(ref: Run, got: Run): void {
 
 type Make = () => LanguageModel;
 
-/** `steps` steps of `make()` through TrainStep (captured = false) or CapturedStep, deferred or checked. */
-async function train(make: Make, micro: MicroBatch[][], captured: boolean, deferred: boolean) {
+interface TrainOpts {
+  captured: boolean;
+  deferred: boolean;
+  /** The micro-batch of step s (1-based). */
+  batch: (s: number) => MicroBatch;
+  steps: number;
+  /** Called before step s (reads, optimizer state round trips). */
+  before?: (s: number, model: LanguageModel, step: TrainStep) => Promise<void>;
+  lr?: (s: number) => number;
+}
+
+/** Train `make()` through TrainStep (captured = false) or CapturedStep, deferred or checked. */
+async function train(make: Make, o: TrainOpts) {
   const model = make();
   const step = new TrainStep(model, { optimizer: { lr: 1e-2, weightDecay: 0.1 }, gradClip: 0.5 });
-  const cap = captured ? new CapturedStep(step) : null;
+  const cap = o.captured ? new CapturedStep(step) : null;
   const stats: StepStats[] = [];
-  for (let s = 1; s <= micro.length; s++) {
-    const input = { micro: [micro[s - 1][0]], lr: lrAt(s), step: s };
+  for (let s = 1; s <= o.steps; s++) {
+    await o.before?.(s, model, step);
+    const input = { micro: [o.batch(s)], lr: (o.lr ?? lrAt)(s), step: s };
     if (cap) {
-      if (deferred) cap.issue(input);
+      if (o.deferred) cap.issue(input);
       else stats.push(await cap.run(input));
-    } else if (deferred) step.issue(input);
+    } else if (o.deferred) step.issue(input);
     else stats.push(await step.run(input));
   }
-  if (deferred) stats.push(...await (cap ? cap.flush() : step.flush()));
+  if (o.deferred) stats.push(...await (cap ? cap.flush() : step.flush()));
   await cap?.sync();
   const run = await snapshot(model, step, stats);
   const counts = cap ? { ...cap.counts, dispatches: cap.dispatches, reason: cap.fallbackReason() } : null;
@@ -90,33 +105,190 @@ async function train(make: Make, micro: MicroBatch[][], captured: boolean, defer
   return { run, counts };
 }
 
-function batches(n: number, V: number, B: number, T: number): MicroBatch[][] {
-  return Array.from({ length: n }, (_, i) => [randomMicro(100 + (i % 5), V, B, T)]);
+/** n distinct-ish batches [B, T] (five patterns, cycled). */
+function batches(n: number, V: number, B: number, T: number): MicroBatch[] {
+  return Array.from({ length: n }, (_, i) => randomMicro(100 + (i % 5), V, B, T));
 }
 
+const disposeAll = (ms: MicroBatch[]) => tf.dispose(ms.flatMap((m) => [m.ids, m.targets]));
 const opts = { ignore: !gpu, sanitizeOps: false, sanitizeResources: false };
+
+/** Captured = uncaptured, deferred and checked, with no tensor or pinned buffer left. */
+async function exact(
+  make: Make,
+  V: number,
+  n: number,
+  B: number,
+  T: number,
+  modes = [true, false],
+): Promise<number> {
+  const data = batches(n, V, B, T);
+  const before = tf.memory().numTensors;
+  let dispatches = 0;
+  for (const deferred of modes) {
+    const o = { deferred, batch: (s: number) => data[s - 1], steps: n };
+    const ref = await train(make, { ...o, captured: false });
+    const got = await train(make, { ...o, captured: true });
+    compare(ref.run, got.run);
+    const c = got.counts!;
+    assert(c.recorded >= 2 && c.recorded <= 3, `2 or 3 recorded steps, got ${c.recorded} (${c.reason})`);
+    assertEquals(c.replayed, n - c.recorded, `replayed (${c.reason})`);
+    assertEquals(c.captures, 1);
+    dispatches = c.dispatches;
+  }
+  assertEquals(tf.memory().numTensors, before, "no tensor left");
+  assertEquals(capturePinnedBuffers(), { pinned: 0, parked: 0 }, "no buffer left pinned");
+  disposeAll(data);
+  return dispatches;
+}
 
 Deno.test({
   name: "capture: replay = uncaptured TrainStep (tiny bigram, lr schedule, deferred and checked, 50 steps)",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
-    const V = 16, n = 50;
+    const d = await exact(() => new TinyLm({ vocabSize: 16, dim: 8 }, 3), 16, 50, 2, 6);
+    assert(d > 10, `dispatches per replay: ${d}`);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+for (
+  const [name, over] of [["baseline", { kind: "baseline" }], ["mHC + adapters", {
+    kind: "mhc",
+    streamAdapters: true,
+  }]] as const
+) {
+  Deno.test({
+    name:
+      `capture: replay = uncaptured TrainStep (${name}, tiny preset, lr schedule, deferred, ${MODEL_STEPS} steps)`,
+    ...opts,
+    fn: async () => {
+      await initBackend({ backend: "webgpu" });
+      const cfg = mhcConfig({ ...over, adapterDropout: 0, dim: 16, layers: 2 }, "tiny");
+      const d = await exact(() => createModel(cfg, 5), cfg.vocabSize, MODEL_STEPS, 2, 8, [true]);
+      assert(d > 50, `dispatches per replay: ${d}`);
+      await initBackend({ backend: "cpu" });
+    },
+  });
+}
+
+Deno.test({
+  name:
+    "capture: a partial batch runs uncaptured, replaced variables re-capture, reads between replays see them",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const V = 16, n = 30;
     const data = batches(n, V, 2, 6);
-    const make = () => new TinyLm({ vocabSize: V, dim: 8 }, 3);
-    const before = tf.memory().numTensors;
-    for (const deferred of [true, false]) {
-      const ref = await train(make, data, false, deferred);
-      const got = await train(make, data, true, deferred);
-      compare(ref.run, got.run);
-      const c = got.counts!;
-      assert(c.recorded >= 2 && c.recorded <= 3, `2 or 3 recorded steps, got ${c.recorded} (${c.reason})`);
-      assertEquals(c.replayed, n - c.recorded, `replayed (${c.reason})`);
-      assertEquals(c.captures, 1);
-      assert(got.counts!.dispatches > 10, `dispatches per replay: ${got.counts!.dispatches}`);
+    const partial = randomMicro(7, V, 1, 6);
+    const make = () => new TinyLm({ vocabSize: V, dim: 8 }, 4);
+    const o = {
+      deferred: true,
+      steps: n,
+      batch: (s: number) => (s === 12 ? partial : data[s - 1]),
+      before: async (s: number, model: LanguageModel, step: TrainStep) => {
+        if (s === 8 || s === 25) { for (const v of model.weights.values()) await v.data(); // cached on the host
+         }
+        if (s === 20) step.optimizer.setState(await step.optimizer.getState()); // replaces m and v
+      },
+    };
+    const ref = await train(make, { ...o, captured: false });
+    const got = await train(make, { ...o, captured: true });
+    compare(ref.run, got.run);
+    const c = got.counts!;
+    assertEquals(c.uncaptured, 1, "the partial batch");
+    assertEquals(c.captures, 3, "after the partial batch and after setState");
+    assertEquals(c.replayed + c.recorded + c.uncaptured, n);
+    disposeAll([...data, partial]);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture: dropout seeds differ per step, so the step is refused and runs uncaptured (same results)",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const cfg = mhcConfig({ kind: "baseline", dropout: 0.2, dim: 16, layers: 1 }, "tiny");
+    const make = () => {
+      const m = createModel(cfg, 2);
+      (m as unknown as { setTraining(t: boolean): void }).setTraining(true);
+      return m;
+    };
+    const data = batches(8, cfg.vocabSize, 2, 8);
+    const o = { deferred: true, steps: 8, batch: (s: number) => data[s - 1] };
+    const ref = await train(make, { ...o, captured: false });
+    const got = await train(make, { ...o, captured: true });
+    compare(ref.run, got.run);
+    assertEquals(got.counts!.replayed, 0);
+    assertEquals(got.counts!.captures, 0);
+    assert(/differs between two steps/.test(got.counts!.reason ?? ""), `reason: ${got.counts!.reason}`);
+    disposeAll(data);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture: NaN guard in a replay — run() throws at the same step as TrainStep and applies nothing",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const V = 16;
+    const data = batches(10, V, 2, 6);
+    const go = async (captured: boolean) => {
+      const model = new TinyLm({ vocabSize: V, dim: 8 }, 1);
+      const step = new TrainStep(model, { optimizer: { lr: 1e-2 }, gradClip: null });
+      const cap = captured ? new CapturedStep(step) : null;
+      let failed = 0, optStep = 0;
+      for (let s = 1; s <= 10 && !failed; s++) {
+        const input = { micro: [data[s - 1]], lr: s === 6 ? 1e38 : 1e-2, step: s }; // step 6 blows the weights up
+        try {
+          await (cap ? cap.run(input) : step.run(input));
+        } catch (e) {
+          assert(e instanceof NonFiniteError, String(e));
+          failed = s;
+          optStep = step.optimizer.step;
+        }
+      }
+      const replayed = cap?.counts.replayed ?? 0;
+      cap?.dispose();
+      step.dispose();
+      model.dispose();
+      return { failed, optStep, replayed };
+    };
+    const ref = await go(false), got = await go(true);
+    assert(ref.failed > 6, `the uncaptured run fails after step 6 (at ${ref.failed})`);
+    assertEquals(got.failed, ref.failed);
+    assertEquals(got.optStep, ref.optStep, "no update at the failing step");
+    assert(got.replayed >= 2, "the failing step was a replay");
+    disposeAll(data);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture: the leak guard names a recorded step that leaked a tensor",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    class Leaky extends TinyLm {
+      calls = 0;
+      override loss(ids: tf.Tensor2D, t: tf.Tensor2D): tf.Scalar {
+        if (++this.calls === 2) tf.keep(tf.zeros([2]));
+        return super.loss(ids, t);
+      }
     }
-    tf.dispose(data.flat().flatMap((m) => [m.ids, m.targets]));
-    assertEquals(tf.memory().numTensors, before - 0 - 2 * n + 0 + (before - before), "no tensor left");
+    const model = new Leaky({ vocabSize: 16, dim: 8 }, 0);
+    const cap = new CapturedStep(new TrainStep(model, { optimizer: { lr: 1e-2 } }));
+    const data = batches(3, 16, 2, 6);
+    await cap.run({ micro: [data[0]], lr: 1e-2, step: 1 });
+    await cap.run({ micro: [data[1]], lr: 1e-2, step: 2 });
+    await assertRejects(() => cap.run({ micro: [data[2]], lr: 1e-2, step: 3 }), TensorLeakError, "step 2");
+    cap.dispose();
+    cap.step.dispose();
+    model.dispose();
+    disposeAll(data);
     await initBackend({ backend: "cpu" });
   },
 });

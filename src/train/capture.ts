@@ -76,7 +76,13 @@ interface GEnc {
   finish(): unknown;
 }
 interface GQueue {
-  writeBuffer(b: GBuf, off: number, data: ArrayBuffer | ArrayBufferView, dataOff?: number, size?: number): void;
+  writeBuffer(
+    b: GBuf,
+    off: number,
+    data: ArrayBuffer | ArrayBufferView,
+    dataOff?: number,
+    size?: number,
+  ): void;
   submit(c: unknown[]): void;
   onSubmittedWorkDone(): Promise<void>;
 }
@@ -192,6 +198,11 @@ function unpin(bm: BufferManager, bufs: Iterable<GBuf>): void {
   }
 }
 
+/** Pool buffers pinned by live captures, and those of them tfjs released (tests check both are 0 after dispose). */
+export function capturePinnedBuffers(): { pinned: number; parked: number } {
+  return { pinned: pins.size, parked: parked.size };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Recording.
 
@@ -239,8 +250,10 @@ class Recording {
     });
     this.#patch(be, "makeUniforms", (orig) => (u: unknown) => this.#uniforms(orig, u));
     this.#patch(be, "uploadToGPU", (orig) => (id: object) => this.#upload(orig, id));
-    this.#patch(be, "recordAndSubmit", (orig) =>
-      (program: unknown, output: tf.TensorInfo, inputs: tf.TensorInfo[], u: unknown) => {
+    this.#patch(
+      be,
+      "recordAndSubmit",
+      (orig) => (program: unknown, output: tf.TensorInfo, inputs: tf.TensorInfo[], u: unknown) => {
         const td = (t: tf.TensorInfo) => be.tensorMap.get(t.dataId).resource!;
         this.#io = { out: td(output), ins: inputs.map(td) };
         try {
@@ -248,7 +261,8 @@ class Recording {
         } finally {
           this.#io = null;
         }
-      });
+      },
+    );
     for (const name of ["read", "readSync"] as const) {
       this.#patch(be, name, (orig) => (id: object) => {
         if (!this.#paused) this.failure ??= "the step reads a tensor on the host";
@@ -346,48 +360,46 @@ class Recording {
   }
 
   #encoder(real: GEnc): GEnc {
-    const rec = this;
     const known: Record<string, unknown> = {
-      copyBufferToBuffer(src: GBuf, so: number, dst: GBuf, dof: number, size: number) {
-        if (!rec.#paused) rec.items.push({ kind: "copy", src, srcOff: so, dst, dstOff: dof, size });
+      copyBufferToBuffer: (src: GBuf, so: number, dst: GBuf, dof: number, size: number) => {
+        if (!this.#paused) this.items.push({ kind: "copy", src, srcOff: so, dst, dstOff: dof, size });
         real.copyBufferToBuffer(src, so, dst, dof, size);
       },
-      beginComputePass(d?: Record<string, unknown>) {
-        if (d && d.timestampWrites) rec.failure ??= "a timestamp query inside the step";
-        return rec.#pass(real.beginComputePass(d));
+      beginComputePass: (d?: Record<string, unknown>) => {
+        if (d && d.timestampWrites) this.failure ??= "a timestamp query inside the step";
+        return this.#pass(real.beginComputePass(d));
       },
       finish: () => real.finish(),
     };
     return new Proxy(real as object, {
-      get(target, prop) {
+      get: (target, prop) => {
         if (typeof prop === "string" && prop in known) return known[prop];
         const v = (target as Record<string | symbol, unknown>)[prop];
         if (typeof v !== "function") return v;
-        if (!rec.#paused) rec.failure ??= `an unsupported GPU command (${String(prop)})`;
+        if (!this.#paused) this.failure ??= `an unsupported GPU command (${String(prop)})`;
         return (v as (...a: unknown[]) => unknown).bind(target);
       },
     }) as GEnc;
   }
 
   #pass(real: GPass): GPass {
-    const rec = this;
     let pipeline: unknown = null, group: unknown = null;
     const known: Record<string, unknown> = {
-      setPipeline(p: unknown) {
+      setPipeline: (p: unknown) => {
         pipeline = p;
         real.setPipeline(p);
       },
-      setBindGroup(i: number, g: unknown) {
-        if (i !== 0) rec.failure ??= "a bind group other than group 0";
+      setBindGroup: (i: number, g: unknown) => {
+        if (i !== 0) this.failure ??= "a bind group other than group 0";
         group = g;
         real.setBindGroup(i, g);
       },
-      dispatchWorkgroups(x: number, y = 1, z = 1) {
-        if (!rec.#paused) {
-          const io = rec.#io;
-          const all = rec.#groups.get(group as object);
-          if (!io && !all) rec.failure ??= "a dispatch whose bind group was not seen";
-          rec.items.push({
+      dispatchWorkgroups: (x: number, y = 1, z = 1) => {
+        if (!this.#paused) {
+          const io = this.#io;
+          const all = this.#groups.get(group as object);
+          if (!io && !all) this.failure ??= "a dispatch whose bind group was not seen";
+          this.items.push({
             kind: "dispatch",
             pipeline,
             group,
@@ -403,11 +415,11 @@ class Recording {
       end: () => real.end(),
     };
     return new Proxy(real as object, {
-      get(target, prop) {
+      get: (target, prop) => {
         if (typeof prop === "string" && prop in known) return known[prop];
         const v = (target as Record<string | symbol, unknown>)[prop];
         if (typeof v !== "function") return v;
-        if (!rec.#paused) rec.failure ??= `an unsupported compute-pass command (${String(prop)})`;
+        if (!this.#paused) this.failure ??= `an unsupported compute-pass command (${String(prop)})`;
         return (v as (...a: unknown[]) => unknown).bind(target);
       },
     }) as GPass;
@@ -419,10 +431,14 @@ function difference(a: Recording, b: Recording, updateA: number, updateB: number
   if (a.items.length !== b.items.length) {
     return `the two recorded steps issue ${a.items.length} and ${b.items.length} GPU commands`;
   }
-  if (updateA !== updateB) return "the optimizer update starts at different commands in the two recorded steps";
+  if (updateA !== updateB) {
+    return "the optimizer update starts at different commands in the two recorded steps";
+  }
   for (let i = 0; i < a.items.length; i++) {
     const x = a.items[i], y = b.items[i];
-    if (x.kind !== y.kind) return `command ${i} is a ${x.kind} in one recorded step and a ${y.kind} in the other`;
+    if (x.kind !== y.kind) {
+      return `command ${i} is a ${x.kind} in one recorded step and a ${y.kind} in the other`;
+    }
     if (x.kind === "dispatch" && y.kind === "dispatch") {
       if (x.pipeline !== y.pipeline || x.x !== y.x || x.y !== y.y || x.z !== y.z) {
         return `dispatch ${i} differs between the two recorded steps`;
@@ -433,7 +449,9 @@ function difference(a: Recording, b: Recording, updateA: number, updateB: number
       }
     }
   }
-  if (a.consts.length !== b.consts.length) return "the two recorded steps upload different numbers of constants";
+  if (a.consts.length !== b.consts.length) {
+    return "the two recorded steps upload different numbers of constants";
+  }
   for (let i = 0; i < a.consts.length; i++) {
     const x = a.consts[i], y = b.consts[i];
     if (x.length !== y.length || x.some((v, j) => v !== y[j])) {
@@ -498,7 +516,13 @@ class StatsRing {
       return entries.map((e) => {
         let sum = 0;
         for (let k = 0; k < e.micro; k++) sum += vals[e.offset + k];
-        return { step: e.step, loss: sum / e.micro, gradNorm: vals[e.offset + e.micro], lr: e.lr, microBatches: e.micro };
+        return {
+          step: e.step,
+          loss: sum / e.micro,
+          gradNorm: vals[e.offset + e.micro],
+          lr: e.lr,
+          microBatches: e.micro,
+        };
       });
     } finally {
       staging.destroy();
@@ -699,7 +723,9 @@ export class CapturedStep {
    */
   async run(input: StepInput): Promise<StepStats> {
     if (this.pending) {
-      throw new Error(`CapturedStep.run: ${this.pending} issued step(s) are not read yet; call flush() first.`);
+      throw new Error(
+        `CapturedStep.run: ${this.pending} issued step(s) are not read yet; call flush() first.`,
+      );
     }
     const plan = this.#plan(input);
     this.#checkLeaks(input);
@@ -787,7 +813,13 @@ export class CapturedStep {
         for (const p of eager) {
           let sum = 0;
           for (let k = 0; k < p.losses.length; k++) sum += vals[i++];
-          out.push({ step: p.step, loss: sum / p.losses.length, gradNorm: vals[i++], lr: p.lr, microBatches: p.losses.length });
+          out.push({
+            step: p.step,
+            loss: sum / p.losses.length,
+            gradNorm: vals[i++],
+            lr: p.lr,
+            microBatches: p.losses.length,
+          });
         }
       } finally {
         all.dispose();
@@ -868,9 +900,14 @@ export class CapturedStep {
     hookPool(be.bufferManager);
     this.counts.recorded++;
     // The capture's own inputs (the caller keeps theirs), copied before the recording.
-    const own = tf.tidy(() => input.micro.flatMap((m) => [m.ids, m.targets]).map((t) => t.add(tf.scalar(0, "int32"))));
+    const own = tf.tidy(() =>
+      input.micro.flatMap((m) => [m.ids, m.targets]).map((t) => t.add(tf.scalar(0, "int32")))
+    );
     for (const t of own) bufferOf(be, t);
-    const micro = input.micro.map((_, i) => ({ ids: own[2 * i] as tf.Tensor2D, targets: own[2 * i + 1] as tf.Tensor2D }));
+    const micro = input.micro.map((_, i) => ({
+      ids: own[2 * i] as tf.Tensor2D,
+      targets: own[2 * i + 1] as tf.Tensor2D,
+    }));
     const vars = this.#stateVars();
     for (const v of vars) bufferOf(be, v);
     flushTfjs(be);
@@ -939,7 +976,9 @@ export class CapturedStep {
     tf.dispose(ctx.losses);
     if (ctx.own) tf.dispose(ctx.own);
     ctx.rec?.dispose();
-    if (ctx.rec && this.#ring) this.#ring.entries = this.#ring.entries.filter((e) => e.step !== ctx.input.step);
+    if (ctx.rec && this.#ring) {
+      this.#ring.entries = this.#ring.entries.filter((e) => e.step !== ctx.input.step);
+    }
   }
 
   /** The second half: the clipped update (recorded), then, when recording, the capture's analysis. */
@@ -951,7 +990,12 @@ export class CapturedStep {
       this.step.optimizer.applyPrepared(ctx.p!, input.lr, { clipNorm: this.step.gradClip });
       flushTfjs(be);
       if (!rec && deferred) {
-        this.#pendingEager.push({ step: input.step, lr: input.lr, losses: ctx.losses, norm: ctx.p!.takeNorm()! });
+        this.#pendingEager.push({
+          step: input.step,
+          lr: input.lr,
+          losses: ctx.losses,
+          norm: ctx.p!.takeNorm()!,
+        });
         ctx.losses = [];
       }
     } catch (e) {
@@ -1008,7 +1052,11 @@ export class CapturedStep {
       const from = bufferOf(be, v), to = before.get(v)!;
       if (from !== to) copyBack.push({ from, to });
     }
-    const allowed = new Set([...before.values(), ...copyBack.map((c) => c.from), ...own.map((t) => bufferOf(be, t))]);
+    const allowed = new Set([
+      ...before.values(),
+      ...copyBack.map((c) => c.from),
+      ...own.map((t) => bufferOf(be, t)),
+    ]);
     const unsafe = unsafeRead(rec!, allowed, be);
     if (unsafe) return refuse(unsafe);
     const state = vars.map((v) => ({ v, id: v.dataId }));
@@ -1062,7 +1110,9 @@ function unsafeRead(rec: Recording, allowed: Set<GBuf>, be: Backend): string | n
     const it = rec.items[i];
     const reads = it.kind === "copy" ? [it.src] : it.reads;
     const bad = reads.find((b) => !ok(b));
-    if (bad) return `command ${i} reads a ${bad.size}-byte buffer that the step did not write and that is not kept`;
+    if (bad) {
+      return `command ${i} reads a ${bad.size}-byte buffer that the step did not write and that is not kept`;
+    }
     for (const b of it.kind === "copy" ? [it.dst] : it.writes) written.add(b);
   }
   return null;
@@ -1070,7 +1120,9 @@ function unsafeRead(rec: Recording, allowed: Set<GBuf>, be: Backend): string | n
 
 /** The shapes a capture is valid for. */
 function signature(input: StepInput): string {
-  return input.micro.map((m) => `${m.ids.dtype}[${m.ids.shape}]/${m.targets.dtype}[${m.targets.shape}]`).join(";");
+  return input.micro.map((m) => `${m.ids.dtype}[${m.ids.shape}]/${m.targets.dtype}[${m.targets.shape}]`).join(
+    ";",
+  );
 }
 
 function checkInput(input: StepInput): void {

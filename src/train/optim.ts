@@ -16,7 +16,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fusedWebGPUActive } from "../nn/dispatch.ts";
-import { adamwStepWebGPU, type AdamWStepScalars, AdamWWebGPUState, flattenGradsWebGPU } from "./adamw_webgpu.ts";
+import {
+  type AdamWStepScalars,
+  adamwStepWebGPU,
+  AdamWWebGPUState,
+  flattenGradsWebGPU,
+} from "./adamw_webgpu.ts";
 
 /** A parameter-name pattern: an exact name, a glob (`*` any run of characters, `?` one), `/regex/flags`, or a RegExp. */
 export type NamePattern = string | RegExp;
@@ -672,7 +677,9 @@ export class AdamW {
     const L = this.#ensure();
     const steps = L.names.map((n) => this.#steps.get(n)!);
     if (!this.#gpu || !L.m || !this.#gpuFused || !fusedWebGPUActive() || steps.some((s) => s !== steps[0])) {
-      throw new Error("AdamW.replayFusedUpdate: the optimizer is not in a state to take a fused webgpu step.");
+      throw new Error(
+        "AdamW.replayFusedUpdate: the optimizer is not in a state to take a fused webgpu step.",
+      );
     }
     const dev = (tf.backend() as unknown as { device: Parameters<AdamWWebGPUState["scalars"]>[0] }).device;
     const s = this.#fusedScalars(lr, steps[0] + 1, clip ?? 0);
