@@ -339,10 +339,13 @@ export {
   TrainStep,
   type TrainStepOptions,
 } from "./src/train/step.ts";
+
+// Capture and replay of a training step on webgpu (src/train/capture.ts).
+export { type CaptureCounts, CapturedStep, capturePinnedBuffers } from "./src/train/capture.ts";
 export {
+  type Batches,
   type BatchIteratorLike,
   type BatchLike,
-  type Batches,
   epochBatches,
   type PullSource,
   toBatchSource,

@@ -78,6 +78,8 @@ interface TrainOpts {
   /** Called before step s (reads, optimizer state round trips). */
   before?: (s: number, model: LanguageModel, step: TrainStep) => Promise<void>;
   lr?: (s: number) => number;
+  /** Replays of steps s with timed(s) go through CapturedStep.timeReplay (deferred only). */
+  timed?: (s: number) => boolean;
 }
 
 /** Train `make()` through TrainStep (captured = false) or CapturedStep, deferred or checked. */
@@ -86,11 +88,16 @@ async function train(make: Make, o: TrainOpts) {
   const step = new TrainStep(model, { optimizer: { lr: 1e-2, weightDecay: 0.1 }, gradClip: 0.5 });
   const cap = o.captured ? new CapturedStep(step) : null;
   const stats: StepStats[] = [];
+  const timings: number[] = [];
   for (let s = 1; s <= o.steps; s++) {
     await o.before?.(s, model, step);
     const input = { micro: [o.batch(s)], lr: (o.lr ?? lrAt)(s), step: s };
     if (cap) {
-      if (o.deferred) cap.issue(input);
+      if (o.deferred && o.timed?.(s)) {
+        const t = await cap.timeReplay(input);
+        if (t) timings.push(t.submitToDoneMs);
+        else cap.issue(input);
+      } else if (o.deferred) cap.issue(input);
       else stats.push(await cap.run(input));
     } else if (o.deferred) step.issue(input);
     else stats.push(await step.run(input));
@@ -98,7 +105,9 @@ async function train(make: Make, o: TrainOpts) {
   if (o.deferred) stats.push(...await (cap ? cap.flush() : step.flush()));
   await cap?.sync();
   const run = await snapshot(model, step, stats);
-  const counts = cap ? { ...cap.counts, dispatches: cap.dispatches, reason: cap.fallbackReason() } : null;
+  const counts = cap
+    ? { ...cap.counts, dispatches: cap.dispatches, reason: cap.fallbackReason(), timings }
+    : null;
   cap?.dispose();
   step.dispose();
   model.dispose();
@@ -187,6 +196,7 @@ Deno.test({
       deferred: true,
       steps: n,
       batch: (s: number) => (s === 12 ? partial : data[s - 1]),
+      timed: (s: number) => s % 3 === 0,
       before: async (s: number, model: LanguageModel, step: TrainStep) => {
         if (s === 8 || s === 25) { for (const v of model.weights.values()) await v.data(); // cached on the host
          }
@@ -200,7 +210,41 @@ Deno.test({
     assertEquals(c.uncaptured, 1, "the partial batch");
     assertEquals(c.captures, 3, "after the partial batch and after setState");
     assertEquals(c.replayed + c.recorded + c.uncaptured, n);
+    assert(c.timings.length >= 5 && c.timings.every((t) => t >= 0), "timed replays (timeReplay)");
     disposeAll([...data, partial]);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture: two micro-batches per step (gradient accumulation), checked, 12 steps",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const V = 16, n = 12;
+    const data = batches(2 * n, V, 2, 6);
+    const make = () => new TinyLm({ vocabSize: V, dim: 8 }, 9);
+    const go = async (captured: boolean) => {
+      const model = make();
+      const step = new TrainStep(model, { optimizer: { lr: 1e-2, weightDecay: 0.1 }, gradClip: 0.5 });
+      const cap = captured ? new CapturedStep(step) : null;
+      const stats: StepStats[] = [];
+      for (let s = 1; s <= n; s++) {
+        const input = { micro: [data[2 * s - 2], data[2 * s - 1]], lr: lrAt(s), step: s };
+        stats.push(await (cap ? cap.run(input) : step.run(input)));
+      }
+      const run = await snapshot(model, step, stats);
+      const replayed = cap?.counts.replayed ?? 0;
+      cap?.dispose();
+      step.dispose();
+      model.dispose();
+      return { run, replayed };
+    };
+    const ref = await go(false), got = await go(true);
+    compare(ref.run, got.run);
+    assert(got.replayed >= n - 3, `replayed ${got.replayed}`);
+    assertEquals(got.run.stats[5].microBatches, 2);
+    disposeAll(data);
     await initBackend({ backend: "cpu" });
   },
 });

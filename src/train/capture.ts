@@ -121,7 +121,7 @@ interface Backend {
   readSync(id: object): unknown;
 }
 
-const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, QUERY_RESOLVE: 0x200 } as const;
 const MAP_READ_MODE = 0x1;
 /** Recorded steps for one shape before two consecutive ones must agree. */
 const MAX_RECORDED = 4;
@@ -601,9 +601,25 @@ class Program {
     });
   }
 
-  /** Encode commands [from, to) of the recording. */
-  encode(enc: GEnc, from: number, to: number): void {
+  /**
+   * Encode commands [from, to) of the recording. With `ts`, the pass holding the range's first dispatch writes
+   * timestamp 0 at its start and the pass holding its last dispatch timestamp 1 at its end.
+   */
+  encode(
+    enc: GEnc,
+    from: number,
+    to: number,
+    ts?: { querySet: unknown; begin: boolean; end: boolean },
+  ): void {
     const items = this.rec.items;
+    let first = -1, last = -1;
+    if (ts) {
+      for (let i = from; i < to; i++) {
+        if (items[i].kind !== "dispatch") continue;
+        if (first < 0) first = i;
+        last = i;
+      }
+    }
     let pass: GPass | null = null, pipeline: unknown = null;
     for (let i = from; i < to; i++) {
       const it = items[i];
@@ -616,7 +632,16 @@ class Program {
         continue;
       }
       if (!pass) {
-        pass = enc.beginComputePass();
+        let desc: Record<string, unknown> | undefined;
+        if (ts) {
+          let end = i;
+          while (end < to && items[end].kind === "dispatch") end++;
+          const w: Record<string, unknown> = { querySet: ts.querySet };
+          if (ts.begin && i === first) w.beginningOfPassWriteIndex = 0;
+          if (ts.end && last >= i && last < end) w.endOfPassWriteIndex = 1;
+          if (Object.keys(w).length > 1) desc = { timestampWrites: w };
+        }
+        pass = enc.beginComputePass(desc);
         pipeline = null;
       }
       if (it.pipeline !== pipeline) pass.setPipeline(pipeline = it.pipeline);
@@ -679,6 +704,7 @@ export class CapturedStep {
   #ring: StatsRing | null = null;
   #leak: TensorLeakGuard;
   #lastEncodeMs = 0;
+  #lastSubmitMs = 0;
   #pendingEager: { step: number; lr: number; losses: tf.Scalar[]; norm: tf.Scalar }[] = [];
 
   /**
@@ -701,9 +727,20 @@ export class CapturedStep {
     return this.#program?.pinnedBytes ?? 0;
   }
 
-  /** Host milliseconds spent encoding and submitting the last replay (0 before one). */
+  /**
+   * Host milliseconds spent encoding the last replay, its input writes included (0 before one; for a checked
+   * {@linkcode CapturedStep.run}, its two submits included).
+   */
   get lastEncodeMs(): number {
     return this.#lastEncodeMs;
+  }
+
+  /**
+   * Host milliseconds of the last replay's `queue.submit` call(s) (on a software adapter this includes running
+   * the commands; on a hardware one it is the driver's submit cost).
+   */
+  get lastSubmitMs(): number {
+    return this.#lastSubmitMs;
   }
 
   /** Why steps of this shape are not replayed, or null (shape = the signature of `input`). */
@@ -759,17 +796,79 @@ export class CapturedStep {
     const p = this.#program!, be = p.be;
     flushTfjs(be);
     const t0 = performance.now();
+    const cmd = this.#encodeReplay(p, input, null).finish();
+    const t1 = performance.now();
+    be.queue.submit([cmd]);
+    p.dropHostCaches();
+    this.#lastEncodeMs = t1 - t0;
+    this.#lastSubmitMs = performance.now() - t1;
+    this.counts.replayed++;
+  }
+
+  /** A whole replay in one encoder (with timestamps around its passes when `querySet` is given). */
+  #encodeReplay(p: Program, input: StepInput, querySet: unknown | null): GEnc {
+    const be = p.be;
     const enc = be.device.createCommandEncoder();
     p.writeInputs(enc, input.micro);
-    p.encode(enc, 0, p.updateAt);
+    const ts = querySet ? { querySet, begin: true, end: false } : undefined;
+    p.encode(enc, 0, p.updateAt, ts);
     this.#ringOf(be).add(enc, p.stats, input.step, input.lr);
-    p.encode(enc, p.updateAt, p.rec.items.length);
+    p.encode(enc, p.updateAt, p.rec.items.length, ts && { ...ts, begin: p.updateAt === 0, end: true });
     p.encodeCopyBack(enc);
     this.step.optimizer.replayFusedUpdate(input.lr, this.step.gradClip); // a queue write before the submit
+    return enc;
+  }
+
+  /**
+   * Benchmark helper: one deferred replay of `input` (its statistics pending for {@linkcode CapturedStep.flush}),
+   * timed: host encode ms; submit-to-done ms on an idle queue; and GPU ms between timestamps written at the
+   * start of its first pass and the end of its last where the device has 'timestamp-query' (else null).
+   * @returns null (nothing run) when the step would not be a replay: not captured yet, or another shape.
+   */
+  async timeReplay(
+    input: StepInput,
+  ): Promise<{ encodeMs: number; submitToDoneMs: number; gpuMs: number | null } | null> {
+    if (this.#plan(input) !== "replay") return null;
+    this.#checkLeaks(input);
+    const p = this.#program!,
+      be = p.be,
+      dev = be.device as GDevice & {
+        features?: { has(f: string): boolean };
+        createQuerySet?(d: { type: string; count: number }): { destroy(): void };
+      };
+    flushTfjs(be);
+    await be.queue.onSubmittedWorkDone();
+    const qs = dev.features?.has("timestamp-query") && dev.createQuerySet
+      ? dev.createQuerySet({ type: "timestamp", count: 2 })
+      : null;
+    const t0 = performance.now();
+    const enc = this.#encodeReplay(p, input, qs) as GEnc & {
+      resolveQuerySet(q: unknown, first: number, n: number, dst: GBuf, off: number): void;
+    };
+    let resolve: GBuf | null = null, read: GBuf | null = null;
+    if (qs) {
+      resolve = dev.createBuffer({ size: 16, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
+      read = dev.createBuffer({ size: 16, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
+    }
+    const t1 = performance.now();
     be.queue.submit([enc.finish()]);
+    await be.queue.onSubmittedWorkDone();
+    const t2 = performance.now();
     p.dropHostCaches();
-    this.#lastEncodeMs = performance.now() - t0;
     this.counts.replayed++;
+    this.#lastEncodeMs = t1 - t0;
+    let gpuMs: number | null = null;
+    if (read) {
+      await read.mapAsync(MAP_READ_MODE);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      gpuMs = Number(t[1] - t[0]) / 1e6;
+      [read, resolve!].forEach((b) => b.destroy());
+      qs!.destroy();
+    }
+    return { encodeMs: t1 - t0, submitToDoneMs: t2 - t1, gpuMs };
   }
 
   async #replayChecked(input: StepInput): Promise<StepStats> {
