@@ -18,3 +18,4 @@ import "../tests/reduce_webgpu_test.ts";
 import "../tests/adamw_webgpu_test.ts";
 import "../tests/adapter_test.ts";
 import "../tests/ssm_gate_test.ts";
+import "../tests/capture_test.ts";

@@ -12,7 +12,7 @@ import { TinyLm } from "./fixtures/tiny_lm.ts";
 import type { LanguageModel } from "../src/models/types.ts";
 import { createModel } from "../src/models/registry.ts";
 import { type MicroBatch, microBatch, type StepStats, TrainStep } from "../src/train/step.ts";
-import { CapturedStep, capturePinnedBuffers } from "../src/train/capture.ts";
+import { CapturedLoss, CapturedStep, capturePinnedBuffers } from "../src/train/capture.ts";
 import { NonFiniteError, TensorLeakError } from "../src/train/guards.ts";
 import { mhcConfig } from "../src/models/mhc_family.ts";
 import { Rng } from "../src/rng.ts";
@@ -152,7 +152,8 @@ async function exact(
 }
 
 Deno.test({
-  name: "capture: replay = uncaptured TrainStep (tiny bigram, lr schedule, deferred and checked, 50 steps)",
+  name:
+    "capture (webgpu): replay = uncaptured TrainStep (tiny bigram, lr schedule, deferred and checked, 50 steps)",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -170,7 +171,7 @@ for (
 ) {
   Deno.test({
     name:
-      `capture: replay = uncaptured TrainStep (${name}, tiny preset, lr schedule, deferred, ${MODEL_STEPS} steps)`,
+      `capture (webgpu): replay = uncaptured TrainStep (${name}, tiny preset, lr schedule, deferred, ${MODEL_STEPS} steps)`,
     ...opts,
     fn: async () => {
       await initBackend({ backend: "webgpu" });
@@ -184,7 +185,7 @@ for (
 
 Deno.test({
   name:
-    "capture: a partial batch runs uncaptured, replaced variables re-capture, reads between replays see them",
+    "capture (webgpu): a partial batch runs uncaptured, replaced variables re-capture, reads between replays see them",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -217,7 +218,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "capture: two micro-batches per step (gradient accumulation), checked, 12 steps",
+  name: "capture (webgpu): two micro-batches per step (gradient accumulation), checked, 12 steps",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -250,7 +251,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "capture: dropout seeds differ per step, so the step is refused and runs uncaptured (same results)",
+  name:
+    "capture (webgpu): dropout seeds differ per step, so the step is refused and runs uncaptured (same results)",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -274,7 +276,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "capture: NaN guard in a replay — run() throws at the same step as TrainStep and applies nothing",
+  name:
+    "capture (webgpu): NaN guard in a replay — run() throws at the same step as TrainStep and applies nothing",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -312,7 +315,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "capture: the leak guard names a recorded step that leaked a tensor",
+  name: "capture (webgpu): the leak guard names a recorded step that leaked a tensor",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -333,6 +336,61 @@ Deno.test({
     cap.step.dispose();
     model.dispose();
     disposeAll(data);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture (webgpu): forward-only loss replayed = model.loss, between captured training steps too",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const V = 16;
+    const data = batches(12, V, 2, 6);
+    const other = randomMicro(3, V, 1, 6);
+    const before = tf.memory().numTensors;
+    const model = new TinyLm({ vocabSize: V, dim: 8 }, 2);
+    const direct = async (m: MicroBatch) => {
+      const l = tf.tidy(() => model.loss(m.ids, m.targets));
+      const v = (await l.data())[0];
+      l.dispose();
+      return v;
+    };
+    const ev = new CapturedLoss(model);
+    for (const m of data.slice(0, 6)) ev.issue(m.ids, m.targets);
+    const got = await ev.flush();
+    for (let i = 0; i < 6; i++) close(got[i], await direct(data[i]), `loss ${i}`);
+    assertEquals(ev.counts.captures, 1, `captured (${ev.fallbackReason()})`);
+    assert(ev.counts.replayed >= 3, `replayed ${ev.counts.replayed}`);
+    close(await ev.loss(other.ids, other.targets), await direct(other), "another shape");
+    assertEquals(ev.counts.uncaptured, 1);
+    // Evaluate between captured training steps: the training replays keep the variables' data.
+    const step = new TrainStep(model, { optimizer: { lr: 1e-2 } });
+    const cap = new CapturedStep(step);
+    let s = 0;
+    for (; s < 4; s++) cap.issue({ micro: [data[s]], lr: 1e-2, step: s + 1 });
+    await cap.flush();
+    const captures = ev.counts.captures, replays = ev.counts.replayed;
+    for (let i = 0; i < 6; i++) {
+      cap.issue({ micro: [data[s]], lr: 1e-2, step: ++s });
+      await cap.sync();
+      const m = data[6 + i];
+      close(await ev.loss(m.ids, m.targets), await direct(m), `loss after step ${s}`);
+    }
+    await cap.flush();
+    assert(ev.counts.captures <= captures + 1, "at most one re-capture after the training capture");
+    assert(
+      ev.counts.replayed >= replays + 3,
+      `evaluation replays between training replays: ${ev.counts.replayed}`,
+    );
+    assert(cap.counts.replayed >= 6, `training replays ${cap.counts.replayed}`);
+    ev.dispose();
+    cap.dispose();
+    step.dispose();
+    model.dispose();
+    assertEquals(tf.memory().numTensors, before, "no tensor left");
+    assertEquals(capturePinnedBuffers(), { pinned: 0, parked: 0 }, "no buffer left pinned");
+    disposeAll([...data, other]);
     await initBackend({ backend: "cpu" });
   },
 });

@@ -48,7 +48,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { MicroBatch, StepInput, StepStats, TrainStep } from "./step.ts";
+import type { MicroBatch, StepInput, StepModel, StepStats, TrainStep } from "./step.ts";
 import type { PreparedGradients } from "./optim.ts";
 import { assertFinite, TensorLeakGuard } from "./guards.ts";
 import { fusedWebGPUActive } from "../nn/dispatch.ts";
@@ -499,12 +499,23 @@ class StatsRing {
     this.#cap = cap;
   }
 
-  /** One host read of every pending entry; they are removed. */
+  /** One host read of every pending entry as step statistics; they are removed. */
   async read(): Promise<StepStats[]> {
+    const { entries, vals } = await this.readRaw();
+    return entries.map((e) => {
+      let sum = 0;
+      for (let k = 0; k < e.micro; k++) sum += vals[e.offset + k];
+      const gradNorm = vals[e.offset + e.micro];
+      return { step: e.step, loss: sum / e.micro, gradNorm, lr: e.lr, microBatches: e.micro };
+    });
+  }
+
+  /** One host read of every pending entry (the raw floats); they are removed. */
+  async readRaw(): Promise<{ entries: StatsEntry[]; vals: Float32Array }> {
     const entries = this.entries, n = this.#used;
     this.entries = [];
     this.#used = 0;
-    if (entries.length === 0) return [];
+    if (entries.length === 0) return { entries, vals: new Float32Array(0) };
     const staging = this.dev.createBuffer({ size: n * 4, usage: USAGE.MAP_READ | USAGE.COPY_DST });
     try {
       const enc = this.dev.createCommandEncoder();
@@ -513,17 +524,7 @@ class StatsRing {
       await staging.mapAsync(MAP_READ_MODE);
       const vals = new Float32Array(staging.getMappedRange().slice(0));
       staging.unmap();
-      return entries.map((e) => {
-        let sum = 0;
-        for (let k = 0; k < e.micro; k++) sum += vals[e.offset + k];
-        return {
-          step: e.step,
-          loss: sum / e.micro,
-          gradNorm: vals[e.offset + e.micro],
-          lr: e.lr,
-          microBatches: e.micro,
-        };
-      });
+      return { entries, vals };
     } finally {
       staging.destroy();
     }
@@ -1171,6 +1172,179 @@ export class CapturedStep {
     if (m) set.add(m);
     if (v) set.add(v);
     return [...set];
+  }
+}
+
+/**
+ * The forward loss `model.loss(ids, targets)` captured and replayed, for evaluation at a fixed batch shape
+ * (perplexity, BLiMP-style scoring): recorded on the first two calls of a shape (compared as for
+ * {@linkcode CapturedStep}), replayed from the third, re-recorded when the weights' data changes (an uncaptured
+ * training step, a checkpoint load; a {@linkcode CapturedStep}'s replays keep the variables' data, so evaluation
+ * between captured training steps keeps its capture). Other shapes, or a forward that cannot be captured
+ * (dropout on), run through tfjs. The losses stay on the device until {@linkcode CapturedLoss.flush}.
+ *
+ * @example
+ * ```ts
+ * import { CapturedLoss } from "./capture.ts";
+ * // on webgpu: const ev = new CapturedLoss(model);
+ * // for (const b of batches) ev.issue(b.ids, b.targets);
+ * // const losses = await ev.flush(); // one host read
+ * // ev.dispose();
+ * ```
+ */
+export class CapturedLoss {
+  /** Counts of recorded, replayed and uncaptured calls and of captures made. */
+  readonly counts: CaptureCounts = { recorded: 0, replayed: 0, uncaptured: 0, captures: 0 };
+  #program: Program | null = null;
+  #signature = "";
+  #probe: { rec: Recording; sig: string; attempts: number } | null = null;
+  #refused = new Map<string, string>();
+  #lastReason: string | null = null;
+  #ring: StatsRing | null = null;
+
+  /** @param model what is evaluated (its `loss` and `weights`; the caller's, never disposed here) */
+  constructor(readonly model: Pick<StepModel, "loss" | "weights">) {}
+
+  /** Dispatches one replay encodes (0 before a capture). */
+  get dispatches(): number {
+    return this.#program?.dispatches ?? 0;
+  }
+
+  /** Why the last refused shape is not replayed, or null. */
+  fallbackReason(): string | null {
+    return this.#lastReason;
+  }
+
+  /** Losses issued and not read yet. */
+  get pending(): number {
+    return this.#ring?.entries.length ?? 0;
+  }
+
+  /** Issue the loss of one batch ([B, T] int32 ids and targets); no host read. */
+  issue(ids: tf.Tensor2D, targets: tf.Tensor2D): void {
+    const be = backend();
+    const micro = [{ ids, targets }];
+    const sig = signature({ micro, lr: 1, step: 0 });
+    const p = this.#program;
+    if (p && this.#signature === sig && !p.valid()) this.#drop();
+    if (!fusedWebGPUActive() || this.#refused.has(sig) || (this.#program && this.#signature !== sig)) {
+      this.counts.uncaptured++;
+      const loss = tf.tidy(() => this.model.loss(ids, targets));
+      this.#copyOut(be, bufferOf(be, loss));
+      loss.dispose();
+      return;
+    }
+    if (this.#program) {
+      flushTfjs(be);
+      const enc = be.device.createCommandEncoder();
+      this.#program.writeInputs(enc, micro);
+      this.#program.encode(enc, 0, this.#program.rec.items.length);
+      this.#ringOf(be).add(enc, this.#program.stats, 0, 0);
+      be.queue.submit([enc.finish()]);
+      this.counts.replayed++;
+      return;
+    }
+    this.#record(be, ids, targets, sig);
+  }
+
+  /** Read every issued loss, oldest first (one host read). */
+  async flush(): Promise<number[]> {
+    if (!this.#ring) return [];
+    const { entries, vals } = await this.#ring.readRaw();
+    return entries.map((e) => vals[e.offset]);
+  }
+
+  /** The loss of one batch (issue, then one host read of everything pending). */
+  async loss(ids: tf.Tensor2D, targets: tf.Tensor2D): Promise<number> {
+    this.issue(ids, targets);
+    return (await this.flush()).at(-1)!;
+  }
+
+  /** Release the capture (its pinned buffers go back to tfjs's pool) and pending losses. */
+  dispose(): void {
+    this.#drop();
+    this.#probe?.rec.dispose();
+    this.#probe = null;
+    this.#ring?.dispose();
+    this.#ring = null;
+  }
+
+  #drop(): void {
+    this.#program?.dispose();
+    this.#program = null;
+  }
+
+  #ringOf(be: Backend): StatsRing {
+    this.#ring ??= new StatsRing(be.device);
+    return this.#ring;
+  }
+
+  #copyOut(be: Backend, buf: GBuf): void {
+    flushTfjs(be);
+    const enc = be.device.createCommandEncoder();
+    this.#ringOf(be).add(enc, [buf], 0, 0);
+    be.queue.submit([enc.finish()]);
+  }
+
+  #record(be: Backend, ids: tf.Tensor2D, targets: tf.Tensor2D, sig: string): void {
+    hookPool(be.bufferManager);
+    this.counts.recorded++;
+    const own = tf.tidy(() => [ids, targets].map((t) => t.add(tf.scalar(0, "int32"))));
+    for (const t of own) bufferOf(be, t);
+    const vars = [...new Set(this.model.weights.values())];
+    for (const v of vars) bufferOf(be, v);
+    flushTfjs(be);
+    const rec = new Recording(be);
+    let loss: tf.Scalar;
+    rec.start();
+    try {
+      loss = tf.tidy(() => this.model.loss(own[0] as tf.Tensor2D, own[1] as tf.Tensor2D));
+      flushTfjs(be);
+    } catch (e) {
+      tf.dispose(own);
+      rec.dispose();
+      throw e;
+    } finally {
+      rec.stop();
+    }
+    const lossBuf = bufferOf(be, loss);
+    this.#copyOut(be, lossBuf);
+    const probe = this.#probe?.sig === sig ? this.#probe : null;
+    if (!probe) this.#probe?.rec.dispose();
+    this.#probe = null;
+    const done = (why: string | null) => {
+      if (why) {
+        this.#refused.set(sig, why);
+        this.#lastReason = why;
+        rec.dispose();
+      }
+      probe?.rec.dispose();
+      tf.dispose(own);
+      loss.dispose();
+    };
+    if (rec.failure) return done(rec.failure);
+    if (!probe) {
+      this.#probe = { rec, sig, attempts: 1 };
+      tf.dispose([...own, loss]);
+      return;
+    }
+    const diff = difference(probe.rec, rec, 0, 0);
+    if (diff) {
+      probe.rec.dispose();
+      if (probe.attempts + 1 >= MAX_RECORDED) return done(diff);
+      this.#probe = { rec, sig, attempts: probe.attempts + 1 };
+      tf.dispose([...own, loss]);
+      return;
+    }
+    const allowed = new Set([...vars.map((v) => bufferOf(be, v)), ...own.map((t) => bufferOf(be, t))]);
+    const unsafe = unsafeRead(rec, allowed, be);
+    if (unsafe) return done(unsafe);
+    const state = vars.map((v) => ({ v, id: v.dataId }));
+    this.#program = new Program(be, rec, rec.items.length, own, state, [], [lossBuf]);
+    this.#signature = sig;
+    this.counts.captures++;
+    probe.rec.dispose();
+    loss.dispose();
   }
 }
 
