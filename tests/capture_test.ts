@@ -1,9 +1,10 @@
 /**
  * The captured training step (src/train/capture.ts) on the software WebGPU adapter: a replayed run equals the
  * uncaptured TrainStep run (losses, gradient norms, weights and optimizer state to ≤ 1e-6 relative) under a
- * learning-rate schedule; deferred and checked modes; shape changes fall back; the variables replaced from outside
- * re-capture; per-step constants (dropout seeds) refuse the capture; no tensor or pinned buffer left after
- * dispose; the NaN and leak guards.
+ * learning-rate schedule, with dropout on (seeds redrawn per replay); deferred and checked modes; shape changes
+ * fall back; variables replaced from outside re-capture; per-step constants the capture cannot rewrite (a tf-op
+ * optimizer's learning rate) refuse it; no tensor or pinned buffer left after dispose; the NaN and leak guards;
+ * the forward-only capture for evaluation.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
@@ -164,19 +165,30 @@ Deno.test({
 });
 
 for (
-  const [name, over] of [["baseline", { kind: "baseline" }], ["mHC + adapters", {
-    kind: "mhc",
-    streamAdapters: true,
-  }]] as const
+  const [name, over] of [
+    ["baseline, dropout 0.1", { kind: "baseline", dropout: 0.1 }],
+    ["mHC + adapters, dropout 0.1, adapter dropout 0.1", {
+      kind: "mhc",
+      streamAdapters: true,
+      dropout: 0.1,
+      adapterDropout: 0.1,
+    }],
+  ] as const
 ) {
   Deno.test({
     name:
-      `capture (webgpu): replay = uncaptured TrainStep (${name}, tiny preset, lr schedule, deferred, ${MODEL_STEPS} steps)`,
+      `capture (webgpu): replay = uncaptured TrainStep (${name}, training mode, tiny preset, lr schedule, ` +
+      `deferred, ${MODEL_STEPS} steps)`,
     ...opts,
     fn: async () => {
       await initBackend({ backend: "webgpu" });
-      const cfg = mhcConfig({ ...over, adapterDropout: 0, dim: 16, layers: 2 }, "tiny");
-      const d = await exact(() => createModel(cfg, 5), cfg.vocabSize, MODEL_STEPS, 2, 8, [true]);
+      const cfg = mhcConfig({ ...over, dim: 16, layers: 2 }, "tiny");
+      const make = () => {
+        const m = createModel(cfg, 5);
+        m.setTraining?.(true); // dropout on: each replay redraws the seeds from the model's generators
+        return m;
+      };
+      const d = await exact(make, cfg.vocabSize, MODEL_STEPS, 2, 8, [true]);
       assert(d > 50, `dispatches per replay: ${d}`);
       await initBackend({ backend: "cpu" });
     },
@@ -251,25 +263,31 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "capture (webgpu): dropout seeds differ per step, so the step is refused and runs uncaptured (same results)",
+  name: "capture (webgpu): a tf-op optimizer (lr frozen into constants) is refused and runs uncaptured",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
-    const cfg = mhcConfig({ kind: "baseline", dropout: 0.2, dim: 16, layers: 1 }, "tiny");
-    const make = () => {
-      const m = createModel(cfg, 2);
-      (m as unknown as { setTraining(t: boolean): void }).setTraining(true);
-      return m;
+    const V = 16, n = 6;
+    const data = batches(n, V, 2, 6);
+    const go = async (captured: boolean) => {
+      const model = new TinyLm({ vocabSize: V, dim: 8 }, 1);
+      const step = new TrainStep(model, { optimizer: { lr: 1e-2, gpuFused: false } });
+      const cap = captured ? new CapturedStep(step) : null;
+      for (let s = 1; s <= n; s++) {
+        const input = { micro: [data[s - 1]], lr: lrAt(s), step: s };
+        await (cap ? cap.run(input) : step.run(input));
+      }
+      const run = await snapshot(model, step, []);
+      const counts = cap ? { ...cap.counts, reason: cap.fallbackReason() } : null;
+      cap?.dispose();
+      step.dispose();
+      model.dispose();
+      return { run, counts };
     };
-    const data = batches(8, cfg.vocabSize, 2, 8);
-    const o = { deferred: true, steps: 8, batch: (s: number) => data[s - 1] };
-    const ref = await train(make, { ...o, captured: false });
-    const got = await train(make, { ...o, captured: true });
+    const ref = await go(false), got = await go(true);
     compare(ref.run, got.run);
     assertEquals(got.counts!.replayed, 0);
-    assertEquals(got.counts!.captures, 0);
-    assert(/differs between two steps/.test(got.counts!.reason ?? ""), `reason: ${got.counts!.reason}`);
+    assert(/fused webgpu/.test(got.counts!.reason ?? ""), `reason: ${got.counts!.reason}`);
     disposeAll(data);
     await initBackend({ backend: "cpu" });
   },

@@ -52,6 +52,8 @@ import type { MicroBatch, StepInput, StepModel, StepStats, TrainStep } from "./s
 import type { PreparedGradients } from "./optim.ts";
 import { assertFinite, TensorLeakGuard } from "./guards.ts";
 import { fusedWebGPUActive } from "../nn/dispatch.ts";
+import { seedWords } from "../nn/dropout_webgpu.ts";
+import { Rng } from "../rng.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // The WebGPU and tfjs-backend-webgpu objects used here (structural types).
@@ -230,6 +232,12 @@ class Recording {
   readonly own: GBuf[] = [];
   readonly released = new Set<GBuf>();
   readonly usedAtStart = new Set<GBuf>();
+  /**
+   * Dropout seeds drawn during the step (`Rng.seed()`), in order, each with the private source buffer of the
+   * 2-word upload that carried it to the GPU: a replay draws the same generators again and rewrites them.
+   */
+  readonly seeds: { rng: Rng; v: number; src: GBuf | null; constIndex: number }[] = [];
+  #draws = 0;
   failure: string | null = null;
   #paused = false;
   #groups = new WeakMap<object, GBuf[]>();
@@ -269,6 +277,22 @@ class Recording {
         return orig(id);
       });
     }
+    const proto = Rng.prototype as unknown as Record<string, (this: Rng) => number>;
+    const nextU32 = proto.nextU32, seed = proto.seed;
+    proto.nextU32 = function (this: Rng) {
+      if (activeRecording && !activeRecording.#paused) activeRecording.#draws++;
+      return nextU32.call(this);
+    };
+    proto.seed = function (this: Rng) {
+      const v = seed.call(this);
+      const r = activeRecording;
+      if (r && !r.#paused) r.seeds.push({ rng: this, v, src: null, constIndex: -1 });
+      return v;
+    };
+    this.#restore.push(() => {
+      proto.nextU32 = nextU32;
+      proto.seed = seed;
+    });
     this.#patch(dev, "createBindGroup", (orig) => (d: { entries: { resource: { buffer?: GBuf } }[] }) => {
       const g = orig(d) as object;
       this.#groups.set(g, d.entries.flatMap((e) => (e.resource?.buffer ? [e.resource.buffer] : [])));
@@ -280,6 +304,11 @@ class Recording {
     for (const r of this.#restore.reverse()) r();
     this.#restore = [];
     if (activeRecording === this) activeRecording = null;
+    if (this.#draws !== this.seeds.length) {
+      this.failure ??= "the step draws host random numbers other than dropout seeds (Rng.seed())";
+    } else if (this.seeds.some((x) => x.src === null)) {
+      this.failure ??= "a dropout seed reached the GPU other than as an uploaded [2] int32 tensor";
+    }
   }
 
   /** Commands issued meanwhile are not recorded (our own reads and copies go through our own encoders). */
@@ -355,8 +384,19 @@ class Recording {
     if (n === 0) return;
     const bytes = new Uint8Array(host.buffer);
     this.consts.push(bytes);
-    const src = this.#constant(bytes, USAGE.COPY_SRC);
+    const src = this.#constant(bytes, USAGE.COPY_SRC | USAGE.COPY_DST);
     this.items.push({ kind: "copy", src, srcOff: 0, dst: td.resource!, dstOff: 0, size: n * 4 });
+    if (n === 2 && td.dtype === "int32") {
+      const seed = this.seeds.find((x) => {
+        if (x.src !== null) return false;
+        const [a, b] = seedWords(x.v);
+        return a === host[0] && b === host[1];
+      });
+      if (seed) {
+        seed.src = src;
+        seed.constIndex = this.consts.length - 1;
+      }
+    }
   }
 
   #encoder(real: GEnc): GEnc {
@@ -452,7 +492,11 @@ function difference(a: Recording, b: Recording, updateA: number, updateB: number
   if (a.consts.length !== b.consts.length) {
     return "the two recorded steps upload different numbers of constants";
   }
+  const seedsA = a.seeds.map((x) => x.constIndex).join(), seedsB = b.seeds.map((x) => x.constIndex).join();
+  if (seedsA !== seedsB) return "the two recorded steps draw their dropout seeds differently";
+  const seeds = new Set(a.seeds.map((x) => x.constIndex));
   for (let i = 0; i < a.consts.length; i++) {
+    if (seeds.has(i)) continue; // rewritten by each replay
     const x = a.consts[i], y = b.consts[i];
     if (x.length !== y.length || x.some((v, j) => v !== y[j])) {
       return `uploaded constant ${i} (uniforms or a small tensor) differs between two steps: per-step data ` +
@@ -588,8 +632,15 @@ class Program {
     return this.state.every((s) => !s.v.isDisposed && s.v.dataId === s.id);
   }
 
-  /** Write the step's inputs into the program's input buffers (queue writes, or copies into `enc`). */
+  /**
+   * Write the step's inputs into the program's input buffers (queue writes, or copies into `enc`), and draw the
+   * step's dropout seeds from the recorded generators, in the recorded order (so the generators advance as in
+   * an uncaptured step), into their upload sources.
+   */
   writeInputs(enc: GEnc, micro: readonly MicroBatch[]): void {
+    for (const sd of this.rec.seeds) {
+      this.be.queue.writeBuffer(sd.src!, 0, Int32Array.from(seedWords(sd.rng.seed())));
+    }
     micro.forEach((m, i) => {
       for (const [k, t] of [[0, m.ids], [1, m.targets]] as const) {
         const own = this.inputs[2 * i + k];
