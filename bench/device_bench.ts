@@ -21,10 +21,12 @@
  *   AdamW's own dispatch not counted), host ms per step (tfjs issue vs replay encode, and the replay's submit
  *   call apart), wall ms per step and tokens/s over `--steps` deferred steps, and GPU ms per step of a replay
  *   (timestamp queries where the adapter offers 'timestamp-query', and submit-to-done on an idle queue); the
- *   GPU work of a replay is the uncaptured step's, kernel for kernel.
+ *   GPU work of a replay is the uncaptured step's, kernel for kernel; then the forward-only loss (evaluation)
+ *   through tfjs vs captured (`CapturedLoss`): dispatches, host ms and forward tokens/s.
  *
  * Usage (device): `deno run -A .device/device_bench.js --out $OUT/bench [--sections dispatch,models,scaling,scan,matmul,capture]
- *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]`
+ *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]
+ *   [--capture-batch 8] [--capture-seq 256]`
  *
  * @module
  */
@@ -35,7 +37,7 @@ import { createModel, type ModelVariant } from "../src/models/registry.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
 import { diagScan } from "../src/nn/scan.ts";
 import { AdamW } from "../src/train/optim.ts";
-import { CapturedStep } from "../src/train/capture.ts";
+import { CapturedLoss, CapturedStep } from "../src/train/capture.ts";
 import { adamwWebGPUCommands } from "../src/train/adamw_webgpu.ts";
 import { type MatmulTile, mmWebGPU, TILE_LARGE, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
 import { benchConfig, benchVariants } from "./model_bench.ts";
@@ -54,6 +56,8 @@ const { values: a } = parseArgs({
     "scaling-T": { type: "string", default: "256,1024,2048,4096" },
     backend: { type: "string", default: "webgpu" },
     preset: { type: "string", default: "published" },
+    "capture-batch": { type: "string", default: "8" },
+    "capture-seq": { type: "string", default: "256" },
   },
 });
 const out = a.out!;
@@ -458,6 +462,7 @@ async function benchCapture(v: ModelVariant, B: number, T: number, st: number): 
     } finally {
       cap.dispose();
     }
+    rows.push(...await benchCapturedForward(v.name, model, s.x, s.y, st));
     return rows;
   } finally {
     s.dispose();
@@ -465,12 +470,91 @@ async function benchCapture(v: ModelVariant, B: number, T: number, st: number): 
   }
 }
 
+/** Forward-only loss (evaluation) through tfjs vs captured and replayed ({@linkcode CapturedLoss}). */
+async function benchCapturedForward(
+  name: string,
+  model: ReturnType<typeof createModel>,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+  st: number,
+): Promise<Row[]> {
+  const [B, T] = x.shape;
+  const fwd = () => tf.tidy(() => model.loss(x, y));
+  const last = async (l: tf.Scalar) => {
+    await l.data();
+    l.dispose();
+  };
+  await last(fwd());
+  const dispatches = countDispatches(() => fwd().dispose());
+  let host = 0;
+  const t0 = performance.now();
+  let l: tf.Scalar | null = null;
+  for (let i = 0; i < st; i++) {
+    l?.dispose();
+    const t = performance.now();
+    l = fwd();
+    host += performance.now() - t;
+  }
+  await last(l!);
+  const wall = (performance.now() - t0) / st;
+  const rows: Row[] = [{
+    model: name,
+    B,
+    T,
+    mode: "forward uncaptured",
+    dispatches_per_step: dispatches,
+    host_ms_per_step: round(host / st, 2),
+    step_ms: round(wall, 2),
+    fwd_tok_s: Math.round(B * T / wall * 1000),
+  }];
+  const ev = new CapturedLoss(model);
+  try {
+    for (let i = 0; i < 4; i++) ev.issue(x, y);
+    await ev.flush();
+    if (ev.counts.captures === 0) {
+      rows.push({
+        model: name,
+        B,
+        T,
+        mode: "forward captured",
+        error: ev.fallbackReason() ?? "not captured",
+      });
+      return rows;
+    }
+    host = 0;
+    const t1 = performance.now();
+    for (let i = 0; i < st; i++) {
+      const t = performance.now();
+      ev.issue(x, y);
+      host += performance.now() - t;
+    }
+    await ev.flush();
+    const wallC = (performance.now() - t1) / st;
+    rows.push({
+      model: name,
+      B,
+      T,
+      mode: "forward captured",
+      dispatches_per_step: ev.dispatches,
+      host_ms_per_step: round(host / st, 2),
+      step_ms: round(wallC, 2),
+      fwd_tok_s: Math.round(B * T / wallC * 1000),
+      recorded_steps: ev.counts.recorded,
+      replayed_steps: ev.counts.replayed,
+    });
+  } finally {
+    ev.dispose();
+  }
+  return rows;
+}
+
 if (sections.has("capture")) {
-  console.log(`\n## captured training step vs uncaptured, B 8, T 256 [${secs()} s]`);
+  const B = Number(a["capture-batch"]), T = Number(a["capture-seq"]);
+  console.log(`\n## captured training step vs uncaptured, B ${B}, T ${T} [${secs()} s]`);
   const rows: Row[] = [];
   for (const v of benchVariants()) {
     try {
-      for (const r of await benchCapture(v, 8, 256, Math.max(steps, 10))) {
+      for (const r of await benchCapture(v, B, T, Math.max(steps, 10))) {
         rows.push(r);
         console.log(`[${secs()} s] ${JSON.stringify(r)}`);
       }
