@@ -395,6 +395,13 @@ Deno.test({
       const m = data[6 + i];
       close(await ev.loss(m.ids, m.targets), await direct(m), `loss after step ${s}`);
     }
+    // A capture made between training steps holds tensors the training step's leak guard leaves out.
+    const ev2 = new CapturedLoss(model);
+    for (let i = 0; i < 3; i++) ev2.issue(data[i].ids, data[i].targets);
+    await ev2.flush();
+    assertEquals(ev2.counts.captures, 1);
+    cap.issue({ micro: [data[s]], lr: 1e-2, step: ++s });
+    ev2.dispose();
     await cap.flush();
     assert(ev.counts.captures <= captures + 1, "at most one re-capture after the training capture");
     assert(

@@ -153,6 +153,8 @@ const pins = new Map<GBuf, number>();
 const parked = new Set<GBuf>();
 const hooked = new WeakSet<BufferManager>();
 let activeRecording: Recording | null = null;
+/** Tensors held by live captures (their input copies), left out of the leak guards' counts. */
+let ownedTensors = 0;
 
 const poolKey = (b: GBuf) => `${b.size}_${b.usage}`;
 
@@ -620,6 +622,7 @@ class Program {
     for (const c of copyBack) [c.from, c.to].forEach(add);
     stats.forEach(add);
     pin(be.bufferManager, this.#bufs);
+    ownedTensors += inputs.length;
     // The recorded update read the old buffers, which still hold the values from before it: bring them up to date.
     const enc = be.device.createCommandEncoder();
     this.encodeCopyBack(enc);
@@ -717,6 +720,7 @@ class Program {
 
   dispose(): void {
     tf.dispose(this.inputs);
+    ownedTensors -= this.inputs.length;
     unpin(this.be.bufferManager, this.#bufs);
     this.rec.dispose();
   }
@@ -1032,8 +1036,7 @@ export class CapturedStep {
     this.#lastStep = input.step;
     if (first) return; // lazily made state (the fused optimizer's scratch) may appear in the first step
     const inputs = new Set(input.micro.flatMap((m) => [m.ids.id, m.targets.id])).size;
-    const kept = this.#pendingEager.reduce((s, p) => s + p.losses.length + 1, 0) +
-      (this.#program?.inputs.length ?? 0);
+    const kept = this.#pendingEager.reduce((s, p) => s + p.losses.length + 1, 0) + ownedTensors;
     this.#leak.check(input.step, inputs + kept);
   }
 
