@@ -341,7 +341,13 @@ export {
 } from "./src/train/step.ts";
 
 // Capture and replay of a training step on webgpu (src/train/capture.ts).
-export { type CaptureCounts, CapturedLoss, CapturedStep, capturePinnedBuffers } from "./src/train/capture.ts";
+export {
+  type CaptureCounts,
+  CapturedForward,
+  CapturedLoss,
+  CapturedStep,
+  capturePinnedBuffers,
+} from "./src/train/capture.ts";
 export {
   type Batches,
   type BatchIteratorLike,

@@ -13,7 +13,7 @@ import { TinyLm } from "./fixtures/tiny_lm.ts";
 import type { LanguageModel } from "../src/models/types.ts";
 import { createModel } from "../src/models/registry.ts";
 import { type MicroBatch, microBatch, type StepStats, TrainStep } from "../src/train/step.ts";
-import { CapturedLoss, CapturedStep, capturePinnedBuffers } from "../src/train/capture.ts";
+import { CapturedForward, CapturedLoss, CapturedStep, capturePinnedBuffers } from "../src/train/capture.ts";
 import { NonFiniteError, TensorLeakError } from "../src/train/guards.ts";
 import { mhcConfig } from "../src/models/mhc_family.ts";
 import { Rng } from "../src/rng.ts";
@@ -416,6 +416,38 @@ Deno.test({
     assertEquals(tf.memory().numTensors, before, "no tensor left");
     assertEquals(capturePinnedBuffers(), { pinned: 0, parked: 0 }, "no buffer left pinned");
     disposeAll([...data, other]);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture (webgpu): a forward function with a vector output (per-sequence log-probabilities) replayed",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const V = 16;
+    const data = batches(6, V, 3, 6);
+    const before = tf.memory().numTensors;
+    const model = new TinyLm({ vocabSize: V, dim: 8 }, 4);
+    /** Σ_t log p(target_t | ids_≤t) per row [B] (the shape of BLiMP-style sentence scores). */
+    const rowLogProbs = (ids: tf.Tensor2D, targets: tf.Tensor2D) =>
+      tf.sum(tf.mul(model.logProbs(ids), tf.oneHot(targets, V)), [1, 2]);
+    const ev = new CapturedForward(model.weights, rowLogProbs);
+    for (const m of data) ev.issue(m.ids, m.targets);
+    const got = await ev.flush();
+    assert(ev.counts.replayed >= 3, `replayed ${ev.counts.replayed} (${ev.fallbackReason()})`);
+    for (let i = 0; i < data.length; i++) {
+      const want = tf.tidy(() => rowLogProbs(data[i].ids, data[i].targets));
+      const w = await want.data() as Float32Array;
+      want.dispose();
+      assertEquals(got[i].length, 3);
+      w.forEach((x, j) => close(got[i][j], x, `row ${j} of call ${i}`));
+    }
+    ev.dispose();
+    model.dispose();
+    assertEquals(tf.memory().numTensors, before, "no tensor left");
+    assertEquals(capturePinnedBuffers(), { pinned: 0, parked: 0 });
+    disposeAll(data);
     await initBackend({ backend: "cpu" });
   },
 });

@@ -535,6 +535,15 @@ class StatsRing {
     this.entries.push({ step, lr, micro: bufs.length - 1, offset });
   }
 
+  /** Encode a copy of the first `floats` floats of `buf` into the next slot (an entry of `floats` values). */
+  addBlock(enc: GEnc, buf: GBuf, floats: number): void {
+    this.#reserve(enc, floats);
+    const offset = this.#used;
+    enc.copyBufferToBuffer(buf, 0, this.#buf!, offset * 4, floats * 4);
+    this.#used += floats;
+    this.entries.push({ step: 0, lr: 0, micro: floats, offset });
+  }
+
   #reserve(enc: GEnc, n: number): void {
     if (this.#used + n <= this.#cap) return;
     const cap = Math.max(256, 2 * (this.#used + n));
@@ -1230,23 +1239,24 @@ export class CapturedStep {
 }
 
 /**
- * The forward loss `model.loss(ids, targets)` captured and replayed, for evaluation at a fixed batch shape
- * (perplexity, BLiMP-style scoring): recorded on the first two calls of a shape (compared as for
- * {@linkcode CapturedStep}), replayed from the third, re-recorded when the weights' data changes (an uncaptured
- * training step, a checkpoint load; a {@linkcode CapturedStep}'s replays keep the variables' data, so evaluation
- * between captured training steps keeps its capture). Other shapes, or a forward that cannot be captured
- * (dropout on), run through tfjs. The losses stay on the device until {@linkcode CapturedLoss.flush}.
+ * A forward function of a model, `fn(ids, targets)` → a float32 tensor (the loss, per-sequence log-probabilities
+ * for BLiMP-style scoring, …), captured and replayed for evaluation at a fixed batch shape: recorded on the first
+ * two calls of a shape (compared as for {@linkcode CapturedStep}), replayed from the third, re-recorded when the
+ * weights' data changes (an uncaptured training step, a checkpoint load; a {@linkcode CapturedStep}'s replays keep
+ * the variables' data, so evaluation between captured training steps keeps its capture). Other shapes, or a
+ * forward that cannot be captured, run through tfjs. The outputs stay on the device until
+ * {@linkcode CapturedForward.flush}.
  *
  * @example
  * ```ts
- * import { CapturedLoss } from "./capture.ts";
- * // on webgpu: const ev = new CapturedLoss(model);
+ * import { CapturedForward } from "./capture.ts";
+ * // on webgpu: const ev = new CapturedForward(model.weights, (ids, targets) => rowLogProbs(model, ids, targets));
  * // for (const b of batches) ev.issue(b.ids, b.targets);
- * // const losses = await ev.flush(); // one host read
+ * // const rows = await ev.flush(); // one Float32Array per call, one host read
  * // ev.dispose();
  * ```
  */
-export class CapturedLoss {
+export class CapturedForward {
   /** Counts of recorded, replayed and uncaptured calls and of captures made. */
   readonly counts: CaptureCounts = { recorded: 0, replayed: 0, uncaptured: 0, captures: 0 };
   #program: Program | null = null;
@@ -1256,8 +1266,27 @@ export class CapturedLoss {
   #lastReason: string | null = null;
   #ring: StatsRing | null = null;
 
-  /** @param model what is evaluated (its `loss` and `weights`; the caller's, never disposed here) */
-  constructor(readonly model: Pick<StepModel, "loss" | "weights">) {}
+  #floats = 0;
+
+  /**
+   * @param weights the model's weights (the capture is valid while their data is the one recorded)
+   * @param fn the forward function; its output must be float32 (the caller's model is never disposed here)
+   */
+  constructor(
+    readonly weights: Map<string, tf.Variable>,
+    readonly fn: (ids: tf.Tensor2D, targets: tf.Tensor2D) => tf.Tensor,
+  ) {}
+
+  #forward(ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor {
+    const out = tf.tidy(() => this.fn(ids, targets));
+    if (out.dtype !== "float32" || out.size === 0) {
+      out.dispose();
+      throw new Error(
+        `CapturedForward: the function must return a non-empty float32 tensor, got ${out.dtype} [${out.shape}].`,
+      );
+    }
+    return out;
+  }
 
   /** Dispatches one replay encodes (0 before a capture). */
   get dispatches(): number {
@@ -1269,12 +1298,12 @@ export class CapturedLoss {
     return this.#lastReason;
   }
 
-  /** Losses issued and not read yet. */
+  /** Calls issued and not read yet. */
   get pending(): number {
     return this.#ring?.entries.length ?? 0;
   }
 
-  /** Issue the loss of one batch ([B, T] int32 ids and targets); no host read. */
+  /** Issue the function on one batch ([B, T] int32 ids and targets); no host read. */
   issue(ids: tf.Tensor2D, targets: tf.Tensor2D): void {
     const be = backend();
     const micro = [{ ids, targets }];
@@ -1283,9 +1312,9 @@ export class CapturedLoss {
     if (p && this.#signature === sig && !p.valid()) this.#drop();
     if (!fusedWebGPUActive() || this.#refused.has(sig) || (this.#program && this.#signature !== sig)) {
       this.counts.uncaptured++;
-      const loss = tf.tidy(() => this.model.loss(ids, targets));
-      this.#copyOut(be, bufferOf(be, loss));
-      loss.dispose();
+      const out = this.#forward(ids, targets);
+      this.#copyOut(be, bufferOf(be, out), out.size);
+      out.dispose();
       return;
     }
     if (this.#program) {
@@ -1293,7 +1322,7 @@ export class CapturedLoss {
       const enc = be.device.createCommandEncoder();
       this.#program.writeInputs(enc, micro);
       this.#program.encode(enc, 0, this.#program.rec.items.length);
-      this.#ringOf(be).add(enc, this.#program.stats, 0, 0);
+      this.#ringOf(be).addBlock(enc, this.#program.stats[0], this.#floats);
       be.queue.submit([enc.finish()]);
       this.counts.replayed++;
       return;
@@ -1301,20 +1330,14 @@ export class CapturedLoss {
     this.#record(be, ids, targets, sig);
   }
 
-  /** Read every issued loss, oldest first (one host read). */
-  async flush(): Promise<number[]> {
+  /** Read every issued call's output (flat), oldest first (one host read). */
+  async flush(): Promise<Float32Array[]> {
     if (!this.#ring) return [];
     const { entries, vals } = await this.#ring.readRaw();
-    return entries.map((e) => vals[e.offset]);
+    return entries.map((e) => vals.slice(e.offset, e.offset + e.micro));
   }
 
-  /** The loss of one batch (issue, then one host read of everything pending). */
-  async loss(ids: tf.Tensor2D, targets: tf.Tensor2D): Promise<number> {
-    this.issue(ids, targets);
-    return (await this.flush()).at(-1)!;
-  }
-
-  /** Release the capture (its pinned buffers go back to tfjs's pool) and pending losses. */
+  /** Release the capture (its pinned buffers go back to tfjs's pool) and pending outputs. */
   dispose(): void {
     this.#drop();
     this.#probe?.rec.dispose();
@@ -1333,10 +1356,10 @@ export class CapturedLoss {
     return this.#ring;
   }
 
-  #copyOut(be: Backend, buf: GBuf): void {
+  #copyOut(be: Backend, buf: GBuf, floats: number): void {
     flushTfjs(be);
     const enc = be.device.createCommandEncoder();
-    this.#ringOf(be).add(enc, [buf], 0, 0);
+    this.#ringOf(be).addBlock(enc, buf, floats);
     be.queue.submit([enc.finish()]);
   }
 
@@ -1345,14 +1368,14 @@ export class CapturedLoss {
     this.counts.recorded++;
     const own = tf.tidy(() => [ids, targets].map((t) => t.add(tf.scalar(0, "int32"))));
     for (const t of own) bufferOf(be, t);
-    const vars = [...new Set(this.model.weights.values())];
+    const vars = [...new Set(this.weights.values())];
     for (const v of vars) bufferOf(be, v);
     flushTfjs(be);
     const rec = new Recording(be);
-    let loss: tf.Scalar;
+    let loss: tf.Tensor;
     rec.start();
     try {
-      loss = tf.tidy(() => this.model.loss(own[0] as tf.Tensor2D, own[1] as tf.Tensor2D));
+      loss = this.#forward(own[0] as tf.Tensor2D, own[1] as tf.Tensor2D);
       flushTfjs(be);
     } catch (e) {
       tf.dispose(own);
@@ -1362,7 +1385,7 @@ export class CapturedLoss {
       rec.stop();
     }
     const lossBuf = bufferOf(be, loss);
-    this.#copyOut(be, lossBuf);
+    this.#copyOut(be, lossBuf, loss.size);
     const probe = this.#probe?.sig === sig ? this.#probe : null;
     if (!probe) this.#probe?.rec.dispose();
     this.#probe = null;
@@ -1395,10 +1418,75 @@ export class CapturedLoss {
     if (unsafe) return done(unsafe);
     const state = vars.map((v) => ({ v, id: v.dataId }));
     this.#program = new Program(be, rec, rec.items.length, own, state, [], [lossBuf]);
+    this.#floats = loss.size;
     this.#signature = sig;
     this.counts.captures++;
     probe.rec.dispose();
     loss.dispose();
+  }
+}
+
+/**
+ * The forward loss `model.loss(ids, targets)` captured and replayed ({@linkcode CapturedForward} of the loss):
+ * evaluation (perplexity) at a fixed batch shape.
+ *
+ * @example
+ * ```ts
+ * import { CapturedLoss } from "./capture.ts";
+ * // on webgpu: const ev = new CapturedLoss(model);
+ * // for (const b of batches) ev.issue(b.ids, b.targets);
+ * // const losses = await ev.flush(); // one host read
+ * // ev.dispose();
+ * ```
+ */
+export class CapturedLoss {
+  /** The capture of the loss. */
+  readonly forward: CapturedForward;
+
+  /** @param model what is evaluated (its `loss` and `weights`; the caller's, never disposed here) */
+  constructor(model: Pick<StepModel, "loss" | "weights">) {
+    this.forward = new CapturedForward(model.weights, (ids, targets) => model.loss(ids, targets));
+  }
+
+  /** Counts of recorded, replayed and uncaptured calls and of captures made. */
+  get counts(): CaptureCounts {
+    return this.forward.counts;
+  }
+
+  /** Dispatches one replay encodes (0 before a capture). */
+  get dispatches(): number {
+    return this.forward.dispatches;
+  }
+
+  /** Why the last refused shape is not replayed, or null. */
+  fallbackReason(): string | null {
+    return this.forward.fallbackReason();
+  }
+
+  /** Losses issued and not read yet. */
+  get pending(): number {
+    return this.forward.pending;
+  }
+
+  /** Issue the loss of one batch ([B, T] int32 ids and targets); no host read. */
+  issue(ids: tf.Tensor2D, targets: tf.Tensor2D): void {
+    this.forward.issue(ids, targets);
+  }
+
+  /** Read every issued loss, oldest first (one host read). */
+  async flush(): Promise<number[]> {
+    return (await this.forward.flush()).map((v) => v[0]);
+  }
+
+  /** The loss of one batch (issue, then one host read of everything pending). */
+  async loss(ids: tf.Tensor2D, targets: tf.Tensor2D): Promise<number> {
+    this.issue(ids, targets);
+    return (await this.flush()).at(-1)!;
+  }
+
+  /** Release the capture and pending losses. */
+  dispose(): void {
+    this.forward.dispose();
   }
 }
 
