@@ -773,6 +773,7 @@ export class CapturedStep {
   #pendingEager: { step: number; lr: number; losses: tf.Scalar[]; norm: tf.Scalar }[] = [];
 
   /**
+   * A capture of `step` (nothing is recorded until its first steps run).
    * @param step the step to capture
    * @param opts `leakCheck` as in {@linkcode TrainStep} (default true)
    */
@@ -1269,6 +1270,7 @@ export class CapturedForward {
   #floats = 0;
 
   /**
+   * A capture of `fn` over the weights `weights` (nothing is recorded until it is first issued).
    * @param weights the model's weights (the capture is valid while their data is the one recorded)
    * @param fn the forward function; its output must be float32 (the caller's model is never disposed here)
    */
@@ -1443,7 +1445,10 @@ export class CapturedLoss {
   /** The capture of the loss. */
   readonly forward: CapturedForward;
 
-  /** @param model what is evaluated (its `loss` and `weights`; the caller's, never disposed here) */
+  /**
+   * A capture of `model.loss` (nothing is recorded until it is first issued).
+   * @param model what is evaluated (its `loss` and `weights`; the caller's, never disposed here)
+   */
   constructor(model: Pick<StepModel, "loss" | "weights">) {
     this.forward = new CapturedForward(model.weights, (ids, targets) => model.loss(ids, targets));
   }
