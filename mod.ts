@@ -353,6 +353,15 @@ export {
   TrainStep,
   type TrainStepOptions,
 } from "./src/train/step.ts";
+
+// Capture and replay of a training step on webgpu (src/train/capture.ts).
+export {
+  type CaptureCounts,
+  CapturedForward,
+  CapturedLoss,
+  CapturedStep,
+  capturePinnedBuffers,
+} from "./src/train/capture.ts";
 export {
   type Batches,
   type BatchIteratorLike,

@@ -15,10 +15,18 @@
  * - `optim`: the AdamW step alone (clipped), fused webgpu step vs tf ops: host issue and completion time, tfjs
  *   dispatches and raw buffer copies;
  * - `matmul`: TFLOP/s of the tiled kernel (`src/nn/matmul_webgpu.ts`) on the LM-head, linear and 4096³ shapes,
- *   beside tfjs's own matMul.
+ *   beside tfjs's own matMul;
+ * - `capture`: per model at B = 8, T = 256, the training step uncaptured (`TrainStep.issue`) and captured and
+ *   replayed (`CapturedStep`, `src/train/capture.ts`): dispatches per step (uncaptured: tfjs kernels, the fused
+ *   AdamW's own dispatch not counted), host ms per step (tfjs issue vs replay encode, and the replay's submit
+ *   call apart), wall ms per step and tokens/s over `--steps` deferred steps, and GPU ms per step of a replay
+ *   (timestamp queries where the adapter offers 'timestamp-query', and submit-to-done on an idle queue); the
+ *   GPU work of a replay is the uncaptured step's, kernel for kernel; then the forward-only loss (evaluation)
+ *   through tfjs vs captured (`CapturedLoss`): dispatches, host ms and forward tokens/s.
  *
- * Usage (device): `deno run -A .device/device_bench.js --out $OUT/bench [--sections dispatch,models,scaling,scan,matmul]
- *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]`
+ * Usage (device): `deno run -A .device/device_bench.js --out $OUT/bench [--sections dispatch,models,scaling,scan,matmul,capture]
+ *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]
+ *   [--capture-batch 8] [--capture-seq 256]`
  *
  * @module
  */
@@ -29,6 +37,7 @@ import { createModel, type ModelVariant } from "../src/models/registry.ts";
 import { measureThroughput } from "../src/eval/throughput.ts";
 import { diagScan } from "../src/nn/scan.ts";
 import { AdamW } from "../src/train/optim.ts";
+import { CapturedLoss, CapturedStep } from "../src/train/capture.ts";
 import { adamwWebGPUCommands } from "../src/train/adamw_webgpu.ts";
 import { type MatmulTile, mmWebGPU, TILE_LARGE, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
 import { benchConfig, benchVariants } from "./model_bench.ts";
@@ -40,13 +49,15 @@ import { timeOp } from "./matmul_bench.ts";
 const { values: a } = parseArgs({
   options: {
     out: { type: "string", default: "results/bench/h100" },
-    sections: { type: "string", default: "dispatch,models,scaling,scan,matmul" },
+    sections: { type: "string", default: "dispatch,models,scaling,scan,matmul,capture" },
     steps: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     "scaling-models": { type: "string", default: "baseline,mhc_adapters" },
     "scaling-T": { type: "string", default: "256,1024,2048,4096" },
     backend: { type: "string", default: "webgpu" },
     preset: { type: "string", default: "published" },
+    "capture-batch": { type: "string", default: "8" },
+    "capture-seq": { type: "string", default: "256" },
   },
 });
 const out = a.out!;
@@ -374,5 +385,184 @@ if (sections.has("matmul")) {
   }
   tf.dispose([x, E, Et, G, W, y, sq]);
   await writeCsv("matmul", rows);
+}
+// ---------------------------------------------------------------------------------------------------------------
+/** The training step uncaptured vs captured and replayed (see the module notes). */
+async function benchCapture(v: ModelVariant, B: number, T: number, st: number): Promise<Row[]> {
+  const model = createModel(benchConfig(v, a.preset!, { maxLen: Math.max(256, T) }), 1337);
+  const s = syntheticStep(model, B, T);
+  const micro = [{ ids: s.x, targets: s.y }];
+  let n = 0;
+  const input = () => ({ micro, lr: 1e-4, step: ++n });
+  const rows: Row[] = [];
+  try {
+    for (let i = 0; i < 2; i++) s.trainStep.issue(input());
+    await s.trainStep.flush();
+    const dispatches = countDispatches(() => s.trainStep.issue(input()));
+    await s.trainStep.flush();
+    let host = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < st; i++) {
+      const t = performance.now();
+      s.trainStep.issue(input());
+      host += performance.now() - t;
+    }
+    await s.trainStep.flush();
+    const wall = (performance.now() - t0) / st;
+    rows.push({
+      model: v.name,
+      B,
+      T,
+      mode: "uncaptured",
+      dispatches_per_step: dispatches,
+      host_ms_per_step: round(host / st, 2),
+      step_ms: round(wall, 2),
+      train_tok_s: Math.round(B * T / wall * 1000),
+    });
+    const cap = new CapturedStep(s.trainStep);
+    try {
+      for (let i = 0; i < 6 && cap.counts.captures === 0 && !cap.fallbackReason(); i++) cap.issue(input());
+      await cap.flush();
+      if (cap.counts.captures === 0) {
+        rows.push({ model: v.name, B, T, mode: "captured", error: cap.fallbackReason() ?? "not captured" });
+        return rows;
+      }
+      host = 0;
+      let submit = 0;
+      const t1 = performance.now();
+      for (let i = 0; i < st; i++) {
+        cap.issue(input());
+        host += cap.lastEncodeMs;
+        submit += cap.lastSubmitMs;
+      }
+      await cap.flush();
+      const wallC = (performance.now() - t1) / st;
+      const timed = [];
+      for (let i = 0; i < 3; i++) timed.push(await cap.timeReplay(input()));
+      await cap.flush();
+      const ok = timed.filter((t) => t !== null);
+      const gpu = ok.map((t) => t.gpuMs).filter((x): x is number => x !== null);
+      const median = (xs: number[]) => xs.length ? [...xs].sort((p, q) => p - q)[xs.length >> 1] : NaN;
+      rows.push({
+        model: v.name,
+        B,
+        T,
+        mode: "captured",
+        dispatches_per_step: cap.dispatches,
+        host_ms_per_step: round(host / st, 2),
+        host_submit_ms_per_step: round(submit / st, 2),
+        step_ms: round(wallC, 2),
+        train_tok_s: Math.round(B * T / wallC * 1000),
+        gpu_ms_per_step: gpu.length ? round(median(gpu), 2) : null,
+        gpu_measure: gpu.length ? "timestamp-query" : "submit-to-done",
+        submit_to_done_ms: round(median(ok.map((t) => t.submitToDoneMs)), 2),
+        recorded_steps: cap.counts.recorded,
+        pinned_mib: round(cap.pinnedBytes / 2 ** 20, 1),
+      });
+    } finally {
+      cap.dispose();
+    }
+    rows.push(...await benchCapturedForward(v.name, model, s.x, s.y, st));
+    return rows;
+  } finally {
+    s.dispose();
+    model.dispose();
+  }
+}
+
+/** Forward-only loss (evaluation) through tfjs vs captured and replayed ({@linkcode CapturedLoss}). */
+async function benchCapturedForward(
+  name: string,
+  model: ReturnType<typeof createModel>,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+  st: number,
+): Promise<Row[]> {
+  const [B, T] = x.shape;
+  const fwd = () => tf.tidy(() => model.loss(x, y));
+  const last = async (l: tf.Scalar) => {
+    await l.data();
+    l.dispose();
+  };
+  await last(fwd());
+  const dispatches = countDispatches(() => fwd().dispose());
+  let host = 0;
+  const t0 = performance.now();
+  let l: tf.Scalar | null = null;
+  for (let i = 0; i < st; i++) {
+    l?.dispose();
+    const t = performance.now();
+    l = fwd();
+    host += performance.now() - t;
+  }
+  await last(l!);
+  const wall = (performance.now() - t0) / st;
+  const rows: Row[] = [{
+    model: name,
+    B,
+    T,
+    mode: "forward uncaptured",
+    dispatches_per_step: dispatches,
+    host_ms_per_step: round(host / st, 2),
+    step_ms: round(wall, 2),
+    fwd_tok_s: Math.round(B * T / wall * 1000),
+  }];
+  const ev = new CapturedLoss(model);
+  try {
+    for (let i = 0; i < 4; i++) ev.issue(x, y);
+    await ev.flush();
+    if (ev.counts.captures === 0) {
+      rows.push({
+        model: name,
+        B,
+        T,
+        mode: "forward captured",
+        error: ev.fallbackReason() ?? "not captured",
+      });
+      return rows;
+    }
+    host = 0;
+    const t1 = performance.now();
+    for (let i = 0; i < st; i++) {
+      const t = performance.now();
+      ev.issue(x, y);
+      host += performance.now() - t;
+    }
+    await ev.flush();
+    const wallC = (performance.now() - t1) / st;
+    rows.push({
+      model: name,
+      B,
+      T,
+      mode: "forward captured",
+      dispatches_per_step: ev.dispatches,
+      host_ms_per_step: round(host / st, 2),
+      step_ms: round(wallC, 2),
+      fwd_tok_s: Math.round(B * T / wallC * 1000),
+      recorded_steps: ev.counts.recorded,
+      replayed_steps: ev.counts.replayed,
+    });
+  } finally {
+    ev.dispose();
+  }
+  return rows;
+}
+
+if (sections.has("capture")) {
+  const B = Number(a["capture-batch"]), T = Number(a["capture-seq"]);
+  console.log(`\n## captured training step vs uncaptured, B ${B}, T ${T} [${secs()} s]`);
+  const rows: Row[] = [];
+  for (const v of benchVariants()) {
+    try {
+      for (const r of await benchCapture(v, B, T, Math.max(steps, 10))) {
+        rows.push(r);
+        console.log(`[${secs()} s] ${JSON.stringify(r)}`);
+      }
+    } catch (e) {
+      console.log(`[${secs()} s] ${v.name}: FAILED ${(e as Error).message}`);
+      rows.push({ model: v.name, error: (e as Error).message });
+    }
+    await writeCsv("capture", rows);
+  }
 }
 console.log(`\ndevice bench finished in ${secs()} s; outputs in ${out}/`);

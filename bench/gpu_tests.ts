@@ -21,3 +21,4 @@ import "../tests/ssm_gate_test.ts";
 import "../tests/model_impl_test.ts";
 import "../tests/step_test.ts";
 import "../tests/training_parity_test.ts";
+import "../tests/capture_test.ts";

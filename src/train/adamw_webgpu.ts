@@ -14,8 +14,13 @@
  * Nothing is written in place: tfjs assumes tensor data never changes (clones and snapshots share a variable's
  * buffer, and a read caches the values on the host), so the new values always go to new buffers. Every tensor
  * touched is marked as used by the pending command buffer, so tfjs does not hand its buffer to a `writeBuffer`
- * upload before the commands run. Every buffer but a 48-byte uniform comes from tfjs's buffer manager, so the
- * memory measures (`trackGpuLivePeak`) count them. The tf-op step in `optim.ts` is the reference
+ * upload before the commands run. Every buffer but the optimizer's 48-byte per-step scalars comes from tfjs's
+ * buffer manager, so the memory measures (`trackGpuLivePeak`) count them.
+ *
+ * The scalars that change from step to step (the step size lr/(1 − β₁ᵗ), √(1 − β₂ᵗ), the decay factor 1 − lr·wd)
+ * live in one small uniform buffer per optimizer ({@linkcode AdamWWebGPUState.scalars}), written by
+ * `queue.writeBuffer` before the step's commands are submitted; the dispatch reads them from there, so a
+ * captured step (`capture.ts`) replays the same dispatch and only rewrites those 48 bytes. The tf-op step in `optim.ts` is the reference
  * (`tests/adamw_webgpu_test.ts` compares them, and both with a plain-loop PyTorch AdamW).
  *
  * @module
@@ -26,8 +31,6 @@ import * as tf from "@tensorflow/tfjs";
 interface Buf {
   size: number;
   destroy(): void;
-  getMappedRange(): ArrayBuffer;
-  unmap(): void;
 }
 interface Pass {
   setPipeline(p: unknown): void;
@@ -43,7 +46,8 @@ interface Pipeline {
   getBindGroupLayout(i: number): unknown;
 }
 interface Device {
-  createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): Buf;
+  queue: { writeBuffer(b: Buf, offset: number, data: ArrayBuffer): void };
+  createBuffer(d: { size: number; usage: number }): Buf;
   createShaderModule(d: { code: string }): unknown;
   createComputePipeline(d: { layout: "auto"; compute: { module: unknown; entryPoint: string } }): Pipeline;
   createBindGroup(d: { layout: unknown; entries: { binding: number; resource: { buffer: Buf } }[] }): unknown;
@@ -64,7 +68,7 @@ interface Backend {
 export const adamwWebGPUCommands = { copies: 0, dispatches: 0 };
 
 /** WebGPU buffer usage flags (the WebGPU spec's values). */
-const USAGE = { MAP_WRITE: 0x2, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const USAGE = { COPY_DST: 0x8, UNIFORM: 0x40 } as const;
 const WG = 256;
 const MAX_WORKGROUPS = 65535;
 
@@ -182,6 +186,29 @@ export class AdamWWebGPUState {
   #mask: tf.Tensor1D | null = null;
   #maskKey = "";
   #dummy: tf.Tensor1D | null = null;
+  #scalars: Buf | null = null;
+  #device: Device | null = null;
+  /** Times the per-step scalars were written (a captured step checks that its update wrote them once). */
+  writes = 0;
+
+  /** The 48-byte uniform buffer of the per-step scalars (created on first use; destroyed by `dispose`). */
+  scalars(dev: Device): Buf {
+    if (!this.#scalars || this.#device !== dev) {
+      this.#scalars?.destroy();
+      this.#scalars = dev.createBuffer({ size: 48, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+      this.#device = dev;
+    }
+    return this.#scalars;
+  }
+
+  /**
+   * Write the scalars of one step into {@linkcode AdamWWebGPUState.scalars} (queue order: after every command
+   * submitted so far, before the next submit).
+   */
+  writeScalars(dev: Device, s: AdamWStepScalars, total: number, useClip: boolean): void {
+    dev.queue.writeBuffer(this.scalars(dev), 0, scalarBytes(s, total, useClip));
+    this.writes++;
+  }
 
   /** The decay bit mask of a layout (bit i set = element i decayed), built once per `key`. */
   mask(key: string, flags: boolean[], sizes: number[], total: number): tf.Tensor1D {
@@ -208,16 +235,22 @@ export class AdamWWebGPUState {
     this.#mask?.dispose();
     this.#dummy?.dispose();
     this.#mask = this.#dummy = null;
+    this.#scalars?.destroy(); // WebGPU keeps it alive until submitted commands using it have run
+    this.#scalars = null;
   }
 }
 
-/** A GPU buffer holding `data`, written at creation (so no queue write can race the pending commands). */
-function upload(dev: Device, data: Uint32Array | Float32Array, usage: number): Buf {
-  const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
-  const b = dev.createBuffer({ size, usage, mappedAtCreation: true });
-  new Uint8Array(b.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  b.unmap();
-  return b;
+/** Workgroups of the fused step over `total` elements. */
+function workgroupsFor(total: number): number {
+  return Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(total / WG)));
+}
+
+/** The 48 bytes of the kernel's uniform struct `U` for one step. */
+function scalarBytes(s: AdamWStepScalars, total: number, useClip: boolean): ArrayBuffer {
+  const uData = new ArrayBuffer(48);
+  new Uint32Array(uData, 0, 4).set([total, workgroupsFor(total) * WG, s.decayMode, useClip ? 1 : 0]);
+  new Float32Array(uData, 16, 8).set([s.beta1, s.beta2, s.eps, s.bc2, s.stepSize, s.decay, s.clip, 0]);
+  return uData;
 }
 
 /** A new float32 tensor whose GPU buffer is allocated (by tfjs's buffer manager) but not written. */
@@ -272,11 +305,9 @@ export function adamwStepWebGPU(
   }
   const sizes = params.map((p) => p.size);
   const mask = s.decayMode === 2 ? state.mask(layoutKey, decayFlags, sizes, total) : state.dummy();
-  const workgroups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(total / WG)));
-  const uData = new ArrayBuffer(48);
-  new Uint32Array(uData, 0, 4).set([total, workgroups * WG, s.decayMode, norm && s.clip > 0 ? 1 : 0]);
-  new Float32Array(uData, 16, 8).set([s.beta1, s.beta2, s.eps, s.bc2, s.stepSize, s.decay, s.clip, 0]);
-  const uniforms = upload(dev, new Uint32Array(uData), USAGE.UNIFORM);
+  const workgroups = workgroupsFor(total);
+  state.writeScalars(dev, s, total, norm !== null && s.clip > 0);
+  const uniforms = state.scalars(dev);
   const flatP = uninitialised(be, [total]);
   const [mNew, vNew] = [uninitialised(be, [total]), uninitialised(be, [total])];
   const pNew = params.map((p) => (p.size ? uninitialised(be, p.shape) : null));
@@ -316,7 +347,6 @@ export function adamwStepWebGPU(
   adamwWebGPUCommands.dispatches++;
   adamwWebGPUCommands.copies += 2 * pBufs.length;
   be.submitQueue();
-  uniforms.destroy(); // after submission: WebGPU keeps it alive until the commands have run
   flatP.dispose();
   params.forEach((p, i) => {
     const t = pNew[i];

@@ -16,7 +16,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fusedWebGPUActive } from "../nn/dispatch.ts";
-import { adamwStepWebGPU, AdamWWebGPUState, flattenGradsWebGPU } from "./adamw_webgpu.ts";
+import {
+  type AdamWStepScalars,
+  adamwStepWebGPU,
+  AdamWWebGPUState,
+  flattenGradsWebGPU,
+} from "./adamw_webgpu.ts";
 
 /** A parameter-name pattern: an exact name, a glob (`*` any run of characters, `?` one), `/regex/flags`, or a RegExp. */
 export type NamePattern = string | RegExp;
@@ -558,7 +563,6 @@ export class AdamW {
     const doDecay = weightDecay !== 0 && !L.decayNone;
     const params = L.names.map((n) => this.#params.get(n)!);
     if (uniform && this.#gpuFused && fusedWebGPUActive() && L.m && L.v) {
-      const s = stepsAfter[0];
       this.#gpu ??= new AdamWWebGPUState();
       adamwStepWebGPU(
         this.#gpu,
@@ -567,16 +571,7 @@ export class AdamW {
         L.m,
         L.v,
         clipWith?.norm ?? null,
-        {
-          beta1,
-          beta2,
-          eps,
-          bc2: Math.sqrt(1 - Math.pow(beta2, s)),
-          stepSize: lr / (1 - Math.pow(beta1, s)),
-          decay,
-          decayMode: !doDecay ? 0 : L.decayAll ? 1 : 2,
-          clip: clipWith?.clip ?? 0,
-        },
+        this.#fusedScalars(lr, stepsAfter[0], clipWith?.clip ?? 0),
         L.names.map((n) => !this.#noDecay(n)),
         String(L.version),
       );
@@ -640,6 +635,57 @@ export class AdamW {
     });
     clipped?.dispose();
     for (const n of present) this.#steps.set(n, this.#steps.get(n)! + 1);
+  }
+
+  /** The scalars of the fused step `s` (1-based, after the update) at learning rate `lr`. */
+  #fusedScalars(lr: number, s: number, clip: number): AdamWStepScalars {
+    const L = this.#ensure();
+    const { beta1, beta2, eps, weightDecay } = this.hyper;
+    const doDecay = weightDecay !== 0 && !L.decayNone;
+    return {
+      beta1,
+      beta2,
+      eps,
+      bc2: Math.sqrt(1 - Math.pow(beta2, s)),
+      stepSize: lr / (1 - Math.pow(beta1, s)),
+      decay: 1 - lr * weightDecay,
+      decayMode: !doDecay ? 0 : L.decayAll ? 1 : 2,
+      clip,
+    };
+  }
+
+  /**
+   * Capture support (`capture.ts`): the flat moments (whose data a captured step tracks) and how many fused
+   * webgpu updates have written their per-step scalars so far (a capture checks that its update was one).
+   */
+  captureState(): { m: tf.Variable | null; v: tf.Variable | null; fusedWrites: number } {
+    const L = this.#ensure();
+    return { m: L.m, v: L.v, fusedWrites: this.#gpu?.writes ?? 0 };
+  }
+
+  /**
+   * Capture support: account for one fused update that a captured replay runs outside this object. Writes the
+   * update's scalars (step size, bias correction and decay for `lr` and the next step number) into the per-step
+   * buffer that the replayed dispatch reads, and advances the step counters as {@linkcode AdamW.applyPrepared}
+   * does. Call it after submitting the commands before the update and before submitting the update.
+   *
+   * @throws Error when the learning rate is not positive, or the optimizer cannot take a fused step (not on
+   *   webgpu, `gpuFused: false`, or parameters at different step counts).
+   */
+  replayFusedUpdate(lr: number, clip: number | null): void {
+    checkLr(lr);
+    const L = this.#ensure();
+    const steps = L.names.map((n) => this.#steps.get(n)!);
+    if (!this.#gpu || !L.m || !this.#gpuFused || !fusedWebGPUActive() || steps.some((s) => s !== steps[0])) {
+      throw new Error(
+        "AdamW.replayFusedUpdate: the optimizer is not in a state to take a fused webgpu step.",
+      );
+    }
+    const dev = (tf.backend() as unknown as { device: Parameters<AdamWWebGPUState["scalars"]>[0] }).device;
+    const s = this.#fusedScalars(lr, steps[0] + 1, clip ?? 0);
+    this.#gpu.writeScalars(dev, s, L.total, clip !== null && clip > 0);
+    this.step++;
+    for (const n of L.names) this.#steps.set(n, this.#steps.get(n)! + 1);
   }
 
   /**
