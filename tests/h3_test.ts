@@ -271,8 +271,8 @@ Deno.test("[cpu] H3 is causal: changing token t never changes the logits before 
   m.dispose();
 });
 
-Deno.test("[cpu] tiny H3 trains: the loss falls on shipped text within a few seconds", async () => {
-  await initBackend({ backend: "cpu" });
+Deno.test("[wasm] tiny H3 trains: the loss falls on shipped text within a few seconds", async () => {
+  await initBackend({ backend: "wasm" });
   const text = await Deno.readTextFile(
     new URL("../data/samples/babylm/gutenberg_children.train", import.meta.url),
   );
