@@ -233,11 +233,12 @@ export function h3Mixer(
     if (dh === 1) {
       o = tf.mul(q, diagSsm(tf.mul(kt, v) as tf.Tensor3D, K, g("D") as tf.Tensor1D, 1));
     } else {
-      // kv[h, i, j] = k̃[h·d_h + i] · v[h·d_h + j]; o[h·d_h + j] = Σ_i q[h·d_h + i] · y[h, i, j]
-      const kv = tf.mul(tf.reshape(kt, [B, T, nh, dh, 1]), tf.reshape(v, [B, T, nh, 1, dh]));
+      // kv[h, i, j] = k̃[h·d_h + i] · v[h·d_h + j]; o[h·d_h + j] = Σ_i q[h·d_h + i] · y[h, i, j] (batched
+      // matmuls over the B·T·n_h heads, rank 3: tfjs-webgpu has no device kernels for some rank-5 gradients)
+      const R = B * T * nh;
+      const kv = tf.matMul(tf.reshape(kt, [R, dh, 1]), tf.reshape(v, [R, 1, dh])); // [R, d_h, d_h]
       const y = diagSsm(tf.reshape(kv, [B, T, nh * dh * dh]) as tf.Tensor3D, K, g("D") as tf.Tensor1D, dh);
-      const qy = tf.mul(tf.reshape(q, [B, T, nh, dh, 1]), tf.reshape(y, [B, T, nh, dh, dh]));
-      o = tf.reshape(tf.sum(qy, 3), [B, T, d]);
+      o = tf.reshape(tf.matMul(tf.reshape(q, [R, 1, dh]), tf.reshape(y, [R, dh, dh])), [B, T, d]);
     }
     return linear(o, g("output_linear.weight"), g("output_linear.bias")) as tf.Tensor3D;
   });
