@@ -340,9 +340,9 @@ export {
   type TrainStepOptions,
 } from "./src/train/step.ts";
 export {
+  type Batches,
   type BatchIteratorLike,
   type BatchLike,
-  type Batches,
   epochBatches,
   type PullSource,
   toBatchSource,
@@ -507,3 +507,35 @@ export { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./src/nn/conv_
 export { diagScanWebGPU, webgpuScanAvailable } from "./src/nn/scan_webgpu.ts";
 export { selectiveScanWebGPU } from "./src/nn/selective_scan_webgpu.ts";
 export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
+// H3 (docs/models/h3.md): the paper's language model, its SSM kernels, the long-conv WGSL kernels, Edifice's H3
+export {
+  addH3Mixer,
+  geluTanh,
+  H3_DEFAULTS,
+  H3_FIELDS,
+  H3_PRESETS,
+  H3_SPEC,
+  type H3Config,
+  h3Config,
+  H3LM,
+  h3Mixer,
+  h3ParamFormula,
+  validateH3Config,
+} from "./src/models/h3.ts";
+export {
+  diagKernel,
+  diagKernelRef,
+  type DiagSsmParams,
+  type Discretisation,
+  shiftKernel,
+  shiftKernelRef,
+} from "./src/nn/ssm_kernel.ts";
+export { longConvWebGPU } from "./src/nn/long_conv_webgpu.ts";
+export {
+  edificeBranch,
+  EdificeH3,
+  type EdificeH3Config,
+  edificeH3Config,
+  EdificeH3Model,
+  type EdificeH3Options,
+} from "./src/models/edifice_h3.ts";

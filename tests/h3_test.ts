@@ -146,7 +146,11 @@ for (const disc of ["bilinear", "zoh"] as const) {
       const loss = (f: typeof diagKernelRef, w: tf.Tensor) => (...xs: tf.Tensor[]) =>
         tf.sum(
           tf.mul(
-            f(Object.fromEntries(keys.map((k, i) => [k, xs[i]])) as unknown as DiagSsmParams, w.shape[1]!, disc),
+            f(
+              Object.fromEntries(keys.map((k, i) => [k, xs[i]])) as unknown as DiagSsmParams,
+              w.shape[1]!,
+              disc,
+            ),
             w,
           ),
         ) as tf.Scalar;
