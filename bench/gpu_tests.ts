@@ -18,3 +18,6 @@ import "../tests/reduce_webgpu_test.ts";
 import "../tests/adamw_webgpu_test.ts";
 import "../tests/adapter_test.ts";
 import "../tests/ssm_gate_test.ts";
+import "../tests/long_conv_webgpu_test.ts";
+import "../tests/h3_test.ts";
+import "../tests/edifice_h3_test.ts";
