@@ -265,6 +265,7 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
  */
 export class H3LM extends LmShell<H3Config> {
   /**
+   * Validate the config and build the shell and the blocks (embedding rescaled to N(0, 0.02²)).
    * @param config full configuration (validated here)
    * @param seed drives every initial value
    * @param dryRun record parameter names and shapes only
