@@ -17,6 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { defineOp, type Op } from "./dispatch.ts";
+import type { CustomFn } from "./webgpu_kernel.ts";
 
 /** Discretisation of the diagonal SSM: "bilinear" (H3's default) or "zoh" (zero-order hold). */
 export type Discretisation = "bilinear" | "zoh";
@@ -192,24 +193,62 @@ export function diagKernelRef(p: DiagSsmParams, T: number, disc: Discretisation)
   });
 }
 
-/** `ops` form of {@linkcode diagKernel}: Ā^l = exp(l·log Ā) for all l at once (a Vandermonde product). */
+/** The powers z^l, l = 0 … T−1, of z [H, M]: exp(l·log z), log z = log|z| + i·arg z. @returns [H, M, T] each */
+function powers(zre: tf.Tensor, zim: tf.Tensor, T: number): Cx {
+  const logMag = tf.mul(tf.log(tf.add(tf.square(zre), tf.square(zim))), 0.5);
+  const arg = tf.atan2(zim, zre); // in (−π, π]; integer powers do not care about the branch
+  const l = tf.range(0, T, 1, "float32");
+  const mag = tf.exp(tf.mul(tf.expandDims(logMag, 2), l));
+  const ph = tf.mul(tf.expandDims(arg, 2), l);
+  return { re: tf.mul(mag, tf.cos(ph)), im: tf.mul(mag, tf.sin(ph)) };
+}
+
+/**
+ * K[h, l] = 2·Re Σ_m c[h, m] z[h, m]^l with a hand-written gradient that recomputes the [H, M, T] powers instead
+ * of keeping every intermediate of the forward pass: with dK [H, T],
+ * ∂/∂Re c = 2 Σ_l dK_l Re z^l, ∂/∂Im c = −2 Σ_l dK_l Im z^l, and for z (K is 2·Re of a holomorphic function):
+ * ∂/∂Re z = 2·Re(c·S), ∂/∂Im z = −2·Im(c·S), S = Σ_l l·dK_l·z^{l−1}.
+ */
+function vandermonde(T: number) {
+  return tf.customGrad(
+    ((cre: tf.Tensor2D, cim: tf.Tensor2D, zre: tf.Tensor2D, zim: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([cre, cim, zre, zim]);
+      const value = tf.tidy(() => {
+        const V = powers(zre, zim, T);
+        const re = tf.sub(tf.mul(tf.expandDims(cre, 2), V.re), tf.mul(tf.expandDims(cim, 2), V.im));
+        return tf.mul(tf.sum(re, 1), 2);
+      });
+      const gradFunc = (dK: tf.Tensor2D, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [cre, cim, zre, zim] = saved;
+          const V = powers(zre, zim, T);
+          const g = tf.expandDims(dK, 1); // [H, 1, T]
+          const gl = tf.mul(g, tf.range(0, T, 1, "float32")); // l·dK_l
+          const s1 = (w: tf.Tensor): Cx => ({
+            re: tf.sum(tf.mul(V.re, w), 2),
+            im: tf.sum(tf.mul(V.im, w), 2),
+          });
+          const sd = s1(g); // Σ dK_l z^l
+          const sl = cdiv(s1(gl), { re: zre, im: zim }); // Σ l·dK_l z^{l−1}
+          const cS = cmul({ re: cre, im: cim }, sl);
+          return [tf.mul(sd.re, 2), tf.mul(sd.im, -2), tf.mul(cS.re, 2), tf.mul(cS.im, -2)];
+        });
+      return { value, gradFunc };
+    }) as unknown as CustomFn,
+  ) as unknown as (cre: tf.Tensor, cim: tf.Tensor, zre: tf.Tensor, zim: tf.Tensor) => tf.Tensor2D;
+}
+
+/**
+ * `ops` form of {@linkcode diagKernel}: Ā^l = exp(l·log Ā) for all l at once (a Vandermonde product), with a
+ * gradient that recomputes the powers (memory O(H·M·T) transient, not kept per layer).
+ */
 function diagKernelVandermonde(p: DiagSsmParams, T: number, disc: Discretisation): tf.Tensor2D {
   checkDiag("diagKernel", p, T, disc);
   return tf.tidy(() => {
     const H = p.logDt.shape[0];
     if (T === 0) return tf.zeros([H, 0]) as tf.Tensor2D;
     const { a, c } = discretise(p, disc);
-    // log Ā: log|Ā| + i·arg Ā (arg in (−π, π); integer powers do not care about the branch)
-    const logMag = tf.mul(tf.log(tf.add(tf.square(a.re), tf.square(a.im))), 0.5);
-    const arg = tf.atan2(a.im, a.re);
-    const l = tf.range(0, T, 1, "float32"); // [T]
-    const mag = tf.exp(tf.mul(tf.expandDims(logMag, 2), l)); // [H, M, T]
-    const ph = tf.mul(tf.expandDims(arg, 2), l);
-    const re = tf.sub(
-      tf.mul(tf.expandDims(c.re, 2), tf.cos(ph)),
-      tf.mul(tf.expandDims(c.im, 2), tf.sin(ph)),
-    );
-    return tf.mul(tf.sum(tf.mul(mag, re), 1), 2) as tf.Tensor2D;
+    return vandermonde(T)(c.re, c.im, a.re, a.im);
   });
 }
 
