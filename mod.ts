@@ -543,3 +543,35 @@ export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
 
 /** TensorFlow.js tensor types that ssmlab's public signatures use, re-exported so the API is complete. */
 export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from "@tensorflow/tfjs";
+// H3 (docs/models/h3.md): the paper's language model, its SSM kernels, the long-conv WGSL kernels, Edifice's H3
+export {
+  addH3Mixer,
+  geluTanh,
+  H3_DEFAULTS,
+  H3_FIELDS,
+  H3_PRESETS,
+  H3_SPEC,
+  type H3Config,
+  h3Config,
+  H3LM,
+  h3Mixer,
+  h3ParamFormula,
+  validateH3Config,
+} from "./src/models/h3.ts";
+export {
+  diagKernel,
+  diagKernelRef,
+  type DiagSsmParams,
+  type Discretisation,
+  shiftKernel,
+  shiftKernelRef,
+} from "./src/nn/ssm_kernel.ts";
+export { longConvWebGPU } from "./src/nn/long_conv_webgpu.ts";
+export {
+  edificeBranch,
+  EdificeH3,
+  type EdificeH3Config,
+  edificeH3Config,
+  EdificeH3Model,
+  type EdificeH3Options,
+} from "./src/models/edifice_h3.ts";

@@ -11,6 +11,7 @@ import type { LanguageModel, ModelConfig } from "./types.ts";
 import { type ModelSpec, resolveConfig } from "./spec.ts";
 import { BASELINE_SPEC } from "./diag_ssm.ts";
 import { MHC_SPEC } from "./mhc_ssm.ts";
+import { H3_SPEC } from "./h3.ts";
 
 // deno-lint-ignore no-explicit-any
 /** A spec of any family (the registry holds specs of different config types). */
@@ -20,6 +21,7 @@ export type AnySpec = ModelSpec<any>;
 const SPECS: AnySpec[] = [
   BASELINE_SPEC,
   MHC_SPEC,
+  H3_SPEC,
 ];
 
 const REGISTRY = new Map<string, AnySpec>(SPECS.map((s) => [s.kind, s]));
