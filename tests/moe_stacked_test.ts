@@ -9,7 +9,13 @@ import { assert, assertEquals } from "./assert.ts";
 import { assertCloseAsync as close } from "./tensor_assert.ts";
 import { backendCases } from "./webgpu_helpers.ts";
 import { initBackend } from "../src/backend.ts";
-import { initStackedMoE, moeStacked, moeStackedRef, routingStats, type StackedMoEWeights } from "../src/nn/moe.ts";
+import {
+  initStackedMoE,
+  moeStacked,
+  moeStackedRef,
+  routingStats,
+  type StackedMoEWeights,
+} from "../src/nn/moe.ts";
 import { withImpl } from "../src/nn/dispatch.ts";
 import { Params } from "../src/nn/params.ts";
 import { Rng } from "../src/rng.ts";
@@ -74,4 +80,30 @@ Deno.test("[cpu] routingStats: load sums to 1 over the chosen experts; entropy i
     assertEquals(load.filter((v) => v > 0).length, 2, "ties: the same two experts for every token");
   });
   p.dispose();
+});
+
+Deno.test({
+  name:
+    "[webgpu] the fast form runs the grouped kernels (top-k experts per token), not one matmul per expert",
+  ignore: (await backendCases()).find((c) => c.name === "webgpu")!.ignore,
+  async fn() {
+    await initBackend({ backend: "webgpu" });
+    const p = new Params(new Rng(4));
+    const w = initStackedMoE(p, "moe", 8, 16, 8);
+    const x = tf.ones([12, 8]) as tf.Tensor2D;
+    const names = async (impl: "fast" | "ref") =>
+      (await tf.profile(() => tf.dispose(withImpl(impl, () => moeStacked(x, w, { topK: 2 }).y)))).kernels.map(
+        (k) => k.name,
+      );
+    const fast = await names("fast"), ref = await names("ref");
+    assertEquals(
+      fast.filter((n) => n === "SsmlabMoeGather").length,
+      2,
+      "fc1 and fc2, each one grouped dispatch",
+    );
+    assert(fast.filter((n) => n === "BatchMatMul").length <= 2, `router and top-k weights only: ${fast}`);
+    assert(ref.filter((n) => n === "BatchMatMul").length >= 16, "the dense reference runs every expert");
+    x.dispose();
+    p.dispose();
+  },
 });

@@ -70,8 +70,20 @@ export interface HssmConfig extends ModelConfig {
 
 /** Every field of {@linkcode HssmConfig} with its default (the card's Config A), help and accepted values. */
 export const HSSM_FIELDS: FieldTable<HssmConfig> = {
-  vocabSize: { value: 20000, type: "int", min: 1, flag: false, help: "Vocabulary size V (set from the tokenizer)." },
-  maxLen: { value: 1024, type: "int", min: 1, flag: "seq_len", help: "Longest sequence (learned position table)." },
+  vocabSize: {
+    value: 20000,
+    type: "int",
+    min: 1,
+    flag: false,
+    help: "Vocabulary size V (set from the tokenizer).",
+  },
+  maxLen: {
+    value: 1024,
+    type: "int",
+    min: 1,
+    flag: "seq_len",
+    help: "Longest sequence (learned position table).",
+  },
   dim: { value: 512, type: "int", min: 1, help: "Model width d_model." },
   chunkSize: { value: 4, type: "int", min: 1, help: "Tokens per chunk of the hierarchical chunker." },
   numBlocks: { value: 6, type: "int", min: 1, help: "Number of HSSM blocks (selective SSM + MoE)." },
@@ -83,7 +95,14 @@ export const HSSM_FIELDS: FieldTable<HssmConfig> = {
   topK: { value: 2, type: "int", min: 1, help: "Experts chosen per chunk representation (top-k routing)." },
   expertDim: { value: 1024, type: "int", min: 1, help: "Hidden width of each expert FFN." },
   balanceCoeff: { value: 0.01, type: "number", min: 0, help: "Weight of the MoE load-balance loss." },
-  dropout: { value: 0, type: "number", min: 0, max: 1, maxExclusive: true, help: "Dropout on the embeddings." },
+  dropout: {
+    value: 0,
+    type: "number",
+    min: 0,
+    max: 1,
+    maxExclusive: true,
+    help: "Dropout on the embeddings.",
+  },
 };
 
 /** Presets: `published` = Config A (73.8M); `small` for notebooks; `tiny` for CPU tests. */
@@ -160,7 +179,11 @@ function mixer(w: Map<string, tf.Variable>, p: string, u: tf.Tensor3D, cfg: Hssm
   const xz = linear(u, get("in_proj.weight"), null);
   const x0 = tf.slice(xz, [0, 0, 0], [B, L, Din]) as tf.Tensor3D;
   const z = tf.slice(xz, [0, 0, Din], [B, L, Din]);
-  const xc = causalDepthwiseConv1d(x0, get("conv1d.weight") as tf.Tensor3D, get("conv1d.bias") as tf.Tensor1D);
+  const xc = causalDepthwiseConv1d(
+    x0,
+    get("conv1d.weight") as tf.Tensor3D,
+    get("conv1d.bias") as tf.Tensor1D,
+  );
   const x = tf.mul(xc, tf.sigmoid(xc)) as tf.Tensor3D;
   const dbc = linear(x, get("x_proj.weight"), null);
   const dlow = tf.slice(dbc, [0, 0, 0], [B, L, r]);
@@ -196,7 +219,12 @@ export class HssmLM extends LmShell<HssmConfig> {
    */
   constructor(config: HssmConfig, seed = 1337, dryRun = false) {
     validateHssmConfig(config);
-    super(config, { dim: config.dim, positions: true, head: "tied", norm: "rms", dropout: config.dropout }, seed, dryRun);
+    super(
+      config,
+      { dim: config.dim, positions: true, head: "tied", norm: "rms", dropout: config.dropout },
+      seed,
+      dryRun,
+    );
   }
 
   /** A_log, D and the Δ bias (Mamba excludes them from weight decay). */
@@ -299,7 +327,11 @@ export class HssmLM extends LmShell<HssmConfig> {
  */
 export function hssmConfig(overrides: Partial<HssmConfig> = {}, preset = "published"): HssmConfig {
   const p = HSSM_PRESETS[preset];
-  if (!p) throw new Error(`Unknown hssm preset "${preset}": expected one of ${Object.keys(HSSM_PRESETS).join(", ")}.`);
+  if (!p) {
+    throw new Error(
+      `Unknown hssm preset "${preset}": expected one of ${Object.keys(HSSM_PRESETS).join(", ")}.`,
+    );
+  }
   const cfg = { ...defaultConfig({ kind: "hssm", defaults: HSSM_FIELDS }), ...p, ...overrides, kind: "hssm" };
   validateHssmConfig(cfg as HssmConfig);
   return cfg as HssmConfig;

@@ -493,7 +493,13 @@ export function unstackExperts(w: StackedMoEWeights): MoEWeights {
  * const w = initStackedMoE(new Params(new Rng(0)), "blocks.0.moe", 512, 1024, 8); // w.w1.shape = [8, 1024, 512]
  * ```
  */
-export function initStackedMoE(params: Params, prefix: string, d: number, h: number, E: number): StackedMoEWeights {
+export function initStackedMoE(
+  params: Params,
+  prefix: string,
+  d: number,
+  h: number,
+  E: number,
+): StackedMoEWeights {
   const [routerW, routerB] = params.linear(`${prefix}.router`, d, E, true);
   const u1 = 1 / Math.sqrt(d), u2 = 1 / Math.sqrt(h);
   return {
@@ -557,9 +563,12 @@ export const moeStacked: Op<MoEStackedFn> = defineOp("moeStacked", {
  * // const { load, entropy } = routingStats(moeStacked(x, w, { topK: 2 }));
  * ```
  */
-export function routingStats(out: Pick<MoEOutput, "probs" | "gates">): { load: tf.Tensor1D; entropy: tf.Scalar } {
+export function routingStats(
+  out: Pick<MoEOutput, "probs" | "gates">,
+): { load: tf.Tensor1D; entropy: tf.Scalar } {
   return tf.tidy(() => {
-    const chosen = tf.cast(tf.greater(out.gates, 0), "float32");
+    // sign, not cast(greater): a cast bool tensor here corrupted other buffers on tfjs-webgpu
+    const chosen = tf.sign(out.gates); // gates ≥ 0: 1 on the chosen experts, 0 elsewhere
     const load = tf.div(tf.sum(chosen, 0), tf.sum(chosen)) as tf.Tensor1D;
     const p = out.probs;
     const entropy = tf.neg(tf.mean(tf.sum(tf.mul(p, tf.log(tf.add(p, 1e-12))), 1))) as tf.Scalar;

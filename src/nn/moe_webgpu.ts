@@ -107,7 +107,14 @@ const GATHER = webgpuKernel("SsmlabMoeGather", ["a", "w", "bias", "idx"], ([a, w
   const S = idx.shape[0], O = w.shape[1];
   void a;
   return {
-    ...webgpuProgram("moe_gather", ["A", "W", "Bias", "Idx"], [S, O], Math.ceil((S * O) / WG), WG, GATHER_CODE),
+    ...webgpuProgram(
+      "moe_gather",
+      ["A", "W", "Bias", "Idx"],
+      [S, O],
+      Math.ceil((S * O) / WG),
+      WG,
+      GATHER_CODE,
+    ),
     ...intUniforms({ rowDiv: attrs.rowDiv as number }),
   };
 });
