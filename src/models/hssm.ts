@@ -122,6 +122,21 @@ export const HSSM_PRESETS: Record<string, Partial<HssmConfig>> = {
   },
 };
 
+/**
+ * The card's generation settings (`generate_reply(max_length=48, temperature=0.3, top_k=12, top_p=0.78,
+ * repetition_penalty=1.45, no_repeat_ngram_size=4)`), as options of `generate()` (src/eval/generate.ts).
+ * `max_length` is read as 48 new tokens (the card's function is unpublished; HF's `max_length` would count the
+ * prompt too).
+ */
+export const HSSM_GENERATION = {
+  maxNewTokens: 48,
+  temperature: 0.3,
+  topK: 12,
+  topP: 0.78,
+  repetitionPenalty: 1.45,
+  noRepeatNgramSize: 4,
+} as const;
+
 /** Throw an error naming the field for an invalid config. */
 export function validateHssmConfig(cfg: HssmConfig): void {
   validateFields({ kind: "hssm", defaults: HSSM_FIELDS }, cfg);
