@@ -173,6 +173,8 @@ export interface StreamingSourceState {
   stream: StreamPosition;
   /** Tokens read but not yet emitted (the next batch starts with them). */
   pending: number[];
+  /** Samples of the completed epochs. */
+  earlierSamples?: number;
 }
 
 /** Options of {@linkcode StreamingBatchSource}. */
@@ -204,6 +206,7 @@ export class StreamingBatchSource implements BatchSource {
   readonly name: string;
   #epoch = 0;
   #pending: number[] = [];
+  #earlierSamples = 0; // samples of completed epochs
   readonly #eos: number | null;
 
   /**
@@ -230,9 +233,9 @@ export class StreamingBatchSource implements BatchSource {
     return this.#epoch;
   }
 
-  /** Samples consumed so far in this epoch. */
+  /** Samples read from the stream so far, over all epochs. */
   get samplesRead(): number {
-    return this.stream.position.sample;
+    return this.#earlierSamples + this.stream.position.sample;
   }
 
   /** The next batch, or null once at the end of the stream (the epoch). */
@@ -247,6 +250,7 @@ export class StreamingBatchSource implements BatchSource {
     const rows = Math.min(B, Math.floor((this.#pending.length - 1) / T));
     if (rows < 1) {
       this.#epoch++;
+      this.#earlierSamples += this.stream.position.sample;
       this.#pending = [];
       this.stream.seek({ sample: 0, byte: 0 });
       return null;
@@ -262,7 +266,12 @@ export class StreamingBatchSource implements BatchSource {
 
   /** A JSON copy of the position. */
   getState(): StreamingSourceState {
-    return { epoch: this.#epoch, stream: this.stream.position, pending: this.#pending.slice() };
+    return {
+      epoch: this.#epoch,
+      stream: this.stream.position,
+      pending: this.#pending.slice(),
+      earlierSamples: this.#earlierSamples,
+    };
   }
 
   /** Continue exactly from a state of {@linkcode getState}. */
@@ -278,6 +287,7 @@ export class StreamingBatchSource implements BatchSource {
     this.stream.seek(st.stream);
     this.#epoch = st.epoch;
     this.#pending = st.pending.slice();
+    this.#earlierSamples = st.earlierSamples ?? 0;
   }
 }
 

@@ -250,6 +250,16 @@ export class HssmLM extends LmShell<HssmConfig> {
   /** Chunker, blocks, local conv (see the module doc for names). */
   protected build(): void {
     const c = this.config, p = this.params, d = c.dim, k = c.chunkSize;
+    // Mamba's model-level init: embeddings N(0, 0.02²) (the shell drew N(0, 1); the same draws, scaled), so the
+    // tied head starts with small logits; the learned positions likewise.
+    if (!p.dryRun) {
+      for (const n of ["tok_emb.emb.weight", "pos_emb.pos.weight"]) {
+        const v = this.weights.get(n)!;
+        const scaled = tf.mul(v, 0.02);
+        v.assign(scaled);
+        scaled.dispose();
+      }
+    }
     p.linear("chunker.down", k * d, d);
     for (let i = 0; i < c.numBlocks; i++) {
       addNorm(p, `blocks.${i}.norm_ssm`, d, "rms");
