@@ -3,8 +3,9 @@
  * experts, and the routing never leaves the GPU (no host read, so no stall). tfjs has no grouped or gathered
  * matmul, hence these kernels. Slots s = n·k + j (token n, j-th choice) carry the expert index e_s.
  *
- *   `SsmlabMoeGather`  out[s, o] = Σ_c A[row(s), c] · W[e_s, o, c] + bias[e_s, o]       (row(s) = s / rowDiv)
- *   `SsmlabMoeGatherT` out[s, c] = Σ_o G[s, o] · W[e_s, o, c]                          (input gradient per slot)
+ *   `SsmlabMoeGather`  out[s, o] = Σ_c A[row(s), c] · Wᵀ[e_s, c, o] + bias[e_s, o]      (row(s) = s / rowDiv)
+ *                      forward with Wᵀ (a transposed copy of W [E, o, c]); the input gradient per slot is the same
+ *                      kernel on W itself: dA[s, c] = Σ_o G[s, o] · W[e_s, o, c]
  *   `SsmlabMoeGroup`   perm: the slots sorted by expert (stable), then the E + 1 group offsets
  *   `SsmlabMoeWGrad`   dW[e, o, c] = Σ_{s in group e} G[s, o] · A[row(s), c]           (weight gradient)
  *
@@ -19,40 +20,25 @@ import { type CustomFn, intUniforms, requireWebGPU, webgpuKernel, webgpuProgram 
 
 const WG = 64;
 
-/** Gathered matmul: one invocation per (s, o). Inputs A [R, c], W [E, o, c], Bias [E, o], Idx [S]. */
+/**
+ * Gathered matmul: one invocation per (s, o), out[s, o] = Bias[e_s, o] + Σ_c A[s / rowDiv, c] · W[e_s, c, o].
+ * Inputs A [R, C], W [E, C, O] (contracted axis first, so neighbouring lanes read neighbouring weights), Bias
+ * [E, O], Idx [S].
+ */
 const GATHER_CODE = `
   fn main(index : i32) {
     let nS = uniforms.idxShape;
-    let nO = uniforms.wShape.y;
-    let nC = uniforms.wShape.z;
+    let nC = uniforms.wShape.y;
+    let nO = uniforms.wShape.z;
     if (index >= nS * nO) { return; }
     let o = index % nO;
     let s = index / nO;
     let e = i32(Idx[s]);
-    let row = s / uniforms.rowDiv;
+    let aBase = (s / uniforms.rowDiv) * nC;
+    let wBase = e * nC * nO + o;
     var acc = Bias[e * nO + o];
-    let wBase = (e * nO + o) * nC;
-    let aBase = row * nC;
     for (var c = 0; c < nC; c++) {
-      acc = acc + A[aBase + c] * W[wBase + c];
-    }
-    result[index] = acc;
-  }
-`;
-
-/** Input gradient per slot: one invocation per (s, c). Inputs G [S, o], W [E, o, c], Idx [S]. */
-const GATHER_T_CODE = `
-  fn main(index : i32) {
-    let nS = uniforms.idxShape;
-    let nO = uniforms.wShape.y;
-    let nC = uniforms.wShape.z;
-    if (index >= nS * nC) { return; }
-    let c = index % nC;
-    let s = index / nC;
-    let e = i32(Idx[s]);
-    var acc = 0.0;
-    for (var o = 0; o < nO; o++) {
-      acc = acc + G[s * nO + o] * W[(e * nO + o) * nC + c];
+      acc = acc + A[aBase + c] * W[wBase + c * nO];
     }
     result[index] = acc;
   }
@@ -103,25 +89,12 @@ const WGRAD_CODE = `
   }
 `;
 
-const GATHER = webgpuKernel("SsmlabMoeGather", ["a", "w", "bias", "idx"], ([a, w, , idx], attrs) => {
-  const S = idx.shape[0], O = w.shape[1];
-  void a;
+const GATHER = webgpuKernel("SsmlabMoeGather", ["a", "w", "bias", "idx"], ([, w, , idx], attrs) => {
+  const S = idx.shape[0], O = w.shape[2];
   return {
-    ...webgpuProgram(
-      "moe_gather",
-      ["A", "W", "Bias", "Idx"],
-      [S, O],
-      Math.ceil((S * O) / WG),
-      WG,
-      GATHER_CODE,
-    ),
+    ...webgpuProgram("moe_gather", ["A", "W", "Bias", "Idx"], [S, O], Math.ceil((S * O) / WG), WG, GATHER_CODE),
     ...intUniforms({ rowDiv: attrs.rowDiv as number }),
   };
-});
-
-const GATHER_T = webgpuKernel("SsmlabMoeGatherT", ["g", "w", "idx"], ([, w, idx]) => {
-  const S = idx.shape[0], C = w.shape[2];
-  return webgpuProgram("moe_gather_t", ["G", "W", "Idx"], [S, C], Math.ceil((S * C) / WG), WG, GATHER_T_CODE);
 });
 
 const GROUP = webgpuKernel("SsmlabMoeGroup", ["idx"], ([idx], attrs) => {
@@ -164,13 +137,16 @@ function gatheredLinear(
     // idx and perm are constants of the routing (saved, not inputs: the tape must not walk into the sort)
     ((a: tf.Tensor2D, w: tf.Tensor3D, bias: tf.Tensor2D, save: tf.GradSaveFunc) => {
       save([a, w, idx, perm]);
+      const wT = tf.transpose(w, [0, 2, 1]); // [E, C, O]: the contracted axis first
+      const value = GATHER.run<tf.Tensor2D>({ a, w: wT, bias, idx }, { rowDiv });
+      wT.dispose();
       return {
-        value: GATHER.run<tf.Tensor2D>({ a, w, bias, idx }, { rowDiv }),
+        value,
         gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
           const [a, w, idx, perm] = saved;
           return tf.tidy(() => {
             const S = idx.shape[0];
-            const dSlots = GATHER_T.run<tf.Tensor2D>({ g: dy, w, idx });
+            const dSlots = GATHER.run<tf.Tensor2D>({ a: dy, w, bias: tf.zeros([E, C]), idx }, { rowDiv: 1 });
             const da = rowDiv === 1 ? dSlots : tf.sum(tf.reshape(dSlots, [S / rowDiv, rowDiv, C]), 1);
             const dw = WGRAD.run<tf.Tensor3D>({ g: dy, a, p: perm }, { rowDiv });
             const hot = tf.oneHot(tf.cast(idx, "int32") as tf.Tensor1D, E); // [S, E]
