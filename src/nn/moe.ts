@@ -162,7 +162,9 @@ function topKOneHot(p: tf.Tensor2D, k: number): tf.Tensor3D {
       return {
         value: tf.tidy(() => {
           const idx = tf.cast(tf.topk(p, k, true).indices, "float32"); // [N, k]
-          return tf.cast(tf.equal(tf.expandDims(idx, 1), tf.reshape(tf.range(0, E), [1, E, 1])), "float32");
+          // 1 − sign|idx − e| (float ops only: a cast bool tensor misbehaved on tfjs-webgpu in routingStats)
+          const diff = tf.sub(tf.expandDims(idx, 1), tf.reshape(tf.range(0, E), [1, E, 1]));
+          return tf.sub(1, tf.sign(tf.abs(diff)));
         }),
         gradFunc: () => tf.zeros(p.shape),
       };
