@@ -92,7 +92,14 @@ const WGRAD_CODE = `
 const GATHER = webgpuKernel("SsmlabMoeGather", ["a", "w", "bias", "idx"], ([, w, , idx], attrs) => {
   const S = idx.shape[0], O = w.shape[2];
   return {
-    ...webgpuProgram("moe_gather", ["A", "W", "Bias", "Idx"], [S, O], Math.ceil((S * O) / WG), WG, GATHER_CODE),
+    ...webgpuProgram(
+      "moe_gather",
+      ["A", "W", "Bias", "Idx"],
+      [S, O],
+      Math.ceil((S * O) / WG),
+      WG,
+      GATHER_CODE,
+    ),
     ...intUniforms({ rowDiv: attrs.rowDiv as number }),
   };
 });
