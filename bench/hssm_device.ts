@@ -12,6 +12,7 @@
  *       deno run -A .device/hssm_device.js --mode epoch --train T.u16 --valid V.u16 --tokenizer tokenizer.json
  *         --out DIR [--save-every 200] [--eval-every 200] [--eval-batches 16] [--seconds 540] [--lr 6e-4]
  *         [--warmup-steps 200]   (cosine decay to lr/10 over the epoch)
+ *         [--blimp DIR [--blimp-pairs N]]   (BLiMP at the end: the BabyLM scorer, first token unscored)
  *
  * @module
  */
@@ -26,6 +27,8 @@ import { ArrayBatchSource } from "../src/train/batch_source.ts";
 import { type StepRecord, train } from "../src/train/trainer.ts";
 import { Vocab20kTokenizer } from "../src/tokenizers/vocab20k.ts";
 import { toCsv } from "./csv.ts";
+import { loadBlimp } from "../src/data/blimp.ts";
+import { evaluateBlimp } from "../src/eval/blimp.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -52,6 +55,8 @@ const { values: a } = parseArgs({
     "warmup-steps": { type: "string", default: "200" },
     seed: { type: "string", default: "1337" },
     preset: { type: "string", default: "published" },
+    blimp: { type: "string" },
+    "blimp-pairs": { type: "string" },
   },
 });
 const out = a.out!;
@@ -186,6 +191,13 @@ async function epoch(): Promise<void> {
   }
   await Deno.writeTextFile(`${out}/samples.json`, JSON.stringify(samples, null, 2));
   log(JSON.stringify(samples));
+  if (a.blimp) {
+    const max = a["blimp-pairs"] ? Number(a["blimp-pairs"]) : undefined;
+    const pairs = await loadBlimp({ dir: a.blimp, maxPairsPerParadigm: max });
+    const r = await evaluateBlimp(model, tok, pairs, { variant: "first-token-unscored" });
+    await Deno.writeTextFile(`${out}/blimp.json`, JSON.stringify(r, null, 2));
+    log(`BLiMP (${pairs.length} pairs, word-level tokenizer): overall ${(100 * r.overall).toFixed(2)}%`);
+  }
   model.dispose();
 }
 
