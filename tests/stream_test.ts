@@ -42,6 +42,23 @@ Deno.test("TextSampleStream: paragraphs and lines across tiny chunks, CRLF, mult
   await Deno.remove(path);
 });
 
+Deno.test("TextSampleStream: JSON lines (FineWeb-Edu rows) by their text field; bad rows named", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+  await Deno.writeTextFile(
+    path,
+    '{"text": "First doc.\\nTwo lines."}\n\n{"text": "Second", "id": 2}\n{"id": 3}\n',
+  );
+  const s = new TextSampleStream(path, { unit: "jsonl", chunkBytes: 8 });
+  assertEquals([s.next(), s.next()], ["First doc.\nTwo lines.", "Second"]);
+  assertThrows(() => s.next(), Error, `sample 2 (the line before byte`);
+  s.close();
+  await Deno.writeTextFile(path, "not json\n");
+  const t = new TextSampleStream(path, { unit: "jsonl" });
+  assertThrows(() => t.next(), Error, "is not valid JSON");
+  t.close();
+  await Deno.remove(path);
+});
+
 Deno.test("StreamingBatchSource: contiguous packed rows, one epoch, exact resume from getState", () => {
   const tok = trainTokenizerOnStream(SAMPLE, { samples: 40, vocabSize: 300, unit: "line" });
   const make = () =>

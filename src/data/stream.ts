@@ -5,7 +5,8 @@
  * so a run resumes in the middle of the stream at the exact sample and token.
  *
  * Samples: `"paragraph"` (default) = a run of non-blank lines, joined by single spaces (hard-wrapped books such
- * as the Gutenberg stand-in); `"line"` = every non-blank line (one document per line, as a FineWeb-Edu export).
+ * as the Gutenberg stand-in); `"line"` = every non-blank line (one document per line); `"jsonl"` = the `text`
+ * field of every non-blank line's JSON object (FineWeb-Edu rows exported as JSON lines).
  * A sample's tokens are followed by the tokenizer's end-of-sequence id.
  *
  * FineWeb-Edu itself streams from Hub parquet shards through `streamFineWebEdu` (src/data/corpora.ts); this module is
@@ -18,7 +19,7 @@ import type { Tokenizer } from "../tokenizers/types.ts";
 import { Vocab20kTokenizer } from "../tokenizers/vocab20k.ts";
 
 /** How a text file is cut into samples. */
-export type SampleUnit = "line" | "paragraph";
+export type SampleUnit = "line" | "paragraph" | "jsonl";
 
 /** Position of a {@linkcode TextSampleStream}: the next sample's index and byte offset. */
 export interface StreamPosition {
@@ -30,8 +31,10 @@ export interface StreamPosition {
 
 /** Options of {@linkcode TextSampleStream}. */
 export interface TextSampleStreamOptions {
-  /** `"paragraph"` (default) or `"line"`. */
+  /** `"paragraph"` (default), `"line"` or `"jsonl"`. */
   unit?: SampleUnit;
+  /** The JSON field holding the text, with `unit: "jsonl"` (default "text"). */
+  textField?: string;
   /** Stop after this many samples ("the first N samples"); default: the whole file. */
   maxSamples?: number;
   /** Bytes read per file access (default 1 MiB). */
@@ -60,6 +63,7 @@ export class TextSampleStream {
   /** The sample limit (Infinity: whole file). */
   readonly maxSamples: number;
   readonly #chunk: number;
+  readonly #field: string;
   #file: Deno.FsFile;
   #buf = new Uint8Array(0);
   #bufStart = 0; // byte offset of #buf[0]
@@ -75,9 +79,10 @@ export class TextSampleStream {
   constructor(path: string, opts: TextSampleStreamOptions = {}) {
     this.path = path;
     this.unit = opts.unit ?? "paragraph";
-    if (this.unit !== "line" && this.unit !== "paragraph") {
-      throw new Error(`Option "unit" must be "line" or "paragraph", got "${this.unit}".`);
+    if (!["line", "paragraph", "jsonl"].includes(this.unit)) {
+      throw new Error(`Option "unit" must be "line", "paragraph" or "jsonl", got "${this.unit}".`);
     }
+    this.#field = opts.textField ?? "text";
     this.maxSamples = opts.maxSamples ?? Infinity;
     if (!(this.maxSamples >= 0)) {
       throw new Error(`Option "maxSamples" must be a non-negative integer, got "${opts.maxSamples}".`);
@@ -149,12 +154,29 @@ export class TextSampleStream {
     let line = this.#line();
     while (line !== null && line.trim() === "") line = this.#line();
     if (line === null) return null;
+    if (this.unit === "jsonl") return this.#jsonSample(line);
     let sample = line.trim();
     if (this.unit === "paragraph") {
       for (let l = this.#line(); l !== null && l.trim() !== ""; l = this.#line()) sample += " " + l.trim();
     }
     this.#sample++;
     return sample;
+  }
+
+  #jsonSample(line: string): string {
+    const at = `"${this.path}", sample ${this.#sample} (the line before byte ${this.position.byte})`;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${at} is not valid JSON: ${(e as Error).message}.`);
+    }
+    const text = (row as Record<string, unknown> | null)?.[this.#field];
+    if (typeof text !== "string") {
+      throw new Error(`${at} has no string field "${this.#field}" (expected one JSON object per line).`);
+    }
+    this.#sample++;
+    return text;
   }
 
   /** Close the file. */
