@@ -575,3 +575,42 @@ export {
   EdificeH3Model,
   type EdificeH3Options,
 } from "./src/models/edifice_h3.ts";
+// HSSM (issue 13): the model, its sparse MoE on stacked experts, streaming pretraining, generation helpers
+export {
+  HSSM_FIELDS,
+  HSSM_GENERATION,
+  HSSM_PRESETS,
+  HSSM_SPEC,
+  type HssmConfig,
+  hssmConfig,
+  HssmLM,
+  type HssmRoutingStats,
+  validateHssmConfig,
+} from "./src/models/hssm.ts";
+export {
+  initStackedMoE,
+  moeStacked,
+  type MoEStackedFn,
+  moeStackedRef,
+  routingStats,
+  type StackedMoEWeights,
+  unstackExperts,
+} from "./src/nn/moe.ts";
+export { moeGroupedWebGPU } from "./src/nn/moe_webgpu.ts";
+export {
+  type SampleUnit,
+  StreamingBatchSource,
+  type StreamingBatchSourceOptions,
+  type StreamingSourceState,
+  type StreamPosition,
+  TextSampleStream,
+  type TextSampleStreamOptions,
+  trainTokenizerOnStream,
+} from "./src/data/stream.ts";
+export {
+  pretrainStreaming,
+  type StreamingPretrainOptions,
+  type StreamingPretrainResult,
+} from "./src/train/streaming.ts";
+export { checkTokenizerFits, encodePrompt, type PromptTokenizer } from "./src/eval/generate.ts";
+export { LiveText } from "./src/eval/live_text.ts";
