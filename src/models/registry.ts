@@ -11,6 +11,7 @@ import type { LanguageModel, ModelConfig } from "./types.ts";
 import { type ModelSpec, resolveConfig } from "./spec.ts";
 import { BASELINE_SPEC } from "./diag_ssm.ts";
 import { MHC_SPEC } from "./mhc_ssm.ts";
+import { CHAR_ENCODER_SPEC, CHAR_MAIN_SPEC, CHAR_TINY_SPEC } from "./char_curriculum.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnySpec = ModelSpec<any>;
@@ -19,6 +20,9 @@ type AnySpec = ModelSpec<any>;
 const SPECS: AnySpec[] = [
   BASELINE_SPEC,
   MHC_SPEC,
+  CHAR_ENCODER_SPEC,
+  CHAR_TINY_SPEC,
+  CHAR_MAIN_SPEC,
 ];
 
 const REGISTRY = new Map<string, AnySpec>(SPECS.map((s) => [s.kind, s]));
