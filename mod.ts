@@ -507,3 +507,52 @@ export { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./src/nn/conv_
 export { diagScanWebGPU, webgpuScanAvailable } from "./src/nn/scan_webgpu.ts";
 export { selectiveScanWebGPU } from "./src/nn/selective_scan_webgpu.ts";
 export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
+
+// Character curriculum (issue 14): three stage models, BabyLM ASCII cleaning report, the stage-by-stage experiment.
+export {
+  CHAR_ENCODER_SPEC,
+  CHAR_FIELDS,
+  CHAR_LOSSES,
+  CHAR_MAIN_SPEC,
+  CHAR_PRESETS,
+  CHAR_STAGE_KINDS,
+  CHAR_TINY_SPEC,
+  charConfig,
+  type CharCurriculumConfig,
+  CharCurriculumModel,
+  type CharLoss,
+  charStage,
+  type CharStageKind,
+  stageFrozenPrefixes,
+  stageParamCount,
+  validateCharConfig,
+} from "./src/models/char_curriculum.ts";
+export {
+  type CharCleaningRow,
+  type CharCorpus,
+  type CharCorpusOptions,
+  cleanCharCorpus,
+  formatCleaningReport,
+  gunzipBytes,
+  gzipBytes,
+  packLines,
+} from "./src/data/char_corpus.ts";
+export {
+  type CharBlimpRow,
+  type CharBlimpSet,
+  type CharCurriculumOptions,
+  type CharCurriculumResult,
+  type CharCurvePoint,
+  type CharProbeRow,
+  type CharStage3Comparison,
+  type CharStage3Variant,
+  type CharStageRow,
+  type CharStageTraining,
+  charSummaryRows,
+  CharTimeUp,
+  blimpRows as charBlimpRows,
+  compareStage3,
+  loadCharResults,
+  OPEN_QUESTION_VARIANTS,
+  runCharCurriculum,
+} from "./src/experiments/char_curriculum.ts";

@@ -120,7 +120,7 @@ export function cleanCharCorpus(corpus: Pick<BabyLMCorpus, "bySource">, opts: Ch
   const noRuns = new AsciiTokenizer({ ...opts.cleaning, maxSymbolRun: null });
   const foldable = new Map<string, boolean>();
   const report: CharCleaningRow[] = [];
-  const trainParts: string[] = [], validParts: string[] = [];
+  const trainParts: string[][] = [], validParts: string[][] = [];
   for (const [source, lines] of Object.entries(corpus.bySource)) {
     const row = emptyRow(source);
     const kept: string[] = [];
@@ -135,8 +135,8 @@ export function cleanCharCorpus(corpus: Pick<BabyLMCorpus, "bySource">, opts: Ch
     row.keptFraction = row.rawChars ? row.keptChars / row.rawChars : 0;
     report.push(row);
     const nValid = Math.floor(kept.length * frac);
-    trainParts.push(...kept.slice(0, kept.length - nValid));
-    validParts.push(...kept.slice(kept.length - nValid));
+    trainParts.push(kept.slice(0, kept.length - nValid));
+    validParts.push(kept.slice(kept.length - nValid));
   }
   const total = emptyRow("total");
   for (const r of report) {
@@ -146,8 +146,8 @@ export function cleanCharCorpus(corpus: Pick<BabyLMCorpus, "bySource">, opts: Ch
   }
   total.keptFraction = total.rawChars ? total.keptChars / total.rawChars : 0;
   report.push(total);
-  if (!trainParts.length) throw new DataError("The corpus has no text left after ASCII cleaning.");
-  return { train: packLines(trainParts), valid: packLines(validParts), report, cleaning: tok.options };
+  if (!trainParts.some((p) => p.length)) throw new DataError("The corpus has no text left after ASCII cleaning.");
+  return { train: packLines(trainParts.flat()), valid: packLines(validParts.flat()), report, cleaning: tok.options };
 }
 
 /**

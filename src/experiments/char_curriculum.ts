@@ -119,6 +119,22 @@ export interface CharCurriculumOptions {
   seed?: number;
   /** One line of progress (default none). */
   log?: (line: string) => void;
+  /** Called with the result so far after each stage (e.g. to write partial results). */
+  onStage?: (partial: CharCurriculumResult) => void | Promise<void>;
+  /**
+   * Stop training at this time (`performance.now()` milliseconds): the last completed step is checkpointed and
+   * {@linkcode CharTimeUp} is thrown; the same call again resumes there.
+   */
+  deadline?: number;
+}
+
+/** Thrown when `deadline` passes during training; the run is checkpointed and resumes on the next call. */
+export class CharTimeUp extends Error {
+  /** @param stage the row name of the stage that was interrupted */
+  constructor(readonly stage: string) {
+    super(`The time limit was reached while training "${stage}"; its last step is saved: run again to resume.`);
+    this.name = "CharTimeUp";
+  }
 }
 
 /** One stage's summary row. */
@@ -261,7 +277,7 @@ async function runStage(job: StageJob, opts: CharCurriculumOptions): Promise<{
       dropLast: true,
     });
     const valData = () =>
-      new ArrayBatchSource(Int32Array.from(opts.valid), { batch: t.batch, seqLen: t.seqLen, shuffle: false, dropLast: true });
+      new ArrayBatchSource(Int32Array.from(opts.valid), { batch: t.batch, seqLen: t.seqLen, shuffle: false });
     const t0 = performance.now();
     let sessionSteps = 0;
     const history: StepRecord[] = await train({
@@ -285,6 +301,7 @@ async function runStage(job: StageJob, opts: CharCurriculumOptions): Promise<{
       seed,
       progress: "none",
       onStep: (r) => {
+        if (opts.deadline !== undefined && performance.now() > opts.deadline) throw new CharTimeUp(job.model);
         sessionSteps++;
         if (r.step % 100 === 0) opts.log?.(`${job.model} step ${r.step} loss ${r.loss.toFixed(4)}`);
       },
@@ -328,7 +345,6 @@ async function heldOutLoss(
     batch: t.batch,
     seqLen: t.seqLen,
     shuffle: false,
-    dropLast: true,
     name: "the held-out characters",
   });
   const { values } = await batchLosses(model, src, { source, maxBatches: opts.bpcBatches, what: "the held-out text" });
@@ -425,6 +441,7 @@ export async function runCharCurriculum(opts: CharCurriculumOptions): Promise<Ch
   s1.model.dispose();
   out.rows.push(s1.row);
   out.curves.push(...s1.curve);
+  await opts.onStage?.(out);
   const stages: StageJob[] = [{
     model: "stage2",
     kind: "char_tiny",
@@ -458,9 +475,79 @@ export async function runCharCurriculum(opts: CharCurriculumOptions): Promise<Ch
       out.curves.push(...s.curve);
       await evaluateStage(s.model, s.row, opts, out);
       out.rows.push(s.row);
+      await opts.onStage?.(out);
     } finally {
       s.model.dispose();
     }
   }
   return out;
+}
+
+/** One stage-3 variant against stage 2 (and against the stage-2 control trained on for the same budget). */
+export interface CharStage3Comparison {
+  /** Variant row name. */
+  model: string;
+  /** Its bits/char minus stage 2's (negative = better). */
+  dBpc: number | null;
+  /** Its BLiMP overall minus stage 2's, in points, per set. */
+  dBlimp: Record<string, number>;
+  /** Its bits/char minus the `tiny_continued` control's (when that ran). */
+  dBpcVsControl: number | null;
+}
+
+/**
+ * Stage-3 variants (every row after stage 2) compared with stage 2 and with the `tiny_continued` control.
+ *
+ * @example
+ * ```ts
+ * // compareStage3(result.rows) → [{ model: "main_softnn", dBpc: -0.01, dBlimp: { blimp: 0.4 }, dBpcVsControl: 0.002 }, …]
+ * ```
+ */
+export function compareStage3(rows: readonly CharStageRow[]): CharStage3Comparison[] {
+  const s2 = rows.find((r) => r.model === "stage2");
+  if (!s2) return [];
+  const control = rows.find((r) => r.model === "tiny_continued");
+  const diff = (a: number | null, b: number | null | undefined) => (a === null || b == null ? null : a - b);
+  return rows.filter((r) => r.model !== "stage1" && r.model !== "stage2").map((r) => ({
+    model: r.model,
+    dBpc: diff(r.bpc, s2.bpc),
+    dBlimp: Object.fromEntries(Object.entries(r.blimp).map(([k, v]) => [k, 100 * (v - (s2.blimp[k] ?? NaN))])),
+    dBpcVsControl: r === control ? null : diff(r.bpc, control?.bpc),
+  }));
+}
+
+/**
+ * A finished (or partial) GPU run written by `bench/char_curriculum_device.ts` (its `result.json`), with the
+ * cleaning report when present; null when the folder has no `result.json`.
+ */
+export async function loadCharResults(
+  dir: string,
+): Promise<(CharCurriculumResult & { cleaning: unknown; config: unknown; status: unknown }) | null> {
+  const read = async (name: string) => {
+    try {
+      return JSON.parse(await Deno.readTextFile(join(dir, name)));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw new Error(`Cannot read "${join(dir, name)}": ${(e as Error).message}.`);
+    }
+  };
+  const r = await read("result.json");
+  if (!r) return null;
+  return {
+    rows: r.rows ?? [],
+    curves: r.curves ?? [],
+    blimp: r.blimp ?? [],
+    probe: r.probe ?? [],
+    cleaning: await read("cleaning.json"),
+    config: await read("config.json"),
+    status: await read("status.json"),
+  };
+}
+
+/** Rows for charts and tables: the summary with BLiMP per set as columns (`blimp_<set>`). */
+export function charSummaryRows(rows: readonly CharStageRow[]): Record<string, number | string | null>[] {
+  return rows.map(({ blimp, ...r }) => ({
+    ...r,
+    ...Object.fromEntries(Object.entries(blimp).map(([k, v]) => [`blimp_${k}`, v])),
+  }));
 }
