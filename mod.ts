@@ -536,8 +536,10 @@ export {
   gunzipBytes,
   gzipBytes,
   packLines,
+  subsampleStream,
 } from "./src/data/char_corpus.ts";
 export {
+  blimpRows as charBlimpRows,
   type CharBlimpRow,
   type CharBlimpSet,
   type CharCurriculumOptions,
@@ -550,7 +552,6 @@ export {
   type CharStageTraining,
   charSummaryRows,
   CharTimeUp,
-  blimpRows as charBlimpRows,
   compareStage3,
   loadCharResults,
   OPEN_QUESTION_VARIANTS,

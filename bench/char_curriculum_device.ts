@@ -8,8 +8,8 @@
  *       --out .device/data [--max-symbol-run 3] [--symbol-run-mode remove] [--no-fold] [--held-out 0.01]
  *       [--max-words N]
  *
- *   run (on the device): the three stages at the post's sizes, one epoch each of the first --max-train-chars
- *   characters (default: all), checkpoints under --ckpt (a second call resumes; --time-limit stops cleanly before
+ *   run (on the device): the three stages at the post's sizes, one epoch each of the cleaned corpus (or of
+ *   --max-train-chars characters: evenly spaced 64 kB blocks, so the mix of sources is kept), checkpoints under --ckpt (a second call resumes; --time-limit stops cleanly before
  *   the device's per-command limit), then BLiMP per stage and the probe, written as CSV/JSON into --out:
  *     deno run -A .device/char_curriculum_device.js run --data .device/data --ckpt /tmp/char_ckpt --out DIR
  *       [--variants main_softnn|all|name,name] [--max-train-chars N] [--epochs 1] [--batch 32] [--seq-len 256]
@@ -25,7 +25,13 @@ import { join } from "node:path";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
 import { loadBabyLM } from "../src/data/corpora.ts";
 import { loadBlimp } from "../src/data/blimp.ts";
-import { cleanCharCorpus, formatCleaningReport, gunzipBytes, gzipBytes } from "../src/data/char_corpus.ts";
+import {
+  cleanCharCorpus,
+  formatCleaningReport,
+  gunzipBytes,
+  gzipBytes,
+  subsampleStream,
+} from "../src/data/char_corpus.ts";
 import {
   type CharBlimpSet,
   type CharCurriculumResult,
@@ -73,7 +79,9 @@ const { values: a } = parseArgs({
 /** A positive number option, or a clear error naming it. */
 function num(name: keyof typeof a): number {
   const v = Number(a[name]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`Option --${name} must be a positive number, got "${a[name]}".`);
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new Error(`Option --${name} must be a positive number, got "${a[name]}".`);
+  }
   return v;
 }
 
@@ -90,7 +98,9 @@ async function readGz(path: string): Promise<Uint8Array> {
 }
 
 async function prepare(): Promise<void> {
-  if (!a.babylm || !a.out || !a.blimp) throw new Error("prepare needs --babylm DIR, --blimp DIR and --out DIR.");
+  if (!a.babylm || !a.out || !a.blimp) {
+    throw new Error("prepare needs --babylm DIR, --blimp DIR and --out DIR.");
+  }
   const maxRun = a["max-symbol-run"] === "none" ? null : num("max-symbol-run");
   const corpus = await loadBabyLM({ dir: a.babylm, maxWords: a["max-words"] ? num("max-words") : undefined });
   const c = cleanCharCorpus(corpus, {
@@ -117,20 +127,35 @@ async function prepare(): Promise<void> {
     }));
   }
   await writeGz(join(a.out, "char_blimp.json.gz"), new TextEncoder().encode(JSON.stringify(sets)));
-  const info = { source: a.babylm, words: corpus.words, cleaning: c.cleaning, report: c.report, train: c.train.length, valid: c.valid.length };
+  const info = {
+    source: a.babylm,
+    words: corpus.words,
+    cleaning: c.cleaning,
+    report: c.report,
+    train: c.train.length,
+    valid: c.valid.length,
+  };
   await Deno.writeTextFile(join(a.out, "char_cleaning.json"), JSON.stringify(info, null, 2));
   console.log(formatCleaningReport(c.report));
-  console.log(`train ${c.train.length} chars, held out ${c.valid.length}; BLiMP sets ${Object.keys(sets).join(", ")}`);
+  console.log(
+    `train ${c.train.length} chars, held out ${c.valid.length}; BLiMP sets ${Object.keys(sets).join(", ")}`,
+  );
 }
 
 async function writeResults(out: string, r: CharCurriculumResult, status: string): Promise<void> {
-  const rows = r.rows.map(({ blimp, ...row }) => ({ ...row, ...Object.fromEntries(Object.entries(blimp).map(([k, v]) => [`blimp_${k}`, v])) }));
+  const rows = r.rows.map(({ blimp, ...row }) => ({
+    ...row,
+    ...Object.fromEntries(Object.entries(blimp).map(([k, v]) => [`blimp_${k}`, v])),
+  }));
   await Deno.writeTextFile(join(out, "rows.csv"), toCsv(rows));
   await Deno.writeTextFile(join(out, "curves.csv"), toCsv(r.curves as unknown as Record<string, unknown>[]));
   await Deno.writeTextFile(join(out, "blimp.csv"), toCsv(r.blimp as unknown as Record<string, unknown>[]));
   await Deno.writeTextFile(join(out, "probe.json"), JSON.stringify(r.probe, null, 2));
   await Deno.writeTextFile(join(out, "result.json"), JSON.stringify(r, null, 1));
-  await Deno.writeTextFile(join(out, "status.json"), JSON.stringify({ status, stages: r.rows.map((x) => x.model) }));
+  await Deno.writeTextFile(
+    join(out, "status.json"),
+    JSON.stringify({ status, stages: r.rows.map((x) => x.model) }),
+  );
 }
 
 async function run(): Promise<void> {
@@ -138,12 +163,18 @@ async function run(): Promise<void> {
   const t0 = performance.now();
   const backend = await initBackend({ backend: a.backend });
   let train = await readGz(join(a.data, "char_train.u8.gz"));
-  if (a["max-train-chars"]) train = train.subarray(0, num("max-train-chars"));
+  if (a["max-train-chars"]) train = subsampleStream(train, num("max-train-chars"));
   const valid = await readGz(join(a.data, "char_valid.u8.gz"));
   const allSets = JSON.parse(new TextDecoder().decode(await readGz(join(a.data, "char_blimp.json.gz"))));
   const maxPairs = a["max-pairs"] ? num("max-pairs") : Infinity;
   const blimp: CharBlimpSet[] = a["blimp-sets"]!.split(",").filter(Boolean).map((name) => {
-    if (!allSets[name]) throw new Error(`Option --blimp-sets: "${name}" was not prepared; expected one of ${Object.keys(allSets).join(", ")}.`);
+    if (!allSets[name]) {
+      throw new Error(
+        `Option --blimp-sets: "${name}" was not prepared; expected one of ${
+          Object.keys(allSets).join(", ")
+        }.`,
+      );
+    }
     const seen = new Map<string, number>();
     const pairs = (allSets[name] as BlimpEvalPair[]).filter((p) => {
       const n = seen.get(p.uid) ?? 0;
@@ -156,11 +187,28 @@ async function run(): Promise<void> {
   const names = a.variants === "all" ? [...known.keys()] : a.variants!.split(",");
   const variants = names.map((n) => {
     const v = known.get(n);
-    if (!v) throw new Error(`Option --variants: unknown "${n}"; expected "all" or names from ${[...known.keys()].join(", ")}.`);
+    if (!v) {
+      throw new Error(
+        `Option --variants: unknown "${n}"; expected "all" or names from ${[...known.keys()].join(", ")}.`,
+      );
+    }
     return v;
   });
-  const training = { epochs: num("epochs"), batch: num("batch"), seqLen: num("seq-len"), lr: num("lr"), saveEvery: 200 };
-  const config = { ...a, command, backend, train_chars: train.length, valid_chars: valid.length, environment: describeEnvironment() };
+  const training = {
+    epochs: num("epochs"),
+    batch: num("batch"),
+    seqLen: num("seq-len"),
+    lr: num("lr"),
+    saveEvery: 200,
+  };
+  const config = {
+    ...a,
+    command,
+    backend,
+    train_chars: train.length,
+    valid_chars: valid.length,
+    environment: describeEnvironment(),
+  };
   await Deno.mkdir(a.out, { recursive: true });
   await Deno.writeTextFile(join(a.out, "config.json"), JSON.stringify(config, null, 2));
   try {

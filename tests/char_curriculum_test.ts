@@ -2,13 +2,20 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { initBackend } from "../src/backend.ts";
 import {
-  CharCurriculumModel,
   charConfig,
   type CharCurriculumConfig,
+  CharCurriculumModel,
   stageParamCount,
 } from "../src/models/char_curriculum.ts";
 import { createModel, modelConfig, modelSpec } from "../src/models/registry.ts";
-import { cleanCharCorpus, formatCleaningReport, gunzipBytes, gzipBytes, packLines } from "../src/data/char_corpus.ts";
+import {
+  cleanCharCorpus,
+  formatCleaningReport,
+  gunzipBytes,
+  gzipBytes,
+  packLines,
+  subsampleStream,
+} from "../src/data/char_corpus.ts";
 import { loadBabyLM } from "../src/data/corpora.ts";
 import { loadBlimp } from "../src/data/blimp.ts";
 import { runCharCurriculum } from "../src/experiments/char_curriculum.ts";
@@ -34,14 +41,25 @@ Deno.test("char curriculum: the post's parameter counts, per stage and in the re
   assertEquals(count("char_main"), 65_536 + 786_944 + 788_480);
   const m = new CharCurriculumModel(pub, 1, true);
   const main = [...m.params.shapes].filter(([n]) => n.startsWith("main."));
-  assertEquals(main.filter(([, s]) => s.length === 2).map(([, s]) => s), [[512, 512], [512, 512], [512, 512]]);
+  assertEquals(main.filter(([, s]) => s.length === 2).map(([, s]) => s), [[512, 512], [512, 512], [
+    512,
+    512,
+  ]]);
   assertEquals(main.filter(([, s]) => s.length === 1).length, 4);
 });
 
 Deno.test("char curriculum: validation and the encoder's missing log-probs are clear sentences", () => {
   assertThrows(() => charConfig("char_tiny", { rank: 64 }, "tiny"), Error, `"rank" must be ≤ dim (16)`);
-  assertThrows(() => charConfig("char_tiny", { loss: "l1" as never }, "tiny"), Error, `"loss" must be one of`);
-  assertThrows(() => charConfig("char_encoder", { noiseMax: 0.1 }, "tiny"), Error, `"noiseMax" must be ≥ noiseMin`);
+  assertThrows(
+    () => charConfig("char_tiny", { loss: "l1" as never }, "tiny"),
+    Error,
+    `"loss" must be one of`,
+  );
+  assertThrows(
+    () => charConfig("char_encoder", { noiseMax: 0.1 }, "tiny"),
+    Error,
+    `"noiseMax" must be ≥ noiseMin`,
+  );
   const enc = createModel(charConfig("char_encoder", {}, "tiny"));
   const x = ids(1, 4);
   assertThrows(() => enc.logProbs(x), Error, "not a language model");
@@ -88,7 +106,10 @@ Deno.test("char curriculum: fast and ref scans give the same losses and gradient
       const m = new CharCurriculumModel(cfg, 5);
       const x = ids(2, 7), y = ids(2, 7, 2);
       const { value, grads } = tf.variableGrads(() => m.loss(x, y));
-      const out = { value: value.dataSync()[0], g: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync()])) };
+      const out = {
+        value: value.dataSync()[0],
+        g: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, g.dataSync()])),
+      };
       tf.dispose([value, x, y, ...Object.values(grads)]);
       m.dispose();
       return out;
@@ -100,7 +121,9 @@ Deno.test("char curriculum: fast and ref scans give the same losses and gradient
     for (const [k, g] of Object.entries(f.g)) {
       const name = k.split("@")[0];
       const rg = Object.entries(r.g).find(([rk]) => rk.split("@")[0] === name)![1];
-      for (let i = 0; i < g.length; i++) assertAlmostEquals(g[i], rg[i], 1e-3 * (1 + Math.abs(rg[i])), `${loss} ${name}[${i}]`);
+      for (let i = 0; i < g.length; i++) {
+        assertAlmostEquals(g[i], rg[i], 1e-3 * (1 + Math.abs(rg[i])), `${loss} ${name}[${i}]`);
+      }
     }
   }
   assertEquals(tf.memory().numTensors, n0, "no tensor leaks");
@@ -144,9 +167,20 @@ Deno.test("char corpus: cleaning counts kept and dropped characters per source",
   assert(formatCleaningReport(c.report).includes("droppedSymbolRuns"));
   assertEquals(packLines(["Hi", ""]), Uint8Array.from([72, 105, 0, 0]));
   assertThrows(() => packLines(["é"]), Error, "non-ASCII character");
-  assertThrows(() => cleanCharCorpus({ bySource: { a: ["x"] } }, { heldOutFraction: 1 }), Error, "heldOutFraction");
+  assertThrows(
+    () => cleanCharCorpus({ bySource: { a: ["x"] } }, { heldOutFraction: 1 }),
+    Error,
+    "heldOutFraction",
+  );
   const z = Uint8Array.from([1, 2, 3, 0, 127]);
   assertEquals(await gunzipBytes(await gzipBytes(z)), z);
+  assertEquals(
+    subsampleStream(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]), 4, 2),
+    Uint8Array.from([1, 2, 5, 6]),
+  );
+  assertEquals(subsampleStream(Uint8Array.from([1, 2, 3]), 5, 2), Uint8Array.from([1, 2, 3]));
+  assertEquals(subsampleStream(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]), 3, 1), Uint8Array.from([1, 3, 5]));
+  assertThrows(() => subsampleStream(z, 0), Error, "maxChars must be a positive integer");
   const runs = cleanCharCorpus({ bySource: { a: ["ok!!!!! yes"] } }, { cleaning: { maxSymbolRun: null } });
   assertEquals(runs.report[0].droppedSymbolRuns, 0);
 });
@@ -164,8 +198,15 @@ Deno.test("char curriculum: three stages checkpoint, load frozen, stay bit-for-b
       valid: corpus.valid,
       outDir: dir,
       preset: "tiny",
-      stages: { 1: { steps: 3, batch: 2, seqLen: 16 }, 2: { steps: 3, batch: 2, seqLen: 16 }, 3: { steps: 3, batch: 2, seqLen: 16 } },
-      variants: [{ name: "main" }, { name: "main_unfrozen", unfreeze: true }, { name: "tiny_more", continueTiny: true }],
+      stages: {
+        1: { steps: 3, batch: 2, seqLen: 16 },
+        2: { steps: 3, batch: 2, seqLen: 16 },
+        3: { steps: 3, batch: 2, seqLen: 16 },
+      },
+      variants: [{ name: "main" }, { name: "main_unfrozen", unfreeze: true }, {
+        name: "tiny_more",
+        continueTiny: true,
+      }],
       blimp: [{ name: "sample", pairs }],
       bpcBatches: 2,
       probePrompts: ["The "],
@@ -173,18 +214,29 @@ Deno.test("char curriculum: three stages checkpoint, load frozen, stay bit-for-b
     });
     assertEquals(tf.memory().numTensors, n0, "no tensor leaks");
     assertEquals(r.rows.map((x) => x.model), ["stage1", "stage2", "main", "main_unfrozen", "tiny_more"]);
-    assertEquals(r.rows.map((x) => x.trainable), [2048, 6*16*8 + 16, 3*256 + 64, 2048 + 784 + 832, 784]);
+    assertEquals(r.rows.map((x) => x.trainable), [
+      2048,
+      6 * 16 * 8 + 16,
+      3 * 256 + 64,
+      2048 + 784 + 832,
+      784,
+    ]);
     for (const row of r.rows.slice(1)) {
       assert(row.bpc !== null && row.bpc > 0 && row.bpc < 10, `${row.model}: bpc ${row.bpc}`);
       assert(row.blimp.sample >= 0 && row.blimp.sample <= 1);
     }
     assertEquals(r.probe.length, 4 * 2);
     assertEquals(r.blimp.filter((b) => b.level === "overall").length, 4);
-    const weights = async (sub: string) => (await loadSafetensors(join((await latestCheckpoint(join(dir, sub)))!, "model.safetensors"))).tensors;
+    const weights = async (sub: string) =>
+      (await loadSafetensors(join((await latestCheckpoint(join(dir, sub)))!, "model.safetensors"))).tensors;
     const [s1, s2, s3, s3u, s3t] = await Promise.all(
       ["stage1", "stage2", "stage3_main", "stage3_main_unfrozen", "stage3_tiny_more"].map(weights),
     );
-    const same = (a: Map<string, { data: ArrayLike<number> }>, b: Map<string, { data: ArrayLike<number> }>, prefix: string) =>
+    const same = (
+      a: Map<string, { data: ArrayLike<number> }>,
+      b: Map<string, { data: ArrayLike<number> }>,
+      prefix: string,
+    ) =>
       [...a].filter(([n]) => n.startsWith(prefix)).every(([n, t]) => {
         const u = b.get(n)!.data;
         return t.data.length === u.length && Array.from(t.data).every((v, i) => Object.is(v, u[i]));
@@ -201,7 +253,11 @@ Deno.test("char curriculum: three stages checkpoint, load frozen, stay bit-for-b
       valid: corpus.valid,
       outDir: dir,
       preset: "tiny",
-      stages: { 1: { steps: 3, batch: 2, seqLen: 16 }, 2: { steps: 3, batch: 2, seqLen: 16 }, 3: { steps: 3, batch: 2, seqLen: 16 } },
+      stages: {
+        1: { steps: 3, batch: 2, seqLen: 16 },
+        2: { steps: 3, batch: 2, seqLen: 16 },
+        3: { steps: 3, batch: 2, seqLen: 16 },
+      },
       variants: [{ name: "main" }],
       bpcBatches: 2,
       probePrompts: [],

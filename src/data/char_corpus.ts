@@ -111,7 +111,10 @@ function countLine(
  * ```
  * @throws DataError when the fraction is outside [0, 1) or nothing is left after cleaning.
  */
-export function cleanCharCorpus(corpus: Pick<BabyLMCorpus, "bySource">, opts: CharCorpusOptions = {}): CharCorpus {
+export function cleanCharCorpus(
+  corpus: Pick<BabyLMCorpus, "bySource">,
+  opts: CharCorpusOptions = {},
+): CharCorpus {
   const frac = opts.heldOutFraction ?? 0.01;
   if (!(frac >= 0 && frac < 1)) {
     throw new DataError(`Option heldOutFraction must be a number in [0, 1), got "${opts.heldOutFraction}".`);
@@ -146,8 +149,15 @@ export function cleanCharCorpus(corpus: Pick<BabyLMCorpus, "bySource">, opts: Ch
   }
   total.keptFraction = total.rawChars ? total.keptChars / total.rawChars : 0;
   report.push(total);
-  if (!trainParts.some((p) => p.length)) throw new DataError("The corpus has no text left after ASCII cleaning.");
-  return { train: packLines(trainParts.flat()), valid: packLines(validParts.flat()), report, cleaning: tok.options };
+  if (!trainParts.some((p) => p.length)) {
+    throw new DataError("The corpus has no text left after ASCII cleaning.");
+  }
+  return {
+    train: packLines(trainParts.flat()),
+    valid: packLines(validParts.flat()),
+    report,
+    cleaning: tok.options,
+  };
 }
 
 /**
@@ -162,7 +172,9 @@ export function packLines(lines: readonly string[]): Uint8Array {
     for (let j = 0; j < l.length; j++) {
       const c = l.charCodeAt(j);
       if (c >= 128) {
-        throw new DataError(`Line ${i + 1} has the non-ASCII character "${l[j]}" at column ${j + 1}; clean it first.`);
+        throw new DataError(
+          `Line ${i + 1} has the non-ASCII character "${l[j]}" at column ${j + 1}; clean it first.`,
+        );
       }
       out[p++] = c;
     }
@@ -187,7 +199,8 @@ export function formatCleaningReport(report: readonly CharCleaningRow[]): string
   const cell = (r: CharCleaningRow, k: keyof CharCleaningRow) =>
     k === "keptFraction" ? `${(100 * r.keptFraction).toFixed(2)}%` : String(r[k]);
   const widths = cols.map((k) => Math.max(k.length, ...report.map((r) => cell(r, k).length)));
-  const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  const line = (vals: string[]) =>
+    vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
   return [line(cols), ...report.map((r) => line(cols.map((k) => cell(r, k))))].join("\n");
 }
 
@@ -201,4 +214,35 @@ export async function gzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
 export async function gunzipBytes(bytes: Uint8Array): Promise<Uint8Array> {
   const s = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream("gzip"));
   return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
+/**
+ * At most `maxChars` ids of a packed stream that keep its mix of sources: the stream is cut into blocks of
+ * `block` ids and evenly spaced blocks are kept (a plain prefix would keep only the first source).
+ *
+ * @example
+ * ```ts
+ * import { subsampleStream } from "./char_corpus.ts";
+ * subsampleStream(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]), 4, 2); // [1, 2, 5, 6]
+ * ```
+ * @throws DataError when maxChars or block is not a positive integer.
+ */
+export function subsampleStream(ids: Uint8Array, maxChars: number, block = 65_536): Uint8Array {
+  for (const [name, v] of [["maxChars", maxChars], ["block", block]] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new DataError(`Option ${name} must be a positive integer, got "${v}".`);
+    }
+  }
+  if (ids.length <= maxChars) return ids;
+  const nBlocks = Math.ceil(ids.length / block);
+  const keep = Math.max(1, Math.floor(maxChars / block));
+  const out = new Uint8Array(Math.min(maxChars, keep * block));
+  let p = 0;
+  for (let k = 0; k < keep && p < out.length; k++) {
+    const start = Math.floor((k * nBlocks) / keep) * block;
+    const part = ids.subarray(start, Math.min(start + block, ids.length, start + out.length - p));
+    out.set(part, p);
+    p += part.length;
+  }
+  return out.subarray(0, p);
 }

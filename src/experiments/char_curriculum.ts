@@ -12,9 +12,9 @@
  */
 import { join } from "node:path";
 import {
+  charConfig,
   type CharCurriculumConfig,
   CharCurriculumModel,
-  charConfig,
   type CharLoss,
   type CharStageKind,
   stageFrozenPrefixes,
@@ -132,7 +132,9 @@ export interface CharCurriculumOptions {
 export class CharTimeUp extends Error {
   /** @param stage the row name of the stage that was interrupted */
   constructor(readonly stage: string) {
-    super(`The time limit was reached while training "${stage}"; its last step is saved: run again to resume.`);
+    super(
+      `The time limit was reached while training "${stage}"; its last step is saved: run again to resume.`,
+    );
     this.name = "CharTimeUp";
   }
 }
@@ -221,7 +223,10 @@ export interface CharCurriculumResult {
 
 const DEFAULT_PROMPTS = ["The cat ", "Once upon a time ", "I think that "];
 
-function stageTraining(opts: CharCurriculumOptions, stage: 1 | 2 | 3): Required<Omit<CharStageTraining, "steps">> & {
+function stageTraining(
+  opts: CharCurriculumOptions,
+  stage: 1 | 2 | 3,
+): Required<Omit<CharStageTraining, "steps">> & {
   steps?: number;
 } {
   const t = opts.stages?.[stage] ?? {};
@@ -308,7 +313,10 @@ async function runStage(job: StageJob, opts: CharCurriculumOptions): Promise<{
     });
     const seconds = (performance.now() - t0) / 1000;
     const last = history[history.length - 1];
-    const trainable = [...model.weights].filter(([n]) => !frozen.includes(n)).reduce((a, [, v]) => a + v.size, 0);
+    const trainable = [...model.weights].filter(([n]) => !frozen.includes(n)).reduce(
+      (a, [, v]) => a + v.size,
+      0,
+    );
     const valLoss = await heldOutLoss(model, opts, t, "loss");
     const bpc = model.stage === 1 ? null : (await heldOutLoss(model, opts, t, "logprobs")) / Math.LN2;
     const row: CharStageRow = {
@@ -326,7 +334,9 @@ async function runStage(job: StageJob, opts: CharCurriculumOptions): Promise<{
       blimp: {},
     };
     const curve = history.map((r) => ({ model: job.model, step: r.step, loss: r.loss, valLoss: r.valLoss }));
-    opts.log?.(`${job.model}: ${row.steps} steps, ${row.charsPerSec.toFixed(0)} chars/s, val ${valLoss.toFixed(4)}`);
+    opts.log?.(
+      `${job.model}: ${row.steps} steps, ${row.charsPerSec.toFixed(0)} chars/s, val ${valLoss.toFixed(4)}`,
+    );
     return { model, row, curve };
   } catch (e) {
     model.dispose();
@@ -347,7 +357,11 @@ async function heldOutLoss(
     shuffle: false,
     name: "the held-out characters",
   });
-  const { values } = await batchLosses(model, src, { source, maxBatches: opts.bpcBatches, what: "the held-out text" });
+  const { values } = await batchLosses(model, src, {
+    source,
+    maxBatches: opts.bpcBatches,
+    what: "the held-out text",
+  });
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
@@ -372,7 +386,15 @@ export function blimpRows(model: string, set: string, r: BlimpResult): CharBlimp
       phenomenon: p.phenomenon,
       accuracy: p.accuracy,
     })),
-    { model, set, variant: r.variant, level: "overall", name: "overall", phenomenon: "", accuracy: r.overall },
+    {
+      model,
+      set,
+      variant: r.variant,
+      level: "overall",
+      name: "overall",
+      phenomenon: "",
+      accuracy: r.overall,
+    },
   ];
 }
 
@@ -456,7 +478,10 @@ export async function runCharCurriculum(opts: CharCurriculumOptions): Promise<Ch
   for (const v of opts.variants ?? [{ name: "main_softnn" }]) {
     const t3 = stageTraining(opts, 3);
     const kind: CharStageKind = v.continueTiny ? "char_tiny" : "char_main";
-    const over: Partial<CharCurriculumConfig> = { ...(v.loss ? { loss: v.loss } : {}), ...(v.gateInit ? { gateInit: v.gateInit } : {}) };
+    const over: Partial<CharCurriculumConfig> = {
+      ...(v.loss ? { loss: v.loss } : {}),
+      ...(v.gateInit ? { gateInit: v.gateInit } : {}),
+    };
     stages.push({
       model: v.name,
       kind,
@@ -511,7 +536,9 @@ export function compareStage3(rows: readonly CharStageRow[]): CharStage3Comparis
   return rows.filter((r) => r.model !== "stage1" && r.model !== "stage2").map((r) => ({
     model: r.model,
     dBpc: diff(r.bpc, s2.bpc),
-    dBlimp: Object.fromEntries(Object.entries(r.blimp).map(([k, v]) => [k, 100 * (v - (s2.blimp[k] ?? NaN))])),
+    dBlimp: Object.fromEntries(
+      Object.entries(r.blimp).map(([k, v]) => [k, 100 * (v - (s2.blimp[k] ?? NaN))]),
+    ),
     dBpcVsControl: r === control ? null : diff(r.bpc, control?.bpc),
   }));
 }

@@ -108,7 +108,9 @@ export function charStage(kind: string): 1 | 2 | 3 {
   const i = (CHAR_STAGE_KINDS as readonly string[]).indexOf(kind);
   if (i < 0) {
     throw new Error(
-      `Model config field "kind" must be one of ${CHAR_STAGE_KINDS.map((k) => `"${k}"`).join(", ")}, got "${kind}".`,
+      `Model config field "kind" must be one of ${
+        CHAR_STAGE_KINDS.map((k) => `"${k}"`).join(", ")
+      }, got "${kind}".`,
     );
   }
   return (i + 1) as 1 | 2 | 3;
@@ -134,7 +136,10 @@ export function stageFrozenPrefixes(kind: CharStageKind): string[] {
 }
 
 /** The parameters a stage adds, by name (for docs and tests). */
-export function stageParamCount(kind: CharStageKind, cfg: Pick<CharCurriculumConfig, "dim" | "rank" | "vocabSize">) {
+export function stageParamCount(
+  kind: CharStageKind,
+  cfg: Pick<CharCurriculumConfig, "dim" | "rank" | "vocabSize">,
+): number {
   const { dim: d, rank: r, vocabSize: V } = cfg;
   return [V * d, 6 * d * r + d, 3 * d * d + 4 * d][charStage(kind) - 1];
 }
@@ -248,7 +253,8 @@ export class CharCurriculumModel implements LanguageModel<CharCurriculumConfig> 
 
   /** tinySSM's prediction. @param u [B, T, d] @returns ŷ [B, T, d] */
   tinyPredict(u: tf.Tensor3D): tf.Tensor3D {
-    const lowRank = (x: tf.Tensor3D, m: string) => this.#proj(this.#proj(x, this.#w(`tiny.${m}.u`)), this.#w(`tiny.${m}.v`));
+    const lowRank = (x: tf.Tensor3D, m: string) =>
+      this.#proj(this.#proj(x, this.#w(`tiny.${m}.u`)), this.#w(`tiny.${m}.v`));
     const v = lowRank(u, "in");
     const g = lowRank(u, "gate");
     const a = tf.sigmoid(this.#w("tiny.logit_a")) as tf.Tensor1D;
@@ -299,7 +305,11 @@ export class CharCurriculumModel implements LanguageModel<CharCurriculumConfig> 
       const [B, T, d] = y.shape;
       const dots = matmul(y.reshape([B * T, d]) as tf.Tensor2D, tf.transpose(map) as tf.Tensor2D);
       const norms = tf.sum(tf.square(map), 1);
-      return tf.div(tf.sub(tf.mul(dots, 2), norms), this.config.temperature).reshape([B, T, -1]) as tf.Tensor3D;
+      return tf.div(tf.sub(tf.mul(dots, 2), norms), this.config.temperature).reshape([
+        B,
+        T,
+        -1,
+      ]) as tf.Tensor3D;
     });
   }
 
@@ -344,12 +354,17 @@ export class CharCurriculumModel implements LanguageModel<CharCurriculumConfig> 
     const noisy = tf.add(x, tf.mul(sigma, eps));
     // ‖x̃ − Ē_j‖² = ‖x̃‖² − 2 x̃·Ē_j + ‖Ē_j‖²
     const d2 = tf.add(
-      tf.sub(tf.sum(tf.square(noisy), 1, true), tf.mul(matmul(noisy as tf.Tensor2D, tf.transpose(map) as tf.Tensor2D), 2)),
+      tf.sub(
+        tf.sum(tf.square(noisy), 1, true),
+        tf.mul(matmul(noisy as tf.Tensor2D, tf.transpose(map) as tf.Tensor2D), 2),
+      ),
       tf.sum(tf.square(map), 1),
     );
     const w = tf.softmax(tf.div(tf.neg(d2), tf.mul(2, tf.square(sigma))));
     const denoised = matmul(w as tf.Tensor2D, map);
-    const terms: Record<string, tf.Scalar> = { denoise_mse: tf.mean(tf.square(tf.sub(denoised, x))) as tf.Scalar };
+    const terms: Record<string, tf.Scalar> = {
+      denoise_mse: tf.mean(tf.square(tf.sub(denoised, x))) as tf.Scalar,
+    };
     const [B, T] = ids.shape;
     if (cfg.contextWeight > 0 && T >= 3) {
       const u = embed(map, ids) as tf.Tensor3D;
@@ -383,7 +398,9 @@ export class CharCurriculumModel implements LanguageModel<CharCurriculumConfig> 
     }
     if (w.mse > 0 || w.cosine > 0) {
       const target = embed(map, safe) as tf.Tensor2D; // [BT, d]
-      if (w.mse > 0) terms.mse = tf.mul(meanOf(tf.mean(tf.square(tf.sub(y2, target)), 1)), w.mse) as tf.Scalar;
+      if (w.mse > 0) {
+        terms.mse = tf.mul(meanOf(tf.mean(tf.square(tf.sub(y2, target)), 1)), w.mse) as tf.Scalar;
+      }
       if (w.cosine > 0) {
         const cos = tf.div(
           tf.sum(tf.mul(y2, target), 1),
@@ -435,7 +452,8 @@ function charSpecBase(kind: CharStageKind) {
 }
 
 const DESCRIPTIONS: Record<CharStageKind, string> = {
-  char_encoder: "Character curriculum stage 1: the 128 x d diffusion character map, trained by denoising MSE.",
+  char_encoder:
+    "Character curriculum stage 1: the 128 x d diffusion character map, trained by denoising MSE.",
   char_tiny: "Character curriculum stage 2: tinySSM (rank-r diagonal SSM) predicting the next character's " +
     "coordinates in the frozen map (soft nearest-neighbour readout).",
   char_main: "Character curriculum stage 3: mainSSM, a zero-gated d x d SSM correction on frozen stages 1-2.",
