@@ -153,9 +153,9 @@ export interface CharStageRow {
   steps: number;
   /** Characters trained on (steps × batch × seqLen). */
   chars: number;
-  /** Wall seconds of this session's training (0 when it resumed a finished stage). */
+  /** Seconds of training steps (forward, backward, update; no evaluation or saving), summed over sessions. */
   seconds: number;
-  /** Characters per second of this session's training. */
+  /** Characters trained per second of training steps, over every session of the stage (`timing.json`). */
   charsPerSec: number;
   /** Last training loss. */
   finalLoss: number;
@@ -283,35 +283,44 @@ async function runStage(job: StageJob, opts: CharCurriculumOptions): Promise<{
     });
     const valData = () =>
       new ArrayBatchSource(Int32Array.from(opts.valid), { batch: t.batch, seqLen: t.seqLen, shuffle: false });
-    const t0 = performance.now();
-    let sessionSteps = 0;
-    const history: StepRecord[] = await train({
-      model,
-      data,
-      valData,
-      steps: t.steps,
-      epochs: t.steps === undefined ? t.epochs : undefined,
-      lr: t.lr,
-      schedule: t.schedule === "cosine" ? { name: "cosine", minLr: t.lr / 10 } : t.schedule,
-      weightDecay: t.weightDecay,
-      frozen,
-      evalEvery: t.evalEvery,
-      evalBatches: opts.bpcBatches,
-      saveEvery: t.saveEvery,
-      keepLast: 2,
-      outDir: job.dir,
-      resume: true,
-      rng,
-      rngs: model.rngs,
-      seed,
-      progress: "none",
-      onStep: (r) => {
-        if (opts.deadline !== undefined && performance.now() > opts.deadline) throw new CharTimeUp(job.model);
-        sessionSteps++;
-        if (r.step % 100 === 0) opts.log?.(`${job.model} step ${r.step} loss ${r.loss.toFixed(4)}`);
-      },
-    });
-    const seconds = (performance.now() - t0) / 1000;
+    const session = { steps: 0, seconds: 0 };
+    const record = () => addTiming(job.dir, session);
+    let history: StepRecord[];
+    try {
+      history = await train({
+        model,
+        data,
+        valData,
+        steps: t.steps,
+        epochs: t.steps === undefined ? t.epochs : undefined,
+        lr: t.lr,
+        schedule: t.schedule === "cosine" ? { name: "cosine", minLr: t.lr / 10 } : t.schedule,
+        weightDecay: t.weightDecay,
+        frozen,
+        evalEvery: t.evalEvery,
+        evalBatches: opts.bpcBatches,
+        saveEvery: t.saveEvery,
+        keepLast: 2,
+        outDir: job.dir,
+        resume: true,
+        rng,
+        rngs: model.rngs,
+        seed,
+        progress: "none",
+        onStep: (r) => {
+          session.steps++;
+          session.seconds += (t.batch * t.seqLen) / r.tokensPerSec;
+          if (opts.deadline !== undefined && performance.now() > opts.deadline) {
+            throw new CharTimeUp(job.model);
+          }
+          if (r.step % 100 === 0) opts.log?.(`${job.model} step ${r.step} loss ${r.loss.toFixed(4)}`);
+        },
+      });
+    } catch (e) {
+      if (e instanceof CharTimeUp) await record();
+      throw e;
+    }
+    const timing = await record();
     const last = history[history.length - 1];
     const trainable = [...model.weights].filter(([n]) => !frozen.includes(n)).reduce(
       (a, [, v]) => a + v.size,
@@ -326,8 +335,8 @@ async function runStage(job: StageJob, opts: CharCurriculumOptions): Promise<{
       trainable,
       steps: last?.step ?? 0,
       chars: (last?.step ?? 0) * t.batch * t.seqLen,
-      seconds,
-      charsPerSec: sessionSteps ? (sessionSteps * t.batch * t.seqLen) / seconds : 0,
+      seconds: timing.seconds,
+      charsPerSec: timing.seconds > 0 ? (timing.steps * t.batch * t.seqLen) / timing.seconds : 0,
       finalLoss: last?.loss ?? NaN,
       valLoss,
       bpc,
@@ -342,6 +351,28 @@ async function runStage(job: StageJob, opts: CharCurriculumOptions): Promise<{
     model.dispose();
     throw e;
   }
+}
+
+/** Add one session's training steps and seconds to `dir/timing.json`; returns the totals. */
+async function addTiming(
+  dir: string,
+  session: { steps: number; seconds: number },
+): Promise<{ steps: number; seconds: number }> {
+  const file = join(dir, "timing.json");
+  let prev = { steps: 0, seconds: 0 };
+  try {
+    prev = JSON.parse(await Deno.readTextFile(file));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new Error(`Cannot read "${file}": ${(e as Error).message}.`);
+    }
+  }
+  const total = { steps: prev.steps + session.steps, seconds: prev.seconds + session.seconds };
+  if (session.steps > 0) {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(file, JSON.stringify(total));
+  }
+  return total;
 }
 
 /** Mean held-out loss (nats) over at most `bpcBatches` batches. */
