@@ -1,37 +1,26 @@
 /**
- * GPU entry for the character curriculum (docs/models/char_curriculum.md; bundled by the device kit, no native
- * addons). Two commands:
- *
- *   prepare (here, on the CPU machine): clean the BabyLM folder to ASCII, write the compressed id files and BLiMP
- *   sets that the GPU run reads, and the cleaning report:
- *     deno run -A bench/char_curriculum_device.ts prepare --babylm DIR --blimp DIR [--blimp-filtered DIR]
- *       --out .device/data [--max-symbol-run 3] [--symbol-run-mode remove] [--no-fold] [--held-out 0.01]
- *       [--max-words N]
+ * GPU entry for the character curriculum (docs/models/char_curriculum.md; bundled by the device kit, so it imports
+ * no native addon: the data comes pre-cleaned from bench/char_curriculum_prepare.ts).
  *
  *   run (on the device): the three stages at the post's sizes, one epoch each of the cleaned corpus (or of
- *   --max-train-chars characters: evenly spaced 64 kB blocks, so the mix of sources is kept), checkpoints under --ckpt (a second call resumes; --time-limit stops cleanly before
- *   the device's per-command limit), then BLiMP per stage and the probe, written as CSV/JSON into --out:
+ *   --max-train-chars characters: evenly spaced 64 kB blocks, so the mix of sources is kept), checkpoints under
+ *   --ckpt (a second call resumes; --time-limit stops cleanly before the device's per-command limit), then BLiMP
+ *   per stage and the probe, written as CSV/JSON into --out:
  *     deno run -A .device/char_curriculum_device.js run --data .device/data --ckpt /tmp/char_ckpt --out DIR
  *       [--variants main_softnn|all|name,name] [--max-train-chars N] [--epochs 1] [--batch 32] [--seq-len 256]
- *       [--lr 1e-3] [--lr1 1e-2] [--preset published] [--blimp-sets blimp,blimp_filtered] [--blimp-variant eos-prefixed]
- *       [--max-pairs N] [--blimp-batch 256] [--bpc-batches 200] [--time-limit 540] [--seed 1337] [--backend webgpu]
+ *       [--lr 2e-3] [--lr1 1e-2] [--preset published] [--blimp-sets blimp,blimp_filtered]
+ *       [--blimp-variant eos-prefixed] [--max-pairs N] [--blimp-batch 256] [--bpc-batches 200] [--time-limit 540]
+ *       [--seed 1337] [--backend webgpu]
  *
  * Files in --out: config.json, cleaning.json, rows.csv (one row per stage: parameters, steps, characters/s,
  * losses, bits/char, BLiMP per set), curves.csv, blimp.csv (per paradigm, phenomenon, overall; scoring variant
- * named), probe.json, result.json; status.json says "done" or "interrupted" (run the same command again).
+ * named), probe.json, result.json (everything, read by `loadCharResults`); status.json says "done" or
+ * "interrupted" (run the same command again).
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
-import { loadBabyLM } from "../src/data/corpora.ts";
-import { loadBlimp } from "../src/data/blimp.ts";
-import {
-  cleanCharCorpus,
-  formatCleaningReport,
-  gunzipBytes,
-  gzipBytes,
-  subsampleStream,
-} from "../src/data/char_corpus.ts";
+import { gunzipBytes, subsampleStream } from "../src/data/char_corpus.ts";
 import {
   type CharBlimpSet,
   type CharCurriculumResult,
@@ -46,15 +35,7 @@ const [command, ...rest] = Deno.args;
 const { values: a } = parseArgs({
   args: rest,
   options: {
-    babylm: { type: "string" },
-    blimp: { type: "string" },
-    "blimp-filtered": { type: "string" },
     out: { type: "string" },
-    "max-symbol-run": { type: "string", default: "3" },
-    "symbol-run-mode": { type: "string", default: "remove" },
-    "no-fold": { type: "boolean", default: false },
-    "held-out": { type: "string", default: "0.01" },
-    "max-words": { type: "string" },
     data: { type: "string", default: ".device/data" },
     ckpt: { type: "string", default: "/tmp/char_ckpt" },
     variants: { type: "string", default: "main_softnn" },
@@ -62,7 +43,7 @@ const { values: a } = parseArgs({
     epochs: { type: "string", default: "1" },
     batch: { type: "string", default: "32" },
     "seq-len": { type: "string", default: "256" },
-    lr: { type: "string", default: "1e-3" },
+    lr: { type: "string", default: "2e-3" },
     lr1: { type: "string", default: "1e-2" },
     preset: { type: "string", default: "published" },
     "blimp-sets": { type: "string", default: "blimp,blimp_filtered" },
@@ -85,61 +66,12 @@ function num(name: keyof typeof a): number {
   return v;
 }
 
-async function writeGz(path: string, bytes: Uint8Array): Promise<void> {
-  await Deno.writeFile(path, await gzipBytes(bytes));
-}
-
 async function readGz(path: string): Promise<Uint8Array> {
   try {
     return await gunzipBytes(await Deno.readFile(path));
   } catch (e) {
     throw new Error(`Cannot read "${path}" (${(e as Error).message}); run the prepare command first.`);
   }
-}
-
-async function prepare(): Promise<void> {
-  if (!a.babylm || !a.out || !a.blimp) {
-    throw new Error("prepare needs --babylm DIR, --blimp DIR and --out DIR.");
-  }
-  const maxRun = a["max-symbol-run"] === "none" ? null : num("max-symbol-run");
-  const corpus = await loadBabyLM({ dir: a.babylm, maxWords: a["max-words"] ? num("max-words") : undefined });
-  const c = cleanCharCorpus(corpus, {
-    heldOutFraction: Number(a["held-out"]),
-    cleaning: {
-      foldAccents: !a["no-fold"],
-      maxSymbolRun: maxRun,
-      symbolRunMode: a["symbol-run-mode"] as "remove" | "truncate",
-    },
-  });
-  await Deno.mkdir(a.out, { recursive: true });
-  await writeGz(join(a.out, "char_train.u8.gz"), c.train);
-  await writeGz(join(a.out, "char_valid.u8.gz"), c.valid);
-  const sets: Record<string, BlimpEvalPair[]> = {};
-  const dirs: [string, string | undefined][] = [["blimp", a.blimp], ["blimp_filtered", a["blimp-filtered"]]];
-  for (const [name, dir] of dirs) {
-    if (!dir) continue;
-    sets[name] = (await loadBlimp({ dir })).map(({ uid, pairId, good, bad, phenomenon }) => ({
-      uid,
-      pairId,
-      good,
-      bad,
-      phenomenon,
-    }));
-  }
-  await writeGz(join(a.out, "char_blimp.json.gz"), new TextEncoder().encode(JSON.stringify(sets)));
-  const info = {
-    source: a.babylm,
-    words: corpus.words,
-    cleaning: c.cleaning,
-    report: c.report,
-    train: c.train.length,
-    valid: c.valid.length,
-  };
-  await Deno.writeTextFile(join(a.out, "char_cleaning.json"), JSON.stringify(info, null, 2));
-  console.log(formatCleaningReport(c.report));
-  console.log(
-    `train ${c.train.length} chars, held out ${c.valid.length}; BLiMP sets ${Object.keys(sets).join(", ")}`,
-  );
 }
 
 async function writeResults(out: string, r: CharCurriculumResult, status: string): Promise<void> {
@@ -245,6 +177,9 @@ async function run(): Promise<void> {
   }
 }
 
-if (command === "prepare") await prepare();
-else if (command === "run") await run();
-else throw new Error(`Unknown command "${command}": expected "prepare" or "run" (see the file's header).`);
+if (command === "run") await run();
+else {
+  throw new Error(
+    `Unknown command "${command}": expected "run" (the data comes from bench/char_curriculum_prepare.ts; see the file's header).`,
+  );
+}

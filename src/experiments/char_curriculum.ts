@@ -39,7 +39,7 @@ export interface CharStageTraining {
   batch?: number;
   /** Characters per row (default 256). */
   seqLen?: number;
-  /** Peak learning rate (default 1e-3; stage 1: 1e-2). */
+  /** Peak learning rate (default 2e-3; stage 1: 1e-2). */
   lr?: number;
   /** Schedule (default "cosine", decaying to lr / 10 at the last step). */
   schedule?: ScheduleName;
@@ -235,7 +235,7 @@ function stageTraining(
     epochs: t.epochs ?? 1,
     batch: t.batch ?? 32,
     seqLen: t.seqLen ?? 256,
-    lr: t.lr ?? (stage === 1 ? 1e-2 : 1e-3),
+    lr: t.lr ?? (stage === 1 ? 1e-2 : 2e-3),
     schedule: t.schedule ?? "cosine",
     weightDecay: t.weightDecay ?? 0,
     saveEvery: t.saveEvery ?? 500,
