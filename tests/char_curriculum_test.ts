@@ -18,10 +18,17 @@ import {
 } from "../src/data/char_corpus.ts";
 import { loadBabyLM } from "../src/data/corpora.ts";
 import { loadBlimp } from "../src/data/blimp.ts";
-import { runCharCurriculum } from "../src/experiments/char_curriculum.ts";
+import { CharTimeUp, runCharCurriculum } from "../src/experiments/char_curriculum.ts";
 import { loadSafetensors } from "../src/train/safetensors.ts";
 import { latestCheckpoint } from "../src/train/checkpoint.ts";
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "./assert.ts";
 
 await initBackend({ backend: "cpu" });
 
@@ -267,6 +274,39 @@ Deno.test("char curriculum: three stages checkpoint, load frozen, stay bit-for-b
     assertEquals(again.rows.map((x) => x.charsPerSec), r.rows.slice(0, 3).map((x) => x.charsPerSec));
     assert(r.rows.every((x) => x.charsPerSec > 0 && x.seconds > 0));
     assertEquals(again.rows[2].bpc, r.rows[2].bpc);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("char curriculum: a deadline stops with CharTimeUp after a saved step; the next call resumes to the end", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const corpus = cleanCharCorpus(await loadBabyLM({ dir: "data/samples/babylm", maxWords: 2000 }), {
+      heldOutFraction: 0.1,
+    });
+    const opts = {
+      train: corpus.train,
+      valid: corpus.valid,
+      outDir: dir,
+      preset: "tiny",
+      stages: {
+        1: { steps: 4, batch: 2, seqLen: 16 },
+        2: { steps: 4, batch: 2, seqLen: 16 },
+        3: { steps: 4, batch: 2, seqLen: 16 },
+      },
+      bpcBatches: 1,
+      probePrompts: [],
+    };
+    const n0 = tf.memory().numTensors;
+    const err = await assertRejects(() => runCharCurriculum({ ...opts, deadline: 0 }), CharTimeUp);
+    assertStringIncludes(err.message, `"stage1"`);
+    assertEquals((await latestCheckpoint(join(dir, "stage1")))?.endsWith("step-1"), true);
+    const stages: string[] = [];
+    const r = await runCharCurriculum({ ...opts, onStage: (p) => void stages.push(p.rows.at(-1)!.model) });
+    assertEquals(stages, ["stage1", "stage2", "main_softnn"]);
+    assertEquals(r.rows.map((x) => x.steps), [4, 4, 4]);
+    assertEquals(tf.memory().numTensors, n0, "no tensor leaks");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
