@@ -614,3 +614,52 @@ export {
 } from "./src/train/streaming.ts";
 export { checkTokenizerFits, encodePrompt, type PromptTokenizer } from "./src/eval/generate.ts";
 export { LiveText } from "./src/eval/live_text.ts";
+// Character curriculum (issue 14): three stage models, BabyLM ASCII cleaning report, the stage-by-stage experiment.
+export {
+  CHAR_ENCODER_SPEC,
+  CHAR_FIELDS,
+  CHAR_LOSSES,
+  CHAR_MAIN_SPEC,
+  CHAR_PRESETS,
+  CHAR_STAGE_KINDS,
+  CHAR_TINY_SPEC,
+  charConfig,
+  type CharCurriculumConfig,
+  CharCurriculumModel,
+  type CharLoss,
+  charStage,
+  type CharStageKind,
+  stageFrozenPrefixes,
+  stageParamCount,
+  validateCharConfig,
+} from "./src/models/char_curriculum.ts";
+export {
+  type CharCleaningRow,
+  type CharCorpus,
+  type CharCorpusOptions,
+  cleanCharCorpus,
+  formatCleaningReport,
+  gunzipBytes,
+  gzipBytes,
+  packLines,
+  subsampleStream,
+} from "./src/data/char_corpus.ts";
+export {
+  blimpRows as charBlimpRows,
+  type CharBlimpRow,
+  type CharBlimpSet,
+  type CharCurriculumOptions,
+  type CharCurriculumResult,
+  type CharCurvePoint,
+  type CharProbeRow,
+  type CharStage3Comparison,
+  type CharStage3Variant,
+  type CharStageRow,
+  type CharStageTraining,
+  charSummaryRows,
+  CharTimeUp,
+  compareStage3,
+  loadCharResults,
+  OPEN_QUESTION_VARIANTS,
+  runCharCurriculum,
+} from "./src/experiments/char_curriculum.ts";

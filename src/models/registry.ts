@@ -13,6 +13,7 @@ import { BASELINE_SPEC } from "./diag_ssm.ts";
 import { MHC_SPEC } from "./mhc_ssm.ts";
 import { H3_SPEC } from "./h3.ts";
 import { HSSM_SPEC } from "./hssm.ts";
+import { CHAR_ENCODER_SPEC, CHAR_MAIN_SPEC, CHAR_TINY_SPEC } from "./char_curriculum.ts";
 
 /** A spec of any family (the registry holds specs of different config types). */
 // deno-lint-ignore no-explicit-any
@@ -24,6 +25,9 @@ const SPECS: AnySpec[] = [
   MHC_SPEC,
   H3_SPEC,
   HSSM_SPEC,
+  CHAR_ENCODER_SPEC,
+  CHAR_TINY_SPEC,
+  CHAR_MAIN_SPEC,
 ];
 
 const REGISTRY = new Map<string, AnySpec>(SPECS.map((s) => [s.kind, s]));
