@@ -1,0 +1,139 @@
+/**
+ * The size guard: estimate the memory one training step of a model config needs, and refuse a config that does
+ * not fit the chosen backend before any weight is allocated.
+ *
+ * Estimate (generic over every family of the registry, calibrated against `tf.profile` peaks; see
+ * bench/memory_calibration.ts and docs/cli.md):
+ *
+ *   bytes = 4 · P · 4                            (float32 weights, gradients, AdamW's two moments)
+ *         + 4 · B · T · (a_V · V + L · d · a_L)   (activations kept for the backward pass)
+ *
+ * with P the spec's parameter count, B×T the tokens of a batch, V the vocabulary, d the width (`dim`) and L the
+ * layers. a_V = 3 counts the [B, T, V] tensors alive at the peak (logits, log-softmax, their gradient); a_L, the
+ * activation floats per token, layer and unit of width, is per family ({@linkcode ACTIVATION_FLOATS}): baseline
+ * 96; mHC 64 per residual stream, +46 per stream with stream adapters. A family without an entry gets the generic
+ * 96 × `nStreams` (1 when it has none); {@linkcode registerActivationEstimate} adds one. Measured on cpu against
+ * `tf.profile` peaks of 11 configs (V 128–8192, d 16–256, L 1–4, T 32–256): the estimate is within −25%…+40%.
+ *
+ * Backend ceilings: wasm's heap is one WebAssembly memory, at most 4 GiB − 64 KiB (tfjs-backend-wasm 4.22's
+ * emscripten build: `getHeapMax() = 4294901760`; a probe allocating 256 MiB tensors aborts after 3840 MiB). The cpu
+ * backend keeps tensors in JavaScript typed arrays, limited by the machine's memory. WebGPU and native TensorFlow
+ * allocate on the device, which tfjs cannot size beforehand: no ceiling is applied there.
+ *
+ * @example
+ * ```ts
+ * import { estimateTrainingMemory } from "./memory_estimate.ts";
+ * import { modelConfig } from "../models/registry.ts";
+ * const est = estimateTrainingMemory(modelConfig("mhc", { vocabSize: 128 }, "tiny"), { batch: 4, seqLen: 32 });
+ * console.log(est.totalBytes / 2 ** 20, "MiB");
+ * ```
+ *
+ * @module
+ */
+import { modelSpec } from "../models/registry.ts";
+import type { ModelConfig } from "../models/types.ts";
+
+/** [B, T, V]-sized float tensors alive at the peak of a step, per token and vocabulary entry. */
+export const VOCAB_FLOATS_PER_TOKEN = 3;
+/** Per-layer activation floats per token and unit of width of a family without its own entry (× nStreams). */
+export const GENERIC_LAYER_FLOATS = 96;
+
+/** Activation floats per token, layer and unit of width (a_L), by model kind. */
+export const ACTIVATION_FLOATS: Record<string, (config: ModelConfig) => number> = {
+  baseline: () => 96,
+  mhc: (c) => {
+    const n = numberField(c, "nStreams", 1);
+    return 64 * n + ((c as unknown as { streamAdapters?: boolean }).streamAdapters ? 46 * n : 0);
+  },
+};
+
+/**
+ * Give a model kind its own activation estimate (floats per token, layer and unit of width), measured with
+ * bench/memory_calibration.ts.
+ */
+export function registerActivationEstimate(kind: string, floats: (config: ModelConfig) => number): void {
+  ACTIVATION_FLOATS[kind] = floats;
+}
+/** The wasm backend's heap ceiling: 4 GiB − 64 KiB (emscripten `getHeapMax()` of tfjs-backend-wasm 4.22). */
+export const WASM_HEAP_MAX_BYTES = 4294901760;
+
+/** A training-memory estimate, in bytes. */
+export interface MemoryEstimate {
+  /** Parameters of the config. */
+  params: number;
+  /** Weights, gradients and AdamW moments (4 float32 copies of the parameters). */
+  stateBytes: number;
+  /** Activations of one batch. */
+  activationBytes: number;
+  /** stateBytes + activationBytes. */
+  totalBytes: number;
+}
+
+/** Batch shape of {@linkcode estimateTrainingMemory}. */
+export interface BatchShape {
+  /** Sequences per batch. */
+  batch: number;
+  /** Tokens per sequence. */
+  seqLen: number;
+}
+
+function numberField(config: ModelConfig, name: string, fallback: number): number {
+  const v = (config as unknown as Record<string, unknown>)[name];
+  return typeof v === "number" && Number.isFinite(v) ? v : fallback;
+}
+
+/** Estimate the memory of one training step of `config` on batches of `shape` (see the module notes). */
+export function estimateTrainingMemory(config: ModelConfig, shape: BatchShape): MemoryEstimate {
+  const params = modelSpec(config.kind).paramCount(config);
+  const d = numberField(config, "dim", numberField(config, "dModel", 256));
+  const layers = numberField(config, "layers", numberField(config, "nLayers", 1));
+  const perLayer = ACTIVATION_FLOATS[config.kind]?.(config) ??
+    GENERIC_LAYER_FLOATS * numberField(config, "nStreams", 1);
+  const tokens = shape.batch * shape.seqLen;
+  const perToken = VOCAB_FLOATS_PER_TOKEN * config.vocabSize + layers * d * perLayer;
+  const stateBytes = 16 * params;
+  const activationBytes = 4 * tokens * perToken;
+  return { params, stateBytes, activationBytes, totalBytes: stateBytes + activationBytes };
+}
+
+/** The memory a backend can give one process, in bytes, or null when it cannot be known beforehand. */
+export function backendMemoryLimit(backend: string): { bytes: number; what: string } | null {
+  if (backend === "wasm") {
+    return { bytes: WASM_HEAP_MAX_BYTES, what: "the wasm backend's 4 GiB WebAssembly heap" };
+  }
+  if (backend === "cpu") {
+    const mem = Deno.systemMemoryInfo();
+    const avail = mem.available || mem.free || mem.total;
+    return { bytes: Math.floor(avail * 0.8), what: "80% of this machine's available memory" };
+  }
+  return null;
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1)} GiB`;
+
+/**
+ * Throw before allocating anything when the estimate exceeds the backend's ceiling. The sentence gives both
+ * numbers and what to do instead (a smaller preset or batch, or the webgpu backend).
+ *
+ * @param kindFlag how to name the model in the advice, e.g. "--model mhc"
+ */
+export function checkTrainingFits(
+  config: ModelConfig,
+  shape: BatchShape,
+  backend: string,
+  limit = backendMemoryLimit(backend),
+): MemoryEstimate {
+  const est = estimateTrainingMemory(config, shape);
+  if (limit && est.totalBytes > limit.bytes) {
+    throw new Error(
+      `This ${config.kind} config needs about ${gib(est.totalBytes)} to train on the ${backend} backend ` +
+        `(${est.params.toLocaleString("en")} parameters × 4 copies = ${
+          gib(est.stateBytes)
+        }, activations of ` +
+        `${shape.batch}×${shape.seqLen} tokens = ${gib(est.activationBytes)}), more than ${limit.what} ` +
+        `(${gib(limit.bytes)}). Train a smaller model (--preset small or --preset tiny), a smaller batch ` +
+        `(--batch_size, --seq_len), or on a GPU with --backend webgpu.`,
+    );
+  }
+  return est;
+}
