@@ -44,7 +44,12 @@ export const BENCHMARK_OPTIONS: Record<string, CliOption> = {
     type: "string",
     help: "WikiText folder or text file for --ppl_eval (default: the Hub's WikiText-2).",
   },
-  split: { type: "string", value: "validation", help: "Split of the --data folder for --ppl_eval." },
+  split: {
+    type: "string",
+    choices: ["train", "validation", "test"],
+    value: "validation",
+    help: "Split of the --data folder for --ppl_eval.",
+  },
   tokenizer: {
     type: "string",
     choices: ["gpt2", "ascii", "vocab20k"],

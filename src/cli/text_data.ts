@@ -23,12 +23,12 @@ export interface TextLines {
   source: string;
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+async function isDirectory(path: string, flag = "--data"): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isDirectory;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`The data path "${path}" does not exist; expected a WikiText folder or a text file.`);
+      throw new Error(`Option ${flag}: "${path}" does not exist; expected a WikiText folder or a text file.`);
     }
     throw e;
   }
@@ -38,8 +38,12 @@ async function isDirectory(path: string): Promise<boolean> {
  * The lines of one split: from a WikiText folder, a text file (the split is then ignored), or the Hub.
  * @throws Error naming the file when it is missing or holds no text.
  */
-export async function loadTextLines(path: string | undefined, split: string): Promise<TextLines> {
-  if (path === undefined || await isDirectory(path)) {
+export async function loadTextLines(
+  path: string | undefined,
+  split: string,
+  flag = "--data",
+): Promise<TextLines> {
+  if (path === undefined || await isDirectory(path, flag)) {
     const c = await loadWikitext2({ dir: path, split: split as "train" });
     return { lines: c.lines, source: c.files[0] };
   }
@@ -67,7 +71,10 @@ export interface TrainingTextOptions {
 export async function trainingText(o: TrainingTextOptions): Promise<{ train: TextLines; valid: TextLines }> {
   const train = await loadTextLines(o.data, o.trainSplit);
   const fileOnly = o.data !== undefined && o.validData === undefined && !(await isDirectory(o.data));
-  if (!fileOnly) return { train, valid: await loadTextLines(o.validData ?? o.data, o.validSplit) };
+  if (!fileOnly) {
+    const flag = o.validData ? "--valid_data" : "--data";
+    return { train, valid: await loadTextLines(o.validData ?? o.data, o.validSplit, flag) };
+  }
   const cut = Math.floor(train.lines.length * (1 - o.validFraction));
   if (cut < 1 || cut >= train.lines.length) {
     throw new Error(

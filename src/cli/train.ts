@@ -82,9 +82,19 @@ export const TRAIN_OPTIONS: Record<string, CliOption> = {
     type: "string",
     help: "WikiText folder or a text file (default: WikiText-2 from the Hugging Face Hub).",
   },
-  train_split: { type: "string", value: "train", help: "Split of a --data folder to train on." },
+  train_split: {
+    type: "string",
+    choices: ["train", "validation", "test"],
+    value: "train",
+    help: "Split of a --data folder to train on.",
+  },
   valid_data: { type: "string", help: "Validation folder or text file (default: --data)." },
-  valid_split: { type: "string", value: "validation", help: "Split of the validation folder." },
+  valid_split: {
+    type: "string",
+    choices: ["train", "validation", "test"],
+    value: "validation",
+    help: "Split of the validation folder.",
+  },
   valid_fraction: {
     type: "number",
     min: 0,
