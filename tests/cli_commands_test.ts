@@ -245,6 +245,10 @@ Deno.test("cli: a bad flag of any command names the flag and what it expects", a
     ],
     [["train", "--run_name", "../x"], 'Run (--run_name) name "../x" is not valid'],
     [["benchmark", "--ckpt", "x", "--model", "mhc"], "Options --ckpt and --model exclude each other"],
+    [
+      ["benchmark", "--model", "mhc", "--preset", "tiny", "--tokenizer", "vocab20k", "--backend", "cpu"],
+      "Option --tokenizer vocab20k needs --tokenizer_file",
+    ],
   ];
   for (const [argv, message] of cases) {
     const r = await runCli(argv);
@@ -279,6 +283,17 @@ Deno.test("cli: a checkpoint without its tokenizer or config names the missing f
       "cpu",
     ]);
     assertEquals(tr.code, 0, tr.err);
+    // --resume reads the run's own tokenizer (ascii) without --tokenizer; a different explicit one is refused.
+    const common = [...TINY, "--data", `${WIKI}/wiki.test.raw`, "--batch_size", "2", "--eval_every", "0"];
+    const more = ["--eval_batches", "1", "--out_dir", out, "--run_name", "a", "--resume", "--backend", "cpu"];
+    const resumed = await runCli(["train", ...common, "--steps", "2", ...more]);
+    assertEquals(resumed.code, 0, resumed.err);
+    assert(entries(`${out}/a`).includes("step-2"), entries(`${out}/a`).join(", "));
+    const clash = await runCli(["train", ...common, "--steps", "3", "--tokenizer", "gpt2", ...more]);
+    assertStringIncludes(
+      clash.err,
+      'Option --tokenizer is "gpt2" but the run being resumed was trained with "ascii"',
+    );
     const ck = `${out}/a/step-1`;
     // Copied away from its run folder, the checkpoint has no tokenizer record.
     const lone = `${out}/lone`;

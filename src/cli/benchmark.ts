@@ -9,7 +9,7 @@ import { evaluatePerplexity } from "../eval/perplexity.ts";
 import { measureThroughput } from "../eval/throughput.ts";
 import { createModel } from "../models/registry.ts";
 import type { LanguageModel } from "../models/types.ts";
-import { getTokenizer, type Tokenizer } from "../tokenizers/types.ts";
+import type { Tokenizer } from "../tokenizers/types.ts";
 import { ArrayBatchSource } from "../train/batch_source.ts";
 import { checkTrainingFits } from "../train/memory_estimate.ts";
 import { loadCheckpointModel } from "./checkpoint_model.ts";
@@ -25,6 +25,7 @@ import {
   withModelFlags,
 } from "./options.ts";
 import { linesToIds, loadTextLines } from "./text_data.ts";
+import { trainingTokenizer } from "./tokenizer.ts";
 
 /** Options of `benchmark` (model flags are added when --model is given). */
 export const BENCHMARK_OPTIONS: Record<string, CliOption> = {
@@ -79,9 +80,9 @@ async function benchmarkModel(
     });
     return { m: r.model, tok: r.tokenizer };
   }
-  const tok = getTokenizer((f.tokenizer as string | undefined) ?? "gpt2", {
-    path: f.tokenizer_file as string,
-  });
+  const tok = await trainingTokenizer((f.tokenizer as string | undefined) ?? "gpt2", () => {
+    throw new Error("Option --tokenizer vocab20k needs --tokenizer_file (a saved vocabulary) with --model.");
+  }, { file: f.tokenizer_file as string | undefined });
   return { m: createModel(configFromFlags(model!, f, tok.vocabSize), f.seed as number), tok };
 }
 

@@ -27,6 +27,7 @@ import {
   type ModelChoice,
   modelChoice,
   parse,
+  peekFlag,
   withModelFlags,
 } from "./options.ts";
 import { linesToIds, trainingText } from "./text_data.ts";
@@ -126,14 +127,19 @@ function trainOptions(model: ModelChoice): Record<string, CliOption> {
 }
 
 /**
- * The run's tokenizer when it is known without the training text: the one a resumed run recorded, a named
+ * The run's tokenizer when it is known without the training text: the one a resumed run recorded (a different
+ * `--tokenizer` given explicitly is refused), a named
  * one, or a saved vocab20k vocabulary; null when a vocab20k vocabulary is to be trained on the text.
  */
-async function knownTokenizer(f: Record<string, unknown>, outDir: string): Promise<Tokenizer | null> {
+async function knownTokenizer(
+  f: Record<string, unknown>,
+  outDir: string,
+  explicit: boolean,
+): Promise<Tokenizer | null> {
   const recorded = `${outDir}/${TOKENIZER_FILE}`;
   if (f.resume && await Deno.stat(recorded).then(() => true, () => false)) {
     const tok = await checkpointTokenizer(outDir, Number.MAX_SAFE_INTEGER);
-    if (tok.name !== f.tokenizer) {
+    if (explicit && tok.name !== f.tokenizer) {
       throw new Error(
         `Option --tokenizer is "${f.tokenizer}" but the run being resumed was trained with "${tok.name}" ` +
           `("${recorded}").`,
@@ -160,7 +166,7 @@ export async function runTrain(argv: string[]): Promise<void> {
     (f.run_name as string) || (spec.label?.(configFromFlags(model, f, 256)) ?? model.kind)
   }`;
   const backend = await initBackend({ backend: f.backend as string });
-  const known = await knownTokenizer(f, outDir);
+  const known = await knownTokenizer(f, outDir, peekFlag(argv, "tokenizer") !== undefined);
   const batch = f.batch_size as number;
   // Size guard before reading any data; a vocab20k vocabulary to be trained counts at its largest size.
   const early = configFromFlags(model, f, known?.vocabSize ?? (f.tokenizer_vocab_size as number));
