@@ -2,7 +2,9 @@
  * Measure the peak tfjs memory of one training step (weights, gradients, AdamW moments, activations; `tf.profile`)
  * for a grid of small configs on one backend, beside the size guard's estimate (src/train/memory_estimate.ts).
  *
- *   deno run -A bench/memory_calibration.ts [--backend cpu] [--out DIR]
+ *   deno run -A bench/memory_calibration.ts [--backend cpu] [--large] [--out DIR]
+ *
+ * `--large` adds the published mHC at B 1, T 256 (about 2.8 GiB; 17 minutes on a busy 2-core machine).
  *
  * Prints one row per config and writes `memory_calibration.json` into --out when given.
  */
@@ -27,7 +29,16 @@ const grid: [string, Record<string, unknown>, number, number][] = [
   ["mhc", { vocabSize: 256, dim: 64, layers: 4, maxLen: 64, streamAdapters: true, adapterRank: 16 }, 8, 64],
   ["mhc", { vocabSize: 8192, dim: 64, layers: 2, maxLen: 64 }, 4, 64],
   ["mhc", { vocabSize: 512, dim: 128, layers: 4, maxLen: 128, adapterRank: 16 }, 4, 128],
+  ["mhc", { vocabSize: 1024, dim: 256, layers: 2, maxLen: 256 }, 2, 256],
+  ["baseline", { vocabSize: 1024, dim: 256, layers: 2, maxLen: 256 }, 2, 256],
+  [
+    "mhc",
+    { vocabSize: 128, dim: 128, layers: 4, maxLen: 128, streamAdapters: true, adapterRank: 16 },
+    8,
+    128,
+  ],
 ];
+if (args.values.large) grid.push(["mhc", {}, 1, 256]);
 const rows = [];
 for (const [kind, over, batch, seqLen] of grid) {
   const cfg = modelConfig(kind, over, "published");

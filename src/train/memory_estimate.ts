@@ -5,15 +5,20 @@
  * Estimate (generic over every family of the registry, calibrated against `tf.profile` peaks; see
  * bench/memory_calibration.ts and docs/cli.md):
  *
- *   bytes = 4 · P · 4                            (float32 weights, gradients, AdamW's two moments)
+ *   bytes = 4 · (4 · P + c_E · V · d)             (float32 weights, gradients, AdamW's two moments, and the
+ *                                               embedding-sized temporaries of the tied embedding's update)
  *         + 4 · B · T · (a_V · V + L · d · a_L)   (activations kept for the backward pass)
  *
  * with P the spec's parameter count, B×T the tokens of a batch, V the vocabulary, d the width (`dim`) and L the
- * layers. a_V = 3 counts the [B, T, V] tensors alive at the peak (logits, log-softmax, their gradient); a_L, the
- * activation floats per token, layer and unit of width, is per family ({@linkcode ACTIVATION_FLOATS}): baseline
- * 96; mHC 64 per residual stream, +46 per stream with stream adapters. A family without an entry gets the generic
- * 96 × `nStreams` (1 when it has none); {@linkcode registerActivationEstimate} adds one. Measured on cpu against
- * `tf.profile` peaks of 11 configs (V 128–8192, d 16–256, L 1–4, T 32–256): the estimate is within −25%…+40%.
+ * layers. c_E = 11 counts the [V, d] temporaries alive at once while the largest weight, the (tied) embedding,
+ * gets its gradient from two places and its AdamW update inside one `tf.tidy`; a_V = 2 the [B, T, V] tensors
+ * alive at the peak (logits and log-softmax or their gradient); a_L, the activation floats per token, layer and
+ * unit of width, is per family ({@linkcode ACTIVATION_FLOATS}): baseline 96; mHC 64 per residual stream, +46 per
+ * stream with stream adapters. A family without an entry gets the generic 96 × `nStreams` (1 when it has none);
+ * {@linkcode registerActivationEstimate} adds one. Fitted on cpu to `tf.profile` peaks (the engine's byte count,
+ * as `tf.memory().numBytes`) of 13 configs from V 128, d 16 up to the published mHC (V 50,257, d 512, L 8, B 1,
+ * T 256: 2,791 MiB measured): the estimate lands within −3 % … +42 % of the measured peak. wasm peaks agree (mHC +
+ * adapters, small preset, B 8, T 128: 827 MiB measured on wasm, 886 MiB estimated).
  *
  * Backend ceilings: wasm's heap is one WebAssembly memory, at most 4 GiB − 64 KiB (tfjs-backend-wasm 4.22's
  * emscripten build: `getHeapMax() = 4294901760`; a probe allocating 256 MiB tensors aborts after 3840 MiB). The cpu
@@ -33,8 +38,10 @@
 import { modelSpec } from "../models/registry.ts";
 import type { ModelConfig } from "../models/types.ts";
 
-/** [B, T, V]-sized float tensors alive at the peak of a step, per token and vocabulary entry. */
-export const VOCAB_FLOATS_PER_TOKEN = 3;
+/** [B, T, V]-sized float tensors alive at the peak of a step, per token and vocabulary entry (a_V). */
+export const VOCAB_FLOATS_PER_TOKEN = 2;
+/** [V, d]-sized temporaries alive at once during the embedding's gradient and update (c_E). */
+export const EMBEDDING_COPIES = 11;
 /** Per-layer activation floats per token and unit of width of a family without its own entry (× nStreams). */
 export const GENERIC_LAYER_FLOATS = 96;
 
@@ -61,7 +68,7 @@ export const WASM_HEAP_MAX_BYTES = 4294901760;
 export interface MemoryEstimate {
   /** Parameters of the config. */
   params: number;
-  /** Weights, gradients and AdamW moments (4 float32 copies of the parameters). */
+  /** Weights, gradients and AdamW moments (4 float32 copies of the parameters) and the update's temporaries. */
   stateBytes: number;
   /** Activations of one batch. */
   activationBytes: number;
@@ -91,7 +98,7 @@ export function estimateTrainingMemory(config: ModelConfig, shape: BatchShape): 
     GENERIC_LAYER_FLOATS * numberField(config, "nStreams", 1);
   const tokens = shape.batch * shape.seqLen;
   const perToken = VOCAB_FLOATS_PER_TOKEN * config.vocabSize + layers * d * perLayer;
-  const stateBytes = 16 * params;
+  const stateBytes = 4 * (4 * params + EMBEDDING_COPIES * config.vocabSize * d);
   const activationBytes = 4 * tokens * perToken;
   return { params, stateBytes, activationBytes, totalBytes: stateBytes + activationBytes };
 }
@@ -127,10 +134,9 @@ export function checkTrainingFits(
   if (limit && est.totalBytes > limit.bytes) {
     throw new Error(
       `This ${config.kind} config needs about ${gib(est.totalBytes)} to train on the ${backend} backend ` +
-        `(${est.params.toLocaleString("en")} parameters × 4 copies = ${
-          gib(est.stateBytes)
-        }, activations of ` +
-        `${shape.batch}×${shape.seqLen} tokens = ${gib(est.activationBytes)}), more than ${limit.what} ` +
+        `(weights, gradients and AdamW state of ${est.params.toLocaleString("en")} parameters: ` +
+        `${gib(est.stateBytes)}; activations of ${shape.batch}×${shape.seqLen} tokens: ` +
+        `${gib(est.activationBytes)}), more than ${limit.what} ` +
         `(${gib(limit.bytes)}). Train a smaller model (--preset small or --preset tiny), a smaller batch ` +
         `(--batch_size, --seq_len), or on a GPU with --backend webgpu.`,
     );
