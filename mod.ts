@@ -507,3 +507,26 @@ export { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./src/nn/conv_
 export { diagScanWebGPU, webgpuScanAvailable } from "./src/nn/scan_webgpu.ts";
 export { selectiveScanWebGPU } from "./src/nn/selective_scan_webgpu.ts";
 export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
+
+// ---- command line: the size guard, checkpoint tokenizers (issue 17) ----
+export {
+  ACTIVATION_FLOATS,
+  backendMemoryLimit,
+  type BatchShape,
+  checkTrainingFits,
+  estimateTrainingMemory,
+  type MemoryEstimate,
+  registerActivationEstimate,
+  WASM_HEAP_MAX_BYTES,
+} from "./src/train/memory_estimate.ts";
+export {
+  checkpointTokenizer,
+  saveRunTokenizer,
+  TOKENIZER_FILE,
+  type TokenizerRecord,
+} from "./src/cli/tokenizer.ts";
+export {
+  type CheckpointModel,
+  type CheckpointModelOptions,
+  loadCheckpointModel,
+} from "./src/cli/checkpoint_model.ts";
