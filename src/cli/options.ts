@@ -148,7 +148,7 @@ export function parse(argv: string[], options: Record<string, CliOption>): Recor
     const raw = values[k] as string | boolean | undefined;
     if (raw === undefined) out[k] = o.value;
     else if (o.type === "string" && !o.choices) {
-      if (raw === "") throw new Error(`Option --${k} needs a value: ${o.help}`);
+      if (raw === "" && o.value !== "") throw new Error(`Option --${k} needs a value: ${o.help}`);
       out[k] = raw;
     } else out[k] = parseFieldFlag(k, { ...o, flag: k, value: undefined } as FieldSpec, raw);
   }
