@@ -204,7 +204,7 @@ export async function runTrain(argv: string[]): Promise<void> {
       guard.track(`${outDir}/run.json`),
       JSON.stringify(
         {
-          flags: f,
+          flags: { ...f, tokenizer: tok.name },
           config: cfg,
           seed: f.seed,
           data: [text.train.source, text.valid.source],
