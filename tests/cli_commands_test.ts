@@ -425,6 +425,27 @@ Deno.test("cli: failed runs leave nothing half-written", async () => {
   }
 });
 
+const HAS_NATIVE_TF = ["tfjs-node", "tfjs-node-gpu"].some((p) =>
+  exists(new URL(`../node_modules/@tensorflow/${p}`, import.meta.url).pathname)
+);
+
+Deno.test({ name: "cli: a quickstart that fails leaves no run folder", ignore: HAS_NATIVE_TF }, async () => {
+  const root = await Deno.makeTempDir({ prefix: "ssmlab_qs_fail_" });
+  const saved = Deno.env.get("SSMLAB_RESULTS");
+  Deno.env.set("SSMLAB_RESULTS", `${root}/results`);
+  try {
+    // No native TensorFlow binding is installed here, so the backend cannot start.
+    const r = await runCli(["quickstart", "--backend", "tensorflow", "--run", "x"]);
+    assertEquals(r.code, 1);
+    assertStringIncludes(r.err, 'Could not start backend "tensorflow"');
+    assertEquals(entries(root), []);
+  } finally {
+    if (saved === undefined) Deno.env.delete("SSMLAB_RESULTS");
+    else Deno.env.set("SSMLAB_RESULTS", saved);
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("cli: OutputGuard removes the folders it created, and only the files it wrote elsewhere", async () => {
   const root = await Deno.makeTempDir({ prefix: "ssmlab_guard_" });
   try {
