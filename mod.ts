@@ -516,6 +516,7 @@ export {
   checkTrainingFits,
   estimateTrainingMemory,
   type MemoryEstimate,
+  type MemoryLimit,
   registerActivationEstimate,
   WASM_HEAP_MAX_BYTES,
 } from "./src/train/memory_estimate.ts";

@@ -103,8 +103,16 @@ export function estimateTrainingMemory(config: ModelConfig, shape: BatchShape): 
   return { params, stateBytes, activationBytes, totalBytes: stateBytes + activationBytes };
 }
 
-/** The memory a backend can give one process, in bytes, or null when it cannot be known beforehand. */
-export function backendMemoryLimit(backend: string): { bytes: number; what: string } | null {
+/** A backend's memory ceiling. */
+export interface MemoryLimit {
+  /** The most bytes it can give one process. */
+  bytes: number;
+  /** What the ceiling is, for the refusal sentence. */
+  what: string;
+}
+
+/** The memory a backend can give one process, or null when it cannot be known beforehand. */
+export function backendMemoryLimit(backend: string): MemoryLimit | null {
   if (backend === "wasm") {
     return { bytes: WASM_HEAP_MAX_BYTES, what: "the wasm backend's 4 GiB WebAssembly heap" };
   }
@@ -128,7 +136,7 @@ export function checkTrainingFits(
   config: ModelConfig,
   shape: BatchShape,
   backend: string,
-  limit = backendMemoryLimit(backend),
+  limit: MemoryLimit | null = backendMemoryLimit(backend),
 ): MemoryEstimate {
   const est = estimateTrainingMemory(config, shape);
   if (limit && est.totalBytes > limit.bytes) {
