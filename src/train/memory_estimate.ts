@@ -17,7 +17,8 @@
  * stream with stream adapters. A family without an entry gets the generic 96 × `nStreams` (1 when it has none);
  * {@linkcode registerActivationEstimate} adds one. Fitted on cpu to `tf.profile` peaks (the engine's byte count,
  * as `tf.memory().numBytes`) of 13 configs from V 128, d 16 up to the published mHC (V 50,257, d 512, L 8, B 1,
- * T 256: 2,791 MiB measured): the estimate lands within −3 % … +42 % of the measured peak. wasm peaks agree (mHC +
+ * T 256: 2,791 MiB measured; with adapters at B 1, T 128: 2,836 MiB): the estimate lands within −11 % … +42 % of
+ * the measured peak. wasm peaks agree (mHC +
  * adapters, small preset, B 8, T 128: 827 MiB measured on wasm, 886 MiB estimated).
  *
  * Backend ceilings: wasm's heap is one WebAssembly memory, at most 4 GiB − 64 KiB (tfjs-backend-wasm 4.22's
