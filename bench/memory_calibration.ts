@@ -4,7 +4,8 @@
  *
  *   deno run -A bench/memory_calibration.ts [--backend cpu] [--large] [--out DIR]
  *
- * `--large` adds the published mHC at B 1, T 256 (about 2.8 GiB; 17 minutes on a busy 2-core machine).
+ * `--large` adds the published mHC at B 1, T 256 and with adapters at B 1, T 128 (about 2.8 GiB each; 25 minutes
+ * on a busy 2-core machine).
  *
  * Prints one row per config and writes `memory_calibration.json` into --out when given.
  */
@@ -38,7 +39,7 @@ const grid: [string, Record<string, unknown>, number, number][] = [
     128,
   ],
 ];
-if (args.values.large) grid.push(["mhc", {}, 1, 256]);
+if (args.values.large) grid.push(["mhc", {}, 1, 256], ["mhc", { streamAdapters: true }, 1, 128]);
 const rows = [];
 for (const [kind, over, batch, seqLen] of grid) {
   const cfg = modelConfig(kind, over, "published");
