@@ -17,7 +17,7 @@ import { estimateTrainingMemory } from "../src/train/memory_estimate.ts";
 
 const args = parseArgs({
   args: Deno.args,
-  options: { backend: { type: "string" }, out: { type: "string" } },
+  options: { backend: { type: "string" }, out: { type: "string" }, large: { type: "boolean" } },
 });
 const backend = await initBackend({ backend: args.values.backend ?? "cpu" });
 const grid: [string, Record<string, unknown>, number, number][] = [
