@@ -21,10 +21,11 @@
  * the measured peak. wasm peaks agree (mHC +
  * adapters, small preset, B 8, T 128: 827 MiB measured on wasm, 886 MiB estimated).
  *
- * Backend ceilings: wasm's heap is one WebAssembly memory, at most 4 GiB − 64 KiB (tfjs-backend-wasm 4.22's
- * emscripten build: `getHeapMax() = 4294901760`; a probe allocating 256 MiB tensors aborts after 3840 MiB). The cpu
- * backend keeps tensors in JavaScript typed arrays, limited by the machine's memory. WebGPU and native TensorFlow
- * allocate on the device, which tfjs cannot size beforehand: no ceiling is applied there.
+ * Backend ceilings: wasm's heap is one WebAssembly memory of at most 4 GiB − 64 KiB (tfjs-backend-wasm 4.22's
+ * emscripten build: `getHeapMax() = 4294901760`; a probe allocating 256 MiB tensors aborts after 3840 MiB); the
+ * guard refuses above 90 % of it, a margin for the estimate's error. The cpu backend keeps tensors in JavaScript
+ * typed arrays, limited by the machine's memory: the guard refuses above 80 % of the memory available. WebGPU and
+ * native TensorFlow allocate on the device, which tfjs cannot size beforehand: no ceiling is applied there.
  *
  * @example
  * ```ts
@@ -115,7 +116,11 @@ export interface MemoryLimit {
 /** The memory a backend can give one process, or null when it cannot be known beforehand. */
 export function backendMemoryLimit(backend: string): MemoryLimit | null {
   if (backend === "wasm") {
-    return { bytes: WASM_HEAP_MAX_BYTES, what: "the wasm backend's 4 GiB WebAssembly heap" };
+    // The estimate can be ~10 % low (see the module notes), so leave that much of the heap as a margin.
+    return {
+      bytes: Math.floor(0.9 * WASM_HEAP_MAX_BYTES),
+      what: "90% of the wasm backend's 4 GiB WebAssembly heap",
+    };
   }
   if (backend === "cpu") {
     const mem = Deno.systemMemoryInfo();
