@@ -663,3 +663,26 @@ export {
   OPEN_QUESTION_VARIANTS,
   runCharCurriculum,
 } from "./src/experiments/char_curriculum.ts";
+// ---- command line: the size guard, checkpoint tokenizers (issue 17) ----
+export {
+  ACTIVATION_FLOATS,
+  backendMemoryLimit,
+  type BatchShape,
+  checkTrainingFits,
+  estimateTrainingMemory,
+  type MemoryEstimate,
+  type MemoryLimit,
+  registerActivationEstimate,
+  WASM_HEAP_MAX_BYTES,
+} from "./src/train/memory_estimate.ts";
+export {
+  checkpointTokenizer,
+  saveRunTokenizer,
+  TOKENIZER_FILE,
+  type TokenizerRecord,
+} from "./src/cli/tokenizer.ts";
+export {
+  type CheckpointModel,
+  type CheckpointModelOptions,
+  loadCheckpointModel,
+} from "./src/cli/checkpoint_model.ts";

@@ -1,26 +1,9 @@
 /**
  * The command line through its exported `main(argv)`: exit codes and messages for bad input, and an end-to-end
- * `train` → `benchmark --ppl_eval` on a tiny local WikiText folder (ascii tokenizer, cpu backend).
+ * `train` → `benchmark --ppl_eval` on a tiny local WikiText folder (ascii tokenizer, read back from the run; cpu).
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { main } from "../src/cli.ts";
-
-/** Run `main(argv)` with console.log/error/warn captured (and silenced); returns the exit code and the text. */
-async function runCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const saved = { log: console.log, error: console.error, warn: console.warn, info: console.info };
-  const fmt = (args: unknown[]) => args.map((a) => (typeof a === "string" ? a : Deno.inspect(a))).join(" ");
-  console.log = (...a: unknown[]) => out.push(fmt(a));
-  console.info = (...a: unknown[]) => out.push(fmt(a));
-  console.error = (...a: unknown[]) => err.push(fmt(a));
-  console.warn = (...a: unknown[]) => err.push(fmt(a));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    Object.assign(console, saved);
-  }
-}
+import { runCli } from "./cli_helpers.ts";
 
 const SENTENCES = [
   " = Valkyria Chronicles = ",
@@ -181,6 +164,9 @@ Deno.test("cli: train and benchmark end to end on a tiny local WikiText folder",
     const entries = [...Deno.readDirSync(`${out}/mhc`)].map((e) => e.name);
     assert(entries.length > 1, `the run folder holds checkpoints: ${entries.join(", ")}`);
 
+    assertEquals(JSON.parse(await Deno.readTextFile(`${out}/mhc/tokenizer.json`)).name, "ascii");
+    // A run written before tokenizer.json existed: its run.json's --tokenizer flag is read instead.
+    await Deno.remove(`${out}/mhc/tokenizer.json`);
     const bm = await runCli([
       "benchmark",
       "--ckpt",
@@ -194,14 +180,14 @@ Deno.test("cli: train and benchmark end to end on a tiny local WikiText folder",
       "--ppl_eval",
       "--data",
       data,
-      "--tokenizer",
-      "ascii",
       "--backend",
       "cpu",
     ]);
+    // No --tokenizer: the checkpoint's own (ascii), not gpt2 (issue 17, item 3).
     assertEquals(bm.code, 0, `benchmark failed:\n${bm.err}\n${bm.out}`);
     const json = JSON.parse(bm.out.slice(bm.out.indexOf("{"), bm.out.lastIndexOf("}") + 1));
     assertEquals(json.backend, "cpu");
+    assertEquals(json.tokenizer, "ascii");
     assert(json.tokens_per_sec > 0, `tokens/s ${json.tokens_per_sec}`);
     assert(json.peak_mib > 0, `peak ${json.peak_mib}`);
     assert(Number.isFinite(json.val_loss) && json.val_loss > 0, `val_loss ${json.val_loss}`);
