@@ -356,6 +356,8 @@ export {
   type BlimpPairScore,
   type BlimpResult,
   type BlimpVariant,
+  blimpResultFromScores,
+  encodeSentence,
   evaluateBlimp,
   type ParadigmAccuracy,
   type PhenomenonAccuracy,
@@ -405,6 +407,8 @@ export {
   type ChartOptions,
   decodePng,
   type FieldType,
+  heatmapChart,
+  type HeatmapChartOptions,
   lineChart,
   type LineChartOptions,
   type PngOptions,
@@ -507,3 +511,53 @@ export { causalDepthwiseConv1dWebGPU, webgpuConvAvailable } from "./src/nn/conv_
 export { diagScanWebGPU, webgpuScanAvailable } from "./src/nn/scan_webgpu.ts";
 export { selectiveScanWebGPU } from "./src/nn/selective_scan_webgpu.ts";
 export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
+
+// BLiMP for any checkpoint: n-gram baselines, BabyLM-layout outputs, word milestones, learning curves (issue 16)
+export {
+  NgramModel,
+  type NgramOptions,
+  type NgramUnit,
+  type NgramVariant,
+  neyDiscount,
+  parseNgramSpec,
+  trainNgram,
+  type TrainNgramOptions,
+  wordUnits,
+} from "./src/eval/ngram.ts";
+export {
+  babylmBackend,
+  type BabyLMOutputOptions,
+  babylmTaskDir,
+  writeBabyLMBlimp,
+} from "./src/eval/blimp_babylm.ts";
+export { milestoneName, milestoneWords, wordsPerToken } from "./src/eval/blimp_milestones.ts";
+export {
+  blimpFastSubset,
+  blimpLearningCurve,
+  blimpRows,
+  type BlimpSet,
+  checkpointTokenizer,
+  type EvalCheckpoint,
+  evaluateBlimpNgram,
+  type LearningCurveOptions,
+  listMilestones,
+  loadEvalCheckpoint,
+  type NgramBlimpOptions,
+  readTextLines,
+  runBlimp,
+  type RunBlimpOptions,
+  type RunBlimpResult,
+  type TokenizerSpec,
+  writeTokenizerSpec,
+} from "./src/eval/blimp_run.ts";
+export {
+  BLIMP_ANCHORS,
+  type BlimpAnchor,
+  type BlimpComparison,
+  blimpComparison,
+  findCheckpoints,
+  learningCurveChart,
+  type NamedBlimpResult,
+  type TinyBlimpModelOptions,
+  trainTinyBlimpModel,
+} from "./src/eval/blimp_report.ts";
