@@ -336,7 +336,7 @@ export function encodeSentence(
       throw new Error(
         `The tokenizer "${tokenizer.name}" encodes the ${what} (${
           JSON.stringify(text)
-        }) with id ${id}, outside the model's vocabulary [0, ${vocabSize}): are the tokenizer and the checkpoint a match?`,
+        }) with token id "${id}", outside the model's vocabulary [0, ${vocabSize}): are the tokenizer and the checkpoint a match?`,
       );
     }
   }
