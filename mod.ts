@@ -556,8 +556,10 @@ export {
   type BlimpComparison,
   blimpComparison,
   findCheckpoints,
+  evaluateRunsUnder,
   learningCurveChart,
   type NamedBlimpResult,
+  type RunsEvaluation,
   type TinyBlimpModelOptions,
   trainTinyBlimpModel,
 } from "./src/eval/blimp_report.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createModel, modelConfig } from "../models/registry.ts";
 import { getTokenizer } from "../tokenizers/types.ts";
 import { tokenizeLines } from "../data/batches.ts";
@@ -14,9 +14,10 @@ import { heatmapChart, lineChart, VEGA_LITE_SCHEMA, type VegaLiteSpec } from "..
 import type { DataFrame, Row } from "../results/frames.ts";
 import { toFrame } from "../results/frames.ts";
 import { BLIMP_PHENOMENON_NAMES } from "../data/blimp.ts";
-import type { BlimpResult, BlimpVariant } from "./blimp.ts";
+import { type BlimpEvalPair, type BlimpResult, type BlimpVariant, evaluateBlimp } from "./blimp.ts";
+import { writeBabyLMBlimp } from "./blimp_babylm.ts";
 import { wordsPerToken } from "./blimp_milestones.ts";
-import { writeTokenizerSpec } from "./blimp_run.ts";
+import { listMilestones, loadEvalCheckpoint, writeTokenizerSpec } from "./blimp_run.ts";
 
 /** A published BLiMP score to compare against (BabyLM strict-small, 10 M words, unless noted). */
 export interface BlimpAnchor {
@@ -300,5 +301,53 @@ export async function findCheckpoints(root: string, maxDepth = 6): Promise<strin
     }
   };
   await walk(root, 0);
+  return out;
+}
+
+/** What {@linkcode evaluateRunsUnder} returns. */
+export interface RunsEvaluation {
+  /** One result per run folder (its `latest` checkpoint), labelled by the run folder's name. */
+  results: NamedBlimpResult[];
+  /** Run folders that have word-milestone checkpoints (`chck_*`), for learning curves. */
+  withMilestones: string[];
+  /** Run folders skipped, with the reason (e.g. no tokenizer). */
+  skipped: { run: string; reason: string }[];
+}
+
+/**
+ * Evaluate every run folder under `root` (a folder with a `latest` pointer, found recursively) on `pairs`;
+ * with `out`, write each one's BabyLM files there. A run that cannot be evaluated is listed in `skipped`.
+ */
+export async function evaluateRunsUnder(
+  root: string,
+  pairs: readonly BlimpEvalPair[],
+  opts: { variant?: BlimpVariant; out?: string; dataset?: string; log?: (l: string) => void } = {},
+): Promise<RunsEvaluation> {
+  const runs = [...new Set((await findCheckpoints(root)).map((c) => dirname(c)))].sort();
+  const out: RunsEvaluation = { results: [], withMilestones: [], skipped: [] };
+  for (const run of runs) {
+    if ((await listMilestones(run)).length) out.withMilestones.push(run);
+    let ck;
+    try {
+      ck = await loadEvalCheckpoint(run);
+    } catch (e) {
+      out.skipped.push({ run, reason: (e as Error).message });
+      continue;
+    }
+    try {
+      opts.log?.(`${run}: ${ck.model.config.kind}, tokenizer ${ck.tokenizer.name}`);
+      const r = await evaluateBlimp(ck.model, ck.tokenizer, pairs, {
+        variant: opts.variant,
+        overflow: "truncate",
+        returnScores: !!opts.out,
+      });
+      if (opts.out) {
+        await writeBabyLMBlimp(r, pairs, { outDir: opts.out, model: ck.runName, dataset: opts.dataset });
+      }
+      out.results.push({ model: ck.runName, result: r });
+    } finally {
+      ck.model.dispose();
+    }
+  }
   return out;
 }
