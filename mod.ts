@@ -340,9 +340,9 @@ export {
   type TrainStepOptions,
 } from "./src/train/step.ts";
 export {
+  type Batches,
   type BatchIteratorLike,
   type BatchLike,
-  type Batches,
   epochBatches,
   type PullSource,
   toBatchSource,
@@ -355,8 +355,8 @@ export {
   type BlimpOptions,
   type BlimpPairScore,
   type BlimpResult,
-  type BlimpVariant,
   blimpResultFromScores,
+  type BlimpVariant,
   encodeSentence,
   evaluateBlimp,
   type ParadigmAccuracy,
@@ -514,11 +514,11 @@ export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
 
 // BLiMP for any checkpoint: n-gram baselines, BabyLM-layout outputs, word milestones, learning curves (issue 16)
 export {
+  neyDiscount,
   NgramModel,
   type NgramOptions,
   type NgramUnit,
   type NgramVariant,
-  neyDiscount,
   parseNgramSpec,
   trainNgram,
   type TrainNgramOptions,
@@ -555,8 +555,8 @@ export {
   type BlimpAnchor,
   type BlimpComparison,
   blimpComparison,
-  findCheckpoints,
   evaluateRunsUnder,
+  findCheckpoints,
   learningCurveChart,
   type NamedBlimpResult,
   type RunsEvaluation,

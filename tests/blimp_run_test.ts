@@ -4,7 +4,14 @@
  * frame, and a clear error for each bad input (malformed jsonl line, unknown paradigm, checkpoint without its
  * tokenizer, sentence the tokenizer cannot encode).
  */
-import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./assert.ts";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "./assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { main } from "../src/cli.ts";
 import { loadBlimp } from "../src/data/blimp.ts";

@@ -24,7 +24,7 @@ import {
   type BlimpVariant,
   evaluateBlimp,
 } from "./blimp.ts";
-import { NgramModel, parseNgramSpec, trainNgram } from "./ngram.ts";
+import { type NgramModel, parseNgramSpec, trainNgram } from "./ngram.ts";
 import { writeBabyLMBlimp } from "./blimp_babylm.ts";
 import { milestoneWords } from "./blimp_milestones.ts";
 
