@@ -29,6 +29,7 @@ import { blimpComparison, trainTinyBlimpModel } from "../src/eval/blimp_report.t
 import { NgramModel } from "../src/eval/ngram.ts";
 import { createModel, modelConfig } from "../src/models/registry.ts";
 import { getTokenizer } from "../src/tokenizers/types.ts";
+import { renderSvg } from "../src/results/charts.ts";
 import { ArrayBatchSource } from "../src/train/batch_source.ts";
 import { train } from "../src/train/trainer.ts";
 
@@ -87,6 +88,25 @@ Deno.test("trainer: saveAtWords writes chck_* checkpoints when the words seen fi
     assertEquals((await state("chck_300")).step, 19);
     assertEquals((await state("chck_300")).tokensSeen, 19 * 32);
     assertEquals((await Deno.readTextFile(`${dir}/latest`)).trim(), "step-20");
+    // Resumed at step 10 (tokensSeen restored from state.json), the run still places chck_300 at step 19.
+    const again = async (steps: number, resume: boolean) => {
+      const m = createModel(modelConfig("baseline", { vocabSize: 128 }, "tiny"), 1);
+      await train({
+        model: m,
+        data: new ArrayBatchSource(ids, { batch: 2, seqLen: 16, rng: 1, dropLast: true }),
+        steps,
+        outDir: `${dir}/resumed`,
+        resume,
+        saveAtWords: [100, 300],
+        wordsPerToken: 0.5,
+        progress: "none",
+      });
+      m.dispose();
+    };
+    await again(10, false);
+    await again(20, true);
+    assertEquals((await state("resumed/chck_100")).step, 7);
+    assertEquals((await state("resumed/chck_300")).step, 19);
     await assertRejects(
       () =>
         train({
@@ -187,6 +207,11 @@ Deno.test("blimp: a tiny checkpoint's learning curve by words seen, comparison t
     assertEquals(cmp.perPhenomenon.columns, ["phenomenon", "tiny", "w3"]);
     assertEquals(cmp.perPhenomenon.height, 4); // 3 phenomena + overall
     assertEquals((cmp.heatmap.data as { values: unknown[] }).values.length, 8);
+    const svg = await renderSvg(cmp.heatmap);
+    for (const t of ["island_effects", "overall", "tiny", "w3", "first-token-unscored"]) {
+      assertStringIncludes(svg, t);
+    }
+    assertStringIncludes(await renderSvg(cmp.anchors), "GPT-2 baseline (BabyLM 2026)");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
