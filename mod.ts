@@ -378,7 +378,9 @@ export {
   type BlimpOptions,
   type BlimpPairScore,
   type BlimpResult,
+  blimpResultFromScores,
   type BlimpVariant,
+  encodeSentence,
   evaluateBlimp,
   type ParadigmAccuracy,
   type PhenomenonAccuracy,
@@ -430,6 +432,8 @@ export {
   type ChartOptions,
   decodePng,
   type FieldType,
+  heatmapChart,
+  type HeatmapChartOptions,
   lineChart,
   type LineChartOptions,
   type PngOptions,
@@ -686,3 +690,51 @@ export {
   type CheckpointModelOptions,
   loadCheckpointModel,
 } from "./src/cli/checkpoint_model.ts";
+// BLiMP for any checkpoint: n-gram baselines, BabyLM-layout outputs, word milestones, learning curves (issue 16)
+export {
+  neyDiscount,
+  NgramModel,
+  type NgramOptions,
+  type NgramUnit,
+  type NgramVariant,
+  parseNgramSpec,
+  trainNgram,
+  type TrainNgramOptions,
+  wordUnits,
+} from "./src/eval/ngram.ts";
+export {
+  babylmBackend,
+  type BabyLMOutputOptions,
+  babylmTaskDir,
+  writeBabyLMBlimp,
+} from "./src/eval/blimp_babylm.ts";
+export { milestoneName, milestoneWords, wordsPerToken } from "./src/eval/blimp_milestones.ts";
+export {
+  blimpFastSubset,
+  blimpLearningCurve,
+  blimpRows,
+  type BlimpSet,
+  type EvalCheckpoint,
+  evaluateBlimpNgram,
+  type LearningCurveOptions,
+  listMilestones,
+  loadEvalCheckpoint,
+  type NgramBlimpOptions,
+  readTextLines,
+  runBlimp,
+  type RunBlimpOptions,
+  type RunBlimpResult,
+} from "./src/eval/blimp_run.ts";
+export {
+  BLIMP_ANCHORS,
+  type BlimpAnchor,
+  type BlimpComparison,
+  blimpComparison,
+  evaluateRunsUnder,
+  findCheckpoints,
+  learningCurveChart,
+  type NamedBlimpResult,
+  type RunsEvaluation,
+  type TinyBlimpModelOptions,
+  trainTinyBlimpModel,
+} from "./src/eval/blimp_report.ts";

@@ -8,6 +8,7 @@
  *   deno run -A src/cli.ts generate --ckpt RUN --prompt "TEXT" [--max_new_tokens 50] [--temperature 1] [--top_k 0]
  *   deno run -A src/cli.ts export --format pytorch --ckpt RUN --out FILE.safetensors [--tied_head once]
  *   deno run -A src/cli.ts import --file FILE.safetensors --out_dir RUN [--tokenizer gpt2]
+ *   deno run -A src/cli.ts blimp (--ckpt RUN | --ngram word:5 --data FILE) [--set original] [--out DIR]
  *
  * The model flags of `train` and `benchmark --model` are generated from the chosen kind's `ModelSpec` (one flag
  * per config field, its default from the preset, its help and accepted values from the field table), so every
@@ -17,6 +18,7 @@
  * @module
  */
 import { runBenchmark } from "./cli/benchmark.ts";
+import { runBlimpCommand } from "./cli/blimp.ts";
 import { runEval } from "./cli/eval.ts";
 import { runGenerate } from "./cli/generate.ts";
 import { runExport, runImport } from "./cli/interop.ts";
@@ -38,6 +40,7 @@ const COMMANDS: Record<string, [string, (argv: string[]) => Promise<void>]> = {
   generate: ["continue a prompt with a checkpoint (temperature, top-k, top-p, penalties)", runGenerate],
   export: ["write a checkpoint as a PyTorch safetensors file under the reference's names", runExport],
   import: ["turn a PyTorch safetensors file into an ssmlab checkpoint", runImport],
+  blimp: ["BLiMP of a checkpoint or an n-gram baseline; BabyLM-pipeline output files", runBlimpCommand],
 };
 
 const USAGE = `Usage: ssmlab <command> [options]

@@ -17,7 +17,12 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { getTokenizer, type Tokenizer, TOKENIZER_NAMES } from "../tokenizers/types.ts";
+import {
+  getTokenizer,
+  type GetTokenizerOptions,
+  type Tokenizer,
+  TOKENIZER_NAMES,
+} from "../tokenizers/types.ts";
 import { Vocab20kTokenizer } from "../tokenizers/vocab20k.ts";
 import { writeTextAtomic } from "../results/atomic.ts";
 
@@ -34,6 +39,8 @@ export interface TokenizerRecord {
   vocab_size: number;
   /** vocab20k: the vocabulary file, relative to the run folder. */
   file?: string;
+  /** Options of `getTokenizer` (e.g. the ASCII cleaning options), when not the defaults. */
+  options?: GetTokenizerOptions;
 }
 
 /** Options of {@linkcode trainingTokenizer}. */
@@ -76,8 +83,16 @@ export async function trainingTokenizer(
  * Write `tokenizer.json` (and `vocab20k.json` for a vocab20k tokenizer) into a run folder, atomically.
  * @returns the files written
  */
-export async function saveRunTokenizer(runDir: string, tok: Tokenizer): Promise<string[]> {
-  const record: TokenizerRecord = { name: tok.name, vocab_size: tok.vocabSize };
+export async function saveRunTokenizer(
+  runDir: string,
+  tok: Tokenizer,
+  options?: GetTokenizerOptions,
+): Promise<string[]> {
+  const record: TokenizerRecord = {
+    name: tok.name,
+    vocab_size: tok.vocabSize,
+    ...(options ? { options } : {}),
+  };
   const written: string[] = [];
   if (tok instanceof Vocab20kTokenizer) {
     record.file = VOCAB20K_FILE;
@@ -114,7 +129,7 @@ function fromRecord(record: TokenizerRecord, dir: string): Tokenizer {
     );
   }
   checkName(record.name, `"name" in "${where}"`);
-  if (record.name !== "vocab20k") return getTokenizer(record.name);
+  if (record.name !== "vocab20k") return getTokenizer(record.name, record.options);
   const file = join(dir, record.file ?? VOCAB20K_FILE);
   try {
     Deno.statSync(file);

@@ -102,6 +102,8 @@ export interface BlimpResult {
   pairs: number;
   /** Number of sentences truncated to the model's `maxLen` (only with `overflow: "truncate"`). */
   truncated: number;
+  /** Number of pairs whose two scores are equal (counted correct, as the reference pipeline does). */
+  ties: number;
   /** Per-pair scores, with `returnScores`. */
   scores?: BlimpPairScore[];
 }
@@ -263,7 +265,16 @@ export async function evaluateBlimp(
   const seqs: ScoredSequence[] = [];
   for (const p of pairs) {
     for (const [which, text] of [["good", p.good], ["bad", p.bad]] as const) {
-      let s = scoringSequence(tokenizer.encode(text), variant, prefixId);
+      let s = scoringSequence(
+        encodeSentence(
+          tokenizer,
+          text,
+          `${which} sentence of pair "${p.uid}/${p.pairId}"`,
+          model.config.vocabSize,
+        ),
+        variant,
+        prefixId,
+      );
       if (maxLen != null && s.inputs.length > maxLen) {
         if (overflow === "error") {
           throw new Error(
@@ -283,10 +294,82 @@ export async function evaluateBlimp(
     onProgress: opts.onProgress,
   });
 
+  return blimpResultFromScores(pairs, scores, variant, { truncated, returnScores: opts.returnScores });
+}
+
+/**
+ * Encode one sentence for scoring, with a clear error naming `what` when the tokenizer throws, gives no token for
+ * a non-blank sentence, or gives an id outside the model's vocabulary `[0, vocabSize)`.
+ *
+ * @example
+ * ```ts
+ * import { encodeSentence } from "./blimp.ts";
+ * import { getTokenizer } from "../tokenizers/types.ts";
+ * encodeSentence(getTokenizer("ascii"), "Hi.", "the good sentence of pair x/0", 128); // [72, 105, 46]
+ * ```
+ */
+export function encodeSentence(
+  tokenizer: Tokenizer,
+  text: string,
+  what: string,
+  vocabSize: number,
+): number[] {
+  let ids: number[];
+  try {
+    ids = tokenizer.encode(text);
+  } catch (e) {
+    throw new Error(
+      `The tokenizer "${tokenizer.name}" cannot encode the ${what} (${JSON.stringify(text)}): ${
+        (e as Error).message
+      }`,
+    );
+  }
+  if (ids.length === 0 && text.trim() !== "") {
+    throw new Error(
+      `The tokenizer "${tokenizer.name}" cannot encode the ${what} (${
+        JSON.stringify(text)
+      }): it gives no token.`,
+    );
+  }
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw new Error(
+        `The tokenizer "${tokenizer.name}" encodes the ${what} (${
+          JSON.stringify(text)
+        }) with token id "${id}", outside the model's vocabulary [0, ${vocabSize}): are the tokenizer and the checkpoint a match?`,
+      );
+    }
+  }
+  return ids;
+}
+
+/**
+ * Decide and aggregate scored pairs: `scores[2i]` and `scores[2i + 1]` are the good and bad sentence scores of
+ * `pairs[i]` (any scorer: a neural model, an n-gram model). Correct iff good ≥ bad.
+ *
+ * @example
+ * ```ts
+ * import { blimpResultFromScores } from "./blimp.ts";
+ * const r = blimpResultFromScores([{ uid: "x", pairId: 0, good: "A.", bad: "B." }], [-1, -2], "eos-prefixed");
+ * r.overall; // 1
+ * ```
+ */
+export function blimpResultFromScores(
+  pairs: readonly BlimpEvalPair[],
+  scores: ArrayLike<number>,
+  variant: BlimpVariant,
+  opts: { truncated?: number; returnScores?: boolean } = {},
+): BlimpResult {
+  if (scores.length !== 2 * pairs.length) {
+    throw new Error(`Expected ${2 * pairs.length} scores (good, bad per pair), got ${scores.length}.`);
+  }
+  const truncated = opts.truncated ?? 0;
   const byUid = new Map<string, { correct: number; n: number; phenomenon: string }>();
   const pairScores: BlimpPairScore[] = [];
+  let ties = 0;
   for (const [i, p] of pairs.entries()) {
     const good = scores[2 * i], bad = scores[2 * i + 1];
+    if (good === bad) ties++;
     const correct = good >= bad; // tie → "good" (torch.max picks index 0)
     let e = byUid.get(p.uid);
     if (!e) {
@@ -309,6 +392,7 @@ export async function evaluateBlimp(
     }))),
     pairs: pairs.length,
     truncated,
+    ties,
     ...(opts.returnScores ? { scores: pairScores } : {}),
   };
 }

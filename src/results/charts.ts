@@ -142,6 +142,52 @@ export function barChart(opts: BarChartOptions): VegaLiteSpec {
   return base(opts, values, { encoding: shared, layer: [bars, errorBars] });
 }
 
+/** Options of {@linkcode heatmapChart}: `x` and `y` are the nominal axes, `value` the colour. */
+export interface HeatmapChartOptions extends Omit<ChartOptions, "color" | "logY"> {
+  /** Column holding the number shown as colour and printed in each cell. */
+  value: string;
+  /** Colour domain [min, max] (default: the data's range). */
+  domain?: [number, number];
+  /** d3 format of the printed value (default ".1f"). */
+  format?: string;
+}
+
+/**
+ * A heatmap spec: one cell per (x, y) pair, coloured and labelled by `value`, e.g. BLiMP accuracy per phenomenon
+ * (rows) and model (columns).
+ *
+ * @example
+ * ```ts
+ * import { heatmapChart } from "./charts.ts";
+ * const spec = heatmapChart({ data: rows, x: "model", y: "phenomenon", value: "accuracy", domain: [0, 100] });
+ * ```
+ */
+export function heatmapChart(opts: HeatmapChartOptions): VegaLiteSpec {
+  const values = dataValues(opts.data, [opts.x, opts.y, opts.value]);
+  const color: Record<string, unknown> = { field: opts.value, type: "quantitative", title: opts.value };
+  color.scale = { scheme: "viridis", ...(opts.domain ? { domain: opts.domain } : {}) };
+  const encoding = {
+    x: { ...axis(opts.x, opts.xType ?? "nominal", opts.xTitle), axis: { labelAngle: -30 } },
+    y: axis(opts.y, opts.yType ?? "nominal", opts.yTitle),
+  };
+  return base(opts, values, {
+    encoding,
+    layer: [
+      {
+        mark: { type: "rect" },
+        encoding: { color, tooltip: tooltips(values, [opts.x, opts.y, opts.value]) },
+      },
+      {
+        mark: { type: "text", fontSize: 10 },
+        encoding: {
+          text: { field: opts.value, type: "quantitative", format: opts.format ?? ".1f" },
+          color: { value: "white" },
+        },
+      },
+    ],
+  });
+}
+
 /**
  * Render a Vega-Lite (or Vega) spec to an SVG string, headless: no browser, no canvas.
  *

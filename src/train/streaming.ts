@@ -5,11 +5,12 @@
  * `saveEvery` steps and exact resume in the middle of the stream. At every evaluation (held-out loss) the MoE's
  * expert-load histogram and router entropy are appended to `routing.jsonl` when the model reports them.
  *
- * Run folder: `tokenizer.json` (the tokenizer), `step-*` / `latest` (checkpoints of `train()`), `history.jsonl`
+ * Run folder: `tokenizer.json` + `vocab20k.json` (the tokenizer, as every command reads it), `step-*` / `latest` (checkpoints of `train()`), `history.jsonl`
  * (one line per step), `routing.jsonl` (one line per evaluation).
  *
  * @module
  */
+import { saveRunTokenizer, VOCAB20K_FILE } from "../cli/tokenizer.ts";
 import { createModel, type ModelConfigInput } from "../models/registry.ts";
 import type { LanguageModel } from "../models/types.ts";
 import {
@@ -68,9 +69,12 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
-/** The tokenizer of a run folder: loaded when saved there, else trained on the start of the stream and saved. */
+/**
+ * The tokenizer of a run folder: loaded when saved there, else trained on the start of the stream and saved in
+ * the run layout every command reads (`tokenizer.json` record + `vocab20k.json`, src/cli/tokenizer.ts).
+ */
 async function runTokenizer(o: StreamingPretrainOptions): Promise<Vocab20kTokenizer> {
-  const path = `${o.outDir}/tokenizer.json`;
+  const path = `${o.outDir}/${VOCAB20K_FILE}`;
   if (await exists(path)) return await Vocab20kTokenizer.load(path);
   const tok = trainTokenizerOnStream(o.corpus, {
     samples: o.tokenizerSamples ?? 20000,
@@ -78,7 +82,7 @@ async function runTokenizer(o: StreamingPretrainOptions): Promise<Vocab20kTokeni
     unit: o.unit,
   });
   await Deno.mkdir(o.outDir, { recursive: true });
-  await tok.save(path);
+  await saveRunTokenizer(o.outDir, tok);
   return tok;
 }
 
@@ -124,7 +128,7 @@ function heldOut(
 export async function pretrainStreaming(o: StreamingPretrainOptions): Promise<StreamingPretrainResult> {
   const tokenizer = await runTokenizer(o);
   const model = createModel({ ...o.model, vocabSize: tokenizer.vocabSize }, o.seed ?? 1337);
-  checkTokenizerFits(tokenizer, model.config.vocabSize, `${o.outDir}/tokenizer.json`);
+  checkTokenizerFits(tokenizer, model.config.vocabSize, `${o.outDir}/${VOCAB20K_FILE}`);
   const B = o.batch ?? 16, T = o.seqLen ?? 256;
   const stream = new TextSampleStream(o.corpus, { unit: o.unit, maxSamples: o.maxSamples });
   const data = new StreamingBatchSource(stream, tokenizer, { batch: B, seqLen: T });

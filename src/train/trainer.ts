@@ -35,6 +35,7 @@ import {
   type TrainState,
 } from "./checkpoint.ts";
 import { validateTrainConfig } from "./guards.ts";
+import { milestoneName } from "../eval/blimp_milestones.ts";
 import { createProgress, type ProgressMode, type ProgressReporter } from "./progress.ts";
 
 export type { Batch, BatchSource } from "./batch_source.ts";
@@ -107,6 +108,14 @@ export interface TrainOptions {
   evalBatches?: number;
   /** Checkpoint every N steps (0 = only at the end; default 0). Needs outDir. */
   saveEvery?: number;
+  /**
+   * Also checkpoint when the words seen first reach each of these counts, into `chck_1M`-style folders named like
+   * the BabyLM revisions (`milestoneName`, `../eval/blimp_milestones.ts`; `latest` is not moved). Words seen =
+   * tokens seen × `wordsPerToken`. Needs outDir.
+   */
+  saveAtWords?: number[];
+  /** Words per training token for `saveAtWords` (default 1, i.e. word-level data; see `wordsPerToken`). */
+  wordsPerToken?: number;
   /** Keep the newest N `step-*` checkpoints. */
   keepLast?: number;
   /** Run folder for checkpoints; none = no checkpoints. */
@@ -160,6 +169,12 @@ interface Snapshot {
  */
 export async function train(opts: TrainOptions): Promise<StepRecord[]> {
   validateTrainConfig(opts);
+  if (opts.saveAtWords?.length && !opts.outDir) {
+    throw new Error("train: saveAtWords needs outDir, the run folder that the chck_* checkpoints go to.");
+  }
+  if (opts.wordsPerToken !== undefined && !(opts.wordsPerToken > 0)) {
+    throw new Error(`train: wordsPerToken must be a positive number, got "${opts.wordsPerToken}".`);
+  }
   if (!opts.model || !(opts.model.weights instanceof Map)) {
     throw new Error("train: `model` must be a LanguageModel.");
   }
@@ -203,6 +218,10 @@ class TrainingRun {
   lastSaved = -1;
   lastEvalStep = -1;
   sessionSteps = 0;
+  /** Tokens of every completed step (checkpointed as `state.tokensSeen`, for the word milestones). */
+  tokensSeen = 0;
+  /** Tokens of the last step. */
+  lastStepTokens = 0;
   clean: Snapshot;
   /** When this session's loop started (for the progress display's elapsed time). */
   t0 = 0;
@@ -270,6 +289,7 @@ class TrainingRun {
     this.bestValLoss = ck.state.bestValLoss ?? null;
     this.history = (ck.history as StepRecord[] | null) ?? [];
     this.lastSaved = this.stepNo;
+    this.tokensSeen = ck.state.tokensSeen ?? 0;
   }
 
   // ---- the loop ----
@@ -331,6 +351,8 @@ class TrainingRun {
     this.stepNo = stepNo;
     this.sessionSteps++;
     const tokens = pulled.batches.reduce((s, b) => s + b.batch * b.seqLen, 0);
+    this.tokensSeen += tokens;
+    this.lastStepTokens = tokens;
     const rec: StepRecord = {
       step: stepNo,
       loss,
@@ -371,6 +393,7 @@ class TrainingRun {
     if (opts.outDir && opts.saveEvery && step % opts.saveEvery === 0) {
       await this.save(this.clean, this.history);
     }
+    await this.#saveMilestones();
     this.progress.update({
       step,
       total: this.total,
@@ -383,6 +406,18 @@ class TrainingRun {
       sessionSteps: this.sessionSteps,
     });
     await opts.onStep?.(rec);
+  }
+
+  /** Checkpoint `chck_*` for each word milestone crossed by the last step (words = tokens × wordsPerToken). */
+  async #saveMilestones(): Promise<void> {
+    const { opts } = this;
+    if (!opts.outDir || !opts.saveAtWords?.length) return;
+    const ratio = opts.wordsPerToken ?? 1;
+    const before = (this.tokensSeen - this.lastStepTokens) * ratio;
+    const now = this.tokensSeen * ratio;
+    for (const w of opts.saveAtWords) {
+      if (w > before && w <= now) await this.save(this.clean, this.history, milestoneName(w));
+    }
   }
 
   /** The final evaluation (unless the last step had one) and the final checkpoint. */
@@ -437,7 +472,7 @@ class TrainingRun {
   }
 
   /** Write a checkpoint of `snap` with history `hist` (atomically, `checkpoint.ts`). */
-  async save(snap: Snapshot, hist: StepRecord[]): Promise<string> {
+  async save(snap: Snapshot, hist: StepRecord[], name?: string): Promise<string> {
     const { opts } = this;
     const optimizer = this.step.optimizer;
     const state: TrainState = {
@@ -452,6 +487,7 @@ class TrainingRun {
       },
       bestValLoss: this.bestValLoss,
       seed: this.seed,
+      tokensSeen: this.tokensSeen,
       backend: currentBackend(),
       versions: describeEnvironment() as unknown as Record<string, unknown>,
       train: {
@@ -470,7 +506,9 @@ class TrainingRun {
       state,
       history: hist,
       keepLast: opts.keepLast,
+      ...(name ? { name, updateLatest: false } : {}),
     });
+    if (name) return path;
     this.lastSaved = snap.step;
     return path;
   }
