@@ -110,7 +110,7 @@ interface Backend {
   device: GDevice;
   queue: GQueue;
   bufferManager: BufferManager;
-  tensorMap: { get(id: object): TensorData };
+  tensorMap: { get(id: object): TensorData; has(id: object): boolean };
   commandEncoder: GEnc | null;
   uploadToGPU(id: object): void;
   ensureCommandEncoderReady(): void;
@@ -722,6 +722,7 @@ class Program {
   /** Drop host copies of the state (a read before this replay cached them). */
   dropHostCaches(): void {
     for (const s of this.state) {
+      if (!this.be.tensorMap.has(s.id)) continue; // replaced since (the program is no longer valid)
       const td = this.be.tensorMap.get(s.id);
       if (td && td.resource) td.values = null;
     }

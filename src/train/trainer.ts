@@ -23,7 +23,8 @@ import type { NamePattern } from "./optim.ts";
 import { makeSchedule, type Schedule, type ScheduleName, type ScheduleSpec } from "./schedule.ts";
 import type { Batch } from "./batch_source.ts";
 import { type Batches, type PullSource, toBatchSource } from "./batch_input.ts";
-import { type MicroBatch, microBatch, TrainStep } from "./step.ts";
+import { type MicroBatch, microBatch, type StepInput, type StepStats, TrainStep } from "./step.ts";
+import { CapturedStep } from "./capture.ts";
 import { batchLosses } from "../eval/perplexity.ts";
 import {
   diffConfigs,
@@ -131,6 +132,21 @@ export interface TrainOptions {
   leakCheck?: boolean | number;
   /** On an exception, save the last completed step if it is not on disk yet (default true). */
   saveOnError?: boolean;
+  /**
+   * Capture the training step and replay it as one command buffer (`capture.ts`): true = on the webgpu backend
+   * (elsewhere every step runs through tfjs as without it), "auto" = the same; false (default) = never. Steps of
+   * another shape (a last partial batch) run through tfjs; the weights are synchronised before every
+   * evaluation, checkpoint and the end. Evaluation uses a captured forward under the same rule.
+   */
+  capture?: boolean | "auto";
+}
+
+/** Whether `capture` (an option of {@linkcode train} or of evaluation) asks for a capture on this backend. */
+export function captureActive(capture: boolean | "auto" | undefined): boolean {
+  if (capture !== undefined && capture !== true && capture !== false && capture !== "auto") {
+    throw new Error(`The option \`capture\` must be true, false or "auto", got "${capture}".`);
+  }
+  return (capture === true || capture === "auto") && currentBackend() === "webgpu";
 }
 
 /** The resumable position of a run after a completed step. */
@@ -197,6 +213,8 @@ class TrainingRun {
   readonly schedule: Schedule;
   readonly progress: ProgressReporter;
   readonly step: TrainStep;
+  /** The captured step (webgpu with `capture` on), which runs {@linkcode TrainingRun.step}; else null. */
+  readonly captured: CapturedStep | null;
   stepNo = 0;
   bestValLoss: number | null = null;
   history: StepRecord[] = [];
@@ -233,7 +251,18 @@ class TrainingRun {
       gradClip: this.gradClip,
       leakCheck: opts.leakCheck,
     });
+    this.captured = captureActive(opts.capture) ? new CapturedStep(this.step, { leakCheck: opts.leakCheck }) : null;
     this.clean = this.snapshot();
+  }
+
+  /** One checked step, captured when the run captures (same contract: nothing applied on NaN/Inf). */
+  #run(input: StepInput): Promise<StepStats> {
+    return this.captured ? this.captured.run(input) : this.step.run(input);
+  }
+
+  /** Make the variables current (every submitted replay done) before they are read, evaluated or saved. */
+  async syncWeights(): Promise<void> {
+    await this.captured?.sync();
   }
 
   // ---- resume ----
@@ -324,7 +353,7 @@ class TrainingRun {
     const lr = this.schedule(this.stepNo);
     let loss: number, gradNorm: number;
     try {
-      ({ loss, gradNorm } = await this.step.run({ micro, lr, step: stepNo }));
+      ({ loss, gradNorm } = await this.#run({ micro, lr, step: stepNo }));
     } finally {
       tf.dispose(micro.flatMap((m) => [m.ids, m.targets]));
     }
@@ -394,6 +423,7 @@ class TrainingRun {
       if (last && last.step === step) last.valLoss = v;
     }
     if (opts.outDir && this.lastSaved !== step) await this.save(this.snapshot(), this.history);
+    await this.syncWeights();
   }
 
   // ---- evaluate ----
@@ -410,9 +440,11 @@ class TrainingRun {
 
   /** Mean `model.loss` over one epoch of a fresh validation source (one host read per evaluation). */
   async evaluate(): Promise<number> {
+    await this.syncWeights();
     try {
       const { values } = await batchLosses(this.model, this.opts.valData!(), {
         source: "loss",
+        capture: this.opts.capture,
         maxBatches: this.opts.evalBatches || undefined,
         what: "the validation data (valData)",
       });
@@ -439,6 +471,7 @@ class TrainingRun {
   /** Write a checkpoint of `snap` with history `hist` (atomically, `checkpoint.ts`). */
   async save(snap: Snapshot, hist: StepRecord[]): Promise<string> {
     const { opts } = this;
+    await this.syncWeights();
     const optimizer = this.step.optimizer;
     const state: TrainState = {
       step: snap.step,
@@ -493,6 +526,7 @@ class TrainingRun {
   }
 
   dispose(): void {
+    this.captured?.dispose();
     this.step.dispose();
   }
 }
