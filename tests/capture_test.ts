@@ -357,14 +357,25 @@ Deno.test({
       const replayed = cap?.counts.replayed ?? 0;
       cap?.dispose();
       step.dispose();
+      const weights = new Map<string, Float32Array>();
+      for (const [k, v] of model.weights) weights.set(k, Float32Array.from(await v.data() as Float32Array));
       model.dispose();
-      return { failed, optStep, replayed };
+      return { failed, optStep, replayed, weights };
     };
     const ref = await go(false), got = await go(true);
     assert(ref.failed > 6, `the uncaptured run fails after step 6 (at ${ref.failed})`);
     assertEquals(got.failed, ref.failed);
     assertEquals(got.optStep, ref.optStep, "no update at the failing step");
     assert(got.replayed >= 2, "the failing step was a replay");
+    // the weights are those of the last good step (a failing replay's forward may have used the buffers the
+    // update writes as scratch; they are restored)
+    for (const [k, w] of ref.weights) {
+      const g = got.weights.get(k)!;
+      for (let i = 0; i < w.length; i++) {
+        const tol = 1e-6 * Math.max(1, Math.abs(w[i]));
+        assert(Object.is(g[i], w[i]) || Math.abs(g[i] - w[i]) <= tol, `${k}[${i}]: ${g[i]} vs ${w[i]}`);
+      }
+    }
     disposeAll(data);
     await initBackend({ backend: "cpu" });
   },

@@ -55,7 +55,7 @@ interface Outcome {
 type Make = () => LanguageModel & { rngs?: Record<string, Rng> };
 
 /** One run of a fresh model from `make`, with the test's data and schedule and `extra` options. */
-async function run(make: Make, extra: Partial<TrainOptions>): Promise<Outcome> {
+async function run(make: Make, extra: Partial<TrainOptions>, batch = 5): Promise<Outcome> {
   const model = make();
   const rng = new Rng(1337);
   const V = model.config.vocabSize;
@@ -68,7 +68,7 @@ async function run(make: Make, extra: Partial<TrainOptions>): Promise<Outcome> {
   try {
     history = await train({
       model,
-      data: new ArrayBatchSource(toks, { batch: 5, seqLen: 8, rng }),
+      data: new ArrayBatchSource(toks, { batch, seqLen: 8, rng }),
       valData: () => new ArrayBatchSource(toks.subarray(0, 120), { batch: 5, seqLen: 8, shuffle: false }),
       rng,
       rngs: model.rngs,
@@ -184,15 +184,17 @@ Deno.test({
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
-    // From step 6 (a replay) the learning rate blows the weights up until the loss or norm is not finite.
+    // Full batches of 4 (steps 1–2 recorded, then replays). From step 6 the learning rate blows the weights up
+    // until the loss or norm is not finite.
     const schedule = (s: number) => (s >= 5 ? 1e30 : 1e-2);
     const dirs = [tmp(), tmp()];
-    const ref = await run(tiny, { steps: 30, schedule, outDir: dirs[0], capture: false });
-    const got = await run(tiny, { steps: 30, schedule, outDir: dirs[1], capture: true });
+    const ref = await run(tiny, { steps: 30, schedule, outDir: dirs[0], capture: false }, 4);
+    const got = await run(tiny, { steps: 30, schedule, outDir: dirs[1], capture: true }, 4);
     assert(ref.error instanceof NonFiniteError, `uncaptured: NonFiniteError, got ${ref.error}`);
     assert(got.error instanceof NonFiniteError, `captured: NonFiniteError, got ${got.error}`);
     const bad = ref.history.length + 1;
     assert(bad > 5, `fails on a replayed step (${bad})`);
+    assert(got.maxPinned > 0, "replayed");
     assertStringIncludes(got.error!.message, `step ${bad}`);
     assertEquals(await latestCheckpoint(dirs[1]), `${dirs[1]}/step-${bad - 1}`);
     compare(ref, got); // the weights of step bad − 1: nothing of the failing step was applied

@@ -719,6 +719,11 @@ class Program {
     for (const c of this.copyBack) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.from.size);
   }
 
+  /** The reverse of {@linkcode Program.encodeCopyBack}: old buffers (the values before a step) → new ones. */
+  encodeRestore(enc: GEnc): void {
+    for (const c of this.copyBack) enc.copyBufferToBuffer(c.to, 0, c.from, 0, c.from.size);
+  }
+
   /** Drop host copies of the state (a read before this replay cached them). */
   dropHostCaches(): void {
     for (const s of this.state) {
@@ -949,7 +954,17 @@ export class CapturedStep {
     be.queue.submit([enc.finish()]);
     this.#lastEncodeMs = performance.now() - t0;
     const [stats] = await this.#ring!.read();
-    assertFinite(input.step, stats.loss, stats.gradNorm);
+    try {
+      assertFinite(input.step, stats.loss, stats.gradNorm);
+    } catch (e) {
+      // The forward and backward commands may have used the buffers the update writes (the variables' current
+      // ones) as scratch: bring back the values from before the step, which the old buffers still hold.
+      const enc3 = be.device.createCommandEncoder();
+      p.encodeRestore(enc3);
+      be.queue.submit([enc3.finish()]);
+      p.dropHostCaches();
+      throw e;
+    }
     const t1 = performance.now();
     this.step.optimizer.replayFusedUpdate(input.lr, this.step.gradClip);
     const enc2 = be.device.createCommandEncoder();
