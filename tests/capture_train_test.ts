@@ -19,6 +19,7 @@ import { capturePinnedBuffers, CapturedForward } from "../src/train/capture.ts";
 import { NonFiniteError, TensorLeakError } from "../src/train/guards.ts";
 import { latestCheckpoint } from "../src/train/checkpoint.ts";
 import { deviceCrossEntropy, evaluatePerplexity } from "../src/eval/perplexity.ts";
+import { type ScoredSequence, sequenceLogProbs } from "../src/eval/blimp.ts";
 import { webgpuOrWarn } from "./webgpu_helpers.ts";
 
 const gpu = await webgpuOrWarn("captured training tests");
@@ -254,6 +255,42 @@ Deno.test({
     for (const [i, b] of batches.entries()) {
       const ref = await evaluatePerplexity(model, [b], { source: "logprobs" });
       close(got[i][0], ref.loss, `batch ${i}`);
+    }
+    assertEquals(tf.memory().numTensors, n0, "no tensor left");
+    assertEquals(capturePinnedBuffers().pinned, 0, "no pinned buffer left");
+    model.dispose();
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture (webgpu): BLiMP scoring (sequenceLogProbs) captured = plain loop (both temperatures), replayed",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const model = baseline();
+    const V = model.config.vocabSize;
+    const r = new Rng(11);
+    const seqs: ScoredSequence[] = Array.from({ length: 150 }, (_, i) => {
+      const n = i % 17 === 0 ? 0 : 2 + r.int(20); // some empty sequences (score 0)
+      const toks = Array.from({ length: n + 1 }, () => r.int(V));
+      return { inputs: toks.slice(0, -1), targets: toks.slice(1) };
+    });
+    let calls = 0;
+    const logProbs = model.logProbs.bind(model);
+    model.logProbs = (ids: tf.Tensor2D) => {
+      calls++;
+      return logProbs(ids);
+    };
+    const n0 = tf.memory().numTensors;
+    for (const temperature of [1, 0.7]) {
+      calls = 0;
+      const plain = await sequenceLogProbs(model, seqs, { batchSize: 8, padId: 3, temperature });
+      const plainCalls = calls;
+      calls = 0;
+      const got = await sequenceLogProbs(model, seqs, { batchSize: 8, padId: 3, temperature, capture: true });
+      assert(calls < plainCalls / 2, `replayed: ${calls} forward calls through tfjs vs ${plainCalls}`);
+      for (let i = 0; i < seqs.length; i++) close(got[i], plain[i], `score of sequence ${i} (τ ${temperature})`);
     }
     assertEquals(tf.memory().numTensors, n0, "no tensor left");
     assertEquals(capturePinnedBuffers().pinned, 0, "no pinned buffer left");

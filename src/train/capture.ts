@@ -522,6 +522,8 @@ class StatsRing {
   #buf: GBuf | null = null;
   #cap = 0;
   #used = 0;
+  /** Outgrown buffers: destroyed only after a read, as the encoder copying out of one may not be submitted yet. */
+  #retired: GBuf[] = [];
   entries: StatsEntry[] = [];
 
   constructor(readonly dev: GDevice) {}
@@ -549,7 +551,8 @@ class StatsRing {
     const cap = Math.max(256, 2 * (this.#used + n));
     const buf = this.dev.createBuffer({ size: cap * 4, usage: USAGE.COPY_SRC | USAGE.COPY_DST });
     if (this.#buf && this.#used) enc.copyBufferToBuffer(this.#buf, 0, buf, 0, this.#used * 4);
-    this.#buf?.destroy(); // WebGPU keeps it until the commands using it have run
+    // Not destroyed now: a submit of `enc` (which copies out of it) would then be invalid and dropped whole.
+    if (this.#buf) this.#retired.push(this.#buf);
     this.#buf = buf;
     this.#cap = cap;
   }
@@ -579,6 +582,8 @@ class StatsRing {
       await staging.mapAsync(MAP_READ_MODE);
       const vals = new Float32Array(staging.getMappedRange().slice(0));
       staging.unmap();
+      for (const b of this.#retired) b.destroy(); // every command using them has run
+      this.#retired = [];
       return { entries, vals };
     } finally {
       staging.destroy();
@@ -588,6 +593,8 @@ class StatsRing {
   dispose(): void {
     this.#buf?.destroy();
     this.#buf = null;
+    for (const b of this.#retired) b.destroy();
+    this.#retired = [];
     this.#cap = this.#used = 0;
     this.entries = [];
   }
