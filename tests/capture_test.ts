@@ -183,6 +183,18 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "capture (webgpu): 160 deferred replays before one flush (the statistics buffer grows mid-encoder)",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    // 2 floats a step: the 256-float statistics buffer grows while step 129's replay is encoded; that replay
+    // must still run (its submit was dropped when the outgrown buffer was destroyed before it).
+    await exact(() => new TinyLm({ vocabSize: 16, dim: 8 }, 3), 16, 160, 2, 6, [true]);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
 for (
   const [name, over] of [
     ["baseline, dropout 0.1", { kind: "baseline", dropout: 0.1 }],
