@@ -22,3 +22,4 @@ import "../tests/model_impl_test.ts";
 import "../tests/step_test.ts";
 import "../tests/training_parity_test.ts";
 import "../tests/capture_test.ts";
+import "../tests/capture_train_test.ts";

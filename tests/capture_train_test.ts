@@ -15,7 +15,7 @@ import { mhcConfig } from "../src/models/mhc_family.ts";
 import { Rng } from "../src/rng.ts";
 import { ArrayBatchSource } from "../src/train/batch_source.ts";
 import { type StepRecord, train, type TrainOptions } from "../src/train/trainer.ts";
-import { capturePinnedBuffers, CapturedForward } from "../src/train/capture.ts";
+import { CapturedForward, capturePinnedBuffers } from "../src/train/capture.ts";
 import { NonFiniteError, TensorLeakError } from "../src/train/guards.ts";
 import { latestCheckpoint } from "../src/train/checkpoint.ts";
 import { deviceCrossEntropy, evaluatePerplexity } from "../src/eval/perplexity.ts";
@@ -150,7 +150,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "capture (webgpu): a captured run killed at step 13 and resumed (captured) = the uncaptured straight run",
+  name:
+    "capture (webgpu): a captured run killed at step 13 and resumed (captured) = the uncaptured straight run",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -181,7 +182,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "capture (webgpu): the NaN guard stops a replayed step with nothing applied, as uncaptured; leak guard",
+  name:
+    "capture (webgpu): the NaN guard stops a replayed step with nothing applied, as uncaptured; leak guard",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -244,7 +246,8 @@ Deno.test({
     // replayed: per-batch values of the captured device cross-entropy = the plain path's, batch by batch
     const ev = new CapturedForward(model.weights, (x, y) => deviceCrossEntropy(model, x, y));
     for (const b of batches) {
-      const x = tf.tensor2d(b.x, [b.batch, b.seqLen], "int32"), y = tf.tensor2d(b.y, [b.batch, b.seqLen], "int32");
+      const x = tf.tensor2d(b.x, [b.batch, b.seqLen], "int32"),
+        y = tf.tensor2d(b.y, [b.batch, b.seqLen], "int32");
       ev.issue(x, y);
       tf.dispose([x, y]);
     }
@@ -264,7 +267,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "capture (webgpu): BLiMP scoring (sequenceLogProbs) captured = plain loop (both temperatures), replayed",
+  name:
+    "capture (webgpu): BLiMP scoring (sequenceLogProbs) captured = plain loop (both temperatures), replayed",
   ...opts,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
@@ -290,7 +294,9 @@ Deno.test({
       calls = 0;
       const got = await sequenceLogProbs(model, seqs, { batchSize: 8, padId: 3, temperature, capture: true });
       assert(calls < plainCalls / 2, `replayed: ${calls} forward calls through tfjs vs ${plainCalls}`);
-      for (let i = 0; i < seqs.length; i++) close(got[i], plain[i], `score of sequence ${i} (τ ${temperature})`);
+      for (let i = 0; i < seqs.length; i++) {
+        close(got[i], plain[i], `score of sequence ${i} (τ ${temperature})`);
+      }
     }
     assertEquals(tf.memory().numTensors, n0, "no tensor left");
     assertEquals(capturePinnedBuffers().pinned, 0, "no pinned buffer left");

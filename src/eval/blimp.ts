@@ -195,7 +195,12 @@ export async function sequenceLogProbs(
     .sort((a, b) => seqs[b].targets.length - seqs[a].targets.length);
   model.setTraining?.(false);
   if (scoringCaptureActive(opts.capture)) {
-    await capturedSequenceLogProbs(model, seqs, order, out, { batchSize, pad, tau, onProgress: opts.onProgress });
+    await capturedSequenceLogProbs(model, seqs, order, out, {
+      batchSize,
+      pad,
+      tau,
+      onProgress: opts.onProgress,
+    });
     return out;
   }
   for (let start = 0; start < order.length; start += batchSize) {

@@ -34,7 +34,12 @@ export function scoringCaptureActive(capture: boolean | "auto" | undefined): boo
  * Per-position log-probabilities of the targets: log softmax(logProbs(ids) / τ)[b, t, targets[b, t]].
  * ids, targets: [B, L] int32 → [B·L] float32. Everything per batch is a tensor (nothing uploaded as a constant).
  */
-function pickedLogProbs(model: LanguageModel, tau: number, ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor1D {
+function pickedLogProbs(
+  model: LanguageModel,
+  tau: number,
+  ids: tf.Tensor2D,
+  targets: tf.Tensor2D,
+): tf.Tensor1D {
   let lp = model.logProbs(ids) as tf.Tensor;
   const [B, L, V] = lp.shape;
   if (tau !== 1) lp = tf.logSoftmax(lp.div(tau));

@@ -133,10 +133,12 @@ export interface TrainOptions {
   /** On an exception, save the last completed step if it is not on disk yet (default true). */
   saveOnError?: boolean;
   /**
-   * Capture the training step and replay it as one command buffer (`capture.ts`): true = on the webgpu backend
-   * (elsewhere every step runs through tfjs as without it), "auto" = the same; false (default) = never. Steps of
-   * another shape (a last partial batch) run through tfjs; the weights are synchronised before every
-   * evaluation, checkpoint and the end. Evaluation uses a captured forward under the same rule.
+   * Capture the training step and replay it as one command buffer (`capture.ts`, docs/capture.md): "auto"
+   * (default) or true = on the webgpu backend (elsewhere every step runs through tfjs, as with false); false =
+   * never. A captured run equals an uncaptured one to float rounding (resume, the NaN and leak guards included).
+   * Steps of another shape (a last partial batch) run through tfjs and the next full batches record again; the
+   * weights are synchronised before every evaluation, checkpoint and the end. Evaluation uses a captured forward
+   * under the same rule. The capture keeps the buffers of a step out of tfjs's pool while it lives.
    */
   capture?: boolean | "auto";
 }
@@ -251,7 +253,9 @@ class TrainingRun {
       gradClip: this.gradClip,
       leakCheck: opts.leakCheck,
     });
-    this.captured = captureActive(opts.capture) ? new CapturedStep(this.step, { leakCheck: opts.leakCheck }) : null;
+    this.captured = captureActive(opts.capture ?? "auto")
+      ? new CapturedStep(this.step, { leakCheck: opts.leakCheck })
+      : null;
     this.clean = this.snapshot();
   }
 
@@ -444,7 +448,7 @@ class TrainingRun {
     try {
       const { values } = await batchLosses(this.model, this.opts.valData!(), {
         source: "loss",
-        capture: this.opts.capture,
+        capture: this.opts.capture ?? "auto",
         maxBatches: this.opts.evalBatches || undefined,
         what: "the validation data (valData)",
       });
