@@ -113,6 +113,33 @@ function compare(ref: Outcome, got: Outcome, from = 0): void {
   }
 }
 
+/**
+ * {@linkcode compare}; on a mismatch, a second uncaptured run tells a capture bug from an uncaptured step that is
+ * not deterministic on this adapter (float atomics on a parallel GPU), which then cannot be judged at 1e-6.
+ */
+async function compareOrExplain(
+  ref: Outcome,
+  got: Outcome,
+  again: () => Promise<Outcome>,
+  from = 0,
+): Promise<void> {
+  try {
+    compare(ref, got, from);
+  } catch (e) {
+    try {
+      compare(ref, await again(), from);
+    } catch (e2) {
+      throw new Error(
+        `two uncaptured runs differ here (${(e2 as Error).message}): the step is not deterministic on this ` +
+          `adapter, so the capture cannot be judged at 1e-6 (captured vs uncaptured: ${
+            (e as Error).message
+          })`,
+      );
+    }
+    throw e;
+  }
+}
+
 const tiny: Make = () => new TinyLm({ vocabSize: 16, dim: 8 }, 3);
 const baseline: Make = () => {
   const m = createModel(mhcConfig({ kind: "baseline", dropout: 0.1, dim: 16, layers: 2 }, "tiny"), 5);
@@ -140,7 +167,7 @@ Deno.test({
       assertEquals(ref.maxPinned, 0, `${name}: nothing captured without capture`);
       assert(got.maxPinned > 0, `${name}: the captured run replays`);
       assert(got.history.some((r) => r.tokensPerSec > 0 && r.step > 3), "records have throughput");
-      compare(ref, got);
+      await compareOrExplain(ref, got, () => run(make, { ...common, capture: false }));
       assertEquals(tf.memory().numTensors, n0, `${name}: no tensor left`);
       assertEquals(capturePinnedBuffers().pinned, 0, `${name}: no pinned buffer left`);
       for (const d of dirs) await Deno.remove(d, { recursive: true });
@@ -174,7 +201,7 @@ Deno.test({
       const resumed = await run(make, { steps: 24, evalEvery: 6, outDir: dir, capture: true, resume: true });
       assertEquals(resumed.error, undefined, name);
       assert(resumed.maxPinned > 0, `${name}: the resumed run replays`);
-      compare(ref, resumed, 10);
+      await compareOrExplain(ref, resumed, () => run(make, { steps: 24, evalEvery: 6, capture: false }), 10);
       await Deno.remove(dir, { recursive: true });
     }
     await initBackend({ backend: "cpu" });

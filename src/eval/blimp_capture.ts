@@ -22,7 +22,14 @@ import type { ScoredSequence } from "./blimp.ts";
 /** Batches are padded to a multiple of this many positions, so that few shapes are recorded. */
 export const LENGTH_BUCKET = 8;
 
-/** Whether `capture` (true, false or "auto") asks for the captured loop on this backend. */
+/**
+ * Whether `capture` (true, false or "auto") asks for the captured loop on this backend.
+ * @example
+ * ```ts
+ * import { scoringCaptureActive } from "./blimp_capture.ts";
+ * scoringCaptureActive(false); // false
+ * ```
+ */
 export function scoringCaptureActive(capture: boolean | "auto" | undefined): boolean {
   if (capture !== undefined && capture !== true && capture !== false && capture !== "auto") {
     throw new Error(`The option \`capture\` must be true, false or "auto", got "${capture}".`);
@@ -49,7 +56,12 @@ function pickedLogProbs(
 
 /**
  * The scores of `seqs` (rows in `order`, longest first, none empty) through captured forwards; writes `out`.
- * Ids were checked by the caller.
+ * Ids were checked by the caller (`sequenceLogProbs` of `blimp.ts`, which calls this with `capture` on).
+ * @example
+ * ```ts
+ * // const out = new Float64Array(seqs.length);
+ * // await capturedSequenceLogProbs(model, seqs, [0, 1], out, { batchSize: 64, pad: 0, tau: 1 });
+ * ```
  */
 export async function capturedSequenceLogProbs(
   model: LanguageModel,

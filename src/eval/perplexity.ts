@@ -74,6 +74,10 @@ function batchCrossEntropy(model: LanguageModel, x: tf.Tensor2D, y: Int32Array):
  * {@linkcode batchCrossEntropy} with the ignore mask and the gather indices computed on the device from the
  * targets tensor (nothing per batch is uploaded as a constant, so the graph can be captured and replayed).
  * x, y: [B, T] int32 → scalar.
+ * @example
+ * ```ts
+ * // const ce = deviceCrossEntropy(model, ids, targets); // = batchCrossEntropy to float rounding
+ * ```
  */
 export function deviceCrossEntropy(model: LanguageModel, x: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {

@@ -6,7 +6,8 @@
  * The parts: {@linkcode train} validates the options, then a `TrainingRun` resumes (restores model, optimizer,
  * data and generators from a checkpoint), loops over steps (each one {@linkcode TrainStep.run} of `step.ts`:
  * forward, backward, accumulation, clip, AdamW, one host read), evaluates (`batchLosses` of
- * `../eval/perplexity.ts`) and checkpoints atomically (`checkpoint.ts`).
+ * `../eval/perplexity.ts`) and checkpoints atomically (`checkpoint.ts`). On the webgpu backend the steps are
+ * captured and replayed as one command buffer (`capture.ts`, option `capture`, default "auto").
  *
  * Reproducibility: every random choice is drawn from generators whose states are checkpointed — the data
  * source's own state (`BatchSource.getState()`), the trainer's `rng` (default `new Rng(seed)`; pass the same
@@ -143,7 +144,14 @@ export interface TrainOptions {
   capture?: boolean | "auto";
 }
 
-/** Whether `capture` (an option of {@linkcode train} or of evaluation) asks for a capture on this backend. */
+/**
+ * Whether `capture` (an option of {@linkcode train} or of evaluation) asks for a capture on this backend.
+ * @example
+ * ```ts
+ * import { captureActive } from "./trainer.ts";
+ * captureActive(false); // false (true or "auto" on the webgpu backend: true)
+ * ```
+ */
 export function captureActive(capture: boolean | "auto" | undefined): boolean {
   if (capture !== undefined && capture !== true && capture !== false && capture !== "auto") {
     throw new Error(`The option \`capture\` must be true, false or "auto", got "${capture}".`);
