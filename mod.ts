@@ -543,3 +543,123 @@ export { dropoutMaskWebGPU } from "./src/nn/dropout_webgpu.ts";
 
 /** TensorFlow.js tensor types that ssmlab's public signatures use, re-exported so the API is complete. */
 export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from "@tensorflow/tfjs";
+// H3 (docs/models/h3.md): the paper's language model, its SSM kernels, the long-conv WGSL kernels, Edifice's H3
+export {
+  addH3Mixer,
+  geluTanh,
+  H3_DEFAULTS,
+  H3_FIELDS,
+  H3_PRESETS,
+  H3_SPEC,
+  type H3Config,
+  h3Config,
+  H3LM,
+  h3Mixer,
+  h3ParamFormula,
+  validateH3Config,
+} from "./src/models/h3.ts";
+export {
+  diagKernel,
+  diagKernelRef,
+  type DiagSsmParams,
+  type Discretisation,
+  shiftKernel,
+  shiftKernelRef,
+} from "./src/nn/ssm_kernel.ts";
+export { longConvWebGPU } from "./src/nn/long_conv_webgpu.ts";
+export {
+  edificeBranch,
+  EdificeH3,
+  type EdificeH3Config,
+  edificeH3Config,
+  EdificeH3Model,
+  type EdificeH3Options,
+} from "./src/models/edifice_h3.ts";
+// HSSM (issue 13): the model, its sparse MoE on stacked experts, streaming pretraining, generation helpers
+export {
+  HSSM_FIELDS,
+  HSSM_GENERATION,
+  HSSM_PRESETS,
+  HSSM_SPEC,
+  type HssmConfig,
+  hssmConfig,
+  HssmLM,
+  type HssmRoutingStats,
+  validateHssmConfig,
+} from "./src/models/hssm.ts";
+export {
+  initStackedMoE,
+  moeStacked,
+  type MoEStackedFn,
+  moeStackedRef,
+  routingStats,
+  type StackedMoEWeights,
+  unstackExperts,
+} from "./src/nn/moe.ts";
+export { moeGroupedWebGPU } from "./src/nn/moe_webgpu.ts";
+export {
+  type SampleUnit,
+  StreamingBatchSource,
+  type StreamingBatchSourceOptions,
+  type StreamingSourceState,
+  type StreamPosition,
+  TextSampleStream,
+  type TextSampleStreamOptions,
+  trainTokenizerOnStream,
+} from "./src/data/stream.ts";
+export {
+  pretrainStreaming,
+  type StreamingPretrainOptions,
+  type StreamingPretrainResult,
+} from "./src/train/streaming.ts";
+export { checkTokenizerFits, encodePrompt, type PromptTokenizer } from "./src/eval/generate.ts";
+export { LiveText } from "./src/eval/live_text.ts";
+// Character curriculum (issue 14): three stage models, BabyLM ASCII cleaning report, the stage-by-stage experiment.
+export {
+  CHAR_ENCODER_SPEC,
+  CHAR_FIELDS,
+  CHAR_LOSSES,
+  CHAR_MAIN_SPEC,
+  CHAR_PRESETS,
+  CHAR_STAGE_KINDS,
+  CHAR_TINY_SPEC,
+  charConfig,
+  type CharCurriculumConfig,
+  CharCurriculumModel,
+  type CharLoss,
+  charStage,
+  type CharStageKind,
+  stageFrozenPrefixes,
+  stageParamCount,
+  validateCharConfig,
+} from "./src/models/char_curriculum.ts";
+export {
+  type CharCleaningRow,
+  type CharCorpus,
+  type CharCorpusOptions,
+  cleanCharCorpus,
+  formatCleaningReport,
+  gunzipBytes,
+  gzipBytes,
+  packLines,
+  subsampleStream,
+} from "./src/data/char_corpus.ts";
+export {
+  blimpRows as charBlimpRows,
+  type CharBlimpRow,
+  type CharBlimpSet,
+  type CharCurriculumOptions,
+  type CharCurriculumResult,
+  type CharCurvePoint,
+  type CharProbeRow,
+  type CharStage3Comparison,
+  type CharStage3Variant,
+  type CharStageRow,
+  type CharStageTraining,
+  charSummaryRows,
+  CharTimeUp,
+  compareStage3,
+  loadCharResults,
+  OPEN_QUESTION_VARIANTS,
+  runCharCurriculum,
+} from "./src/experiments/char_curriculum.ts";

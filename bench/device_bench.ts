@@ -31,7 +31,8 @@
  *
  * Usage (device): `deno run -A .device/device_bench.js --out $OUT/bench [--sections dispatch,models,scaling,scan,matmul,capture]
  *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]
- *   [--capture-batch 8] [--capture-seq 256] [--capture-train-steps 20]`
+ *   [--capture-batch 8] [--capture-seq 256] [--capture-train-steps 20]
+ *   [--models baseline,mhc,mhc_adapters,…: the models and capture rows]`
  *
  * @module
  */
@@ -64,6 +65,7 @@ const { values: a } = parseArgs({
     "scaling-T": { type: "string", default: "256,1024,2048,4096" },
     backend: { type: "string", default: "webgpu" },
     preset: { type: "string", default: "published" },
+    models: { type: "string", default: "" },
     "capture-batch": { type: "string", default: "8" },
     "capture-seq": { type: "string", default: "256" },
     "capture-train-steps": { type: "string", default: "20" },
@@ -72,6 +74,18 @@ const { values: a } = parseArgs({
 const out = a.out!;
 const sections = new Set(a.sections!.split(","));
 const steps = Number(a.steps), warmup = Number(a.warmup);
+/** The model variants of the models and capture sections: `--models a,b` (names of modelVariants()) or all. */
+function selectedVariants(): ModelVariant[] {
+  const want = a.models ? new Set(a.models.split(",")) : null;
+  const all = benchVariants();
+  const unknown = want ? [...want].filter((n) => !all.some((v) => v.name === n)) : [];
+  if (unknown.length) {
+    throw new Error(
+      `--models: unknown ${unknown.join(", ")}; expected some of ${all.map((v) => v.name).join(", ")}.`,
+    );
+  }
+  return want ? all.filter((v) => want.has(v.name)) : all;
+}
 await Deno.mkdir(out, { recursive: true });
 const backend = await initBackend({ backend: a.backend });
 const t00 = performance.now();
@@ -227,7 +241,7 @@ async function benchModel(
 if (sections.has("models")) {
   console.log(`\n## models, published config, B 8, T 256 [${secs()} s]`);
   const rows: Row[] = [];
-  for (const v of benchVariants()) {
+  for (const v of selectedVariants()) {
     try {
       const r = await benchModel(v, 8, 256, steps, warmup, true);
       rows.push(r);
@@ -626,7 +640,7 @@ if (sections.has("capture")) {
   const B = Number(a["capture-batch"]), T = Number(a["capture-seq"]);
   console.log(`\n## captured training step vs uncaptured, B ${B}, T ${T} [${secs()} s]`);
   const rows: Row[] = [];
-  for (const v of benchVariants()) {
+  for (const v of selectedVariants()) {
     try {
       for (const r of await benchCapture(v, B, T, Math.max(steps, 10))) {
         rows.push(r);
@@ -640,7 +654,7 @@ if (sections.has("capture")) {
   }
   console.log(`\n## train() end to end, capture off vs on, B ${B}, T ${T} [${secs()} s]`);
   const trainRows: Row[] = [];
-  for (const v of benchVariants()) {
+  for (const v of selectedVariants()) {
     try {
       for (const r of await benchCaptureTrain(v, B, T, Number(a["capture-train-steps"]))) {
         trainRows.push(r);

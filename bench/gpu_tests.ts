@@ -23,3 +23,6 @@ import "../tests/step_test.ts";
 import "../tests/training_parity_test.ts";
 import "../tests/capture_test.ts";
 import "../tests/capture_train_test.ts";
+import "../tests/long_conv_webgpu_test.ts";
+import "../tests/h3_test.ts";
+import "../tests/edifice_h3_test.ts";

@@ -70,7 +70,10 @@ Deno.test("cli: a bad model flag names the flag and what it expects (negative nu
     [["--norm", "bn"], 'Option --norm must be one of "rms", "ln", got "bn"'],
     [["--dropout", "1"], 'Option --dropout must be a number in [0, 1), got "1"'],
     [["--batch_size", "0"], 'Option --batch_size must be a positive integer, got "0"'],
-    [["--model", "gpt"], 'Option --model must be one of "baseline", "mhc", got "gpt"'],
+    [
+      ["--model", "gpt"],
+      'Option --model must be one of "baseline", "mhc", "h3", "hssm", "char_encoder", "char_tiny", "char_main", got "gpt"',
+    ],
     [
       ["--preset", "huge"],
       'Option --preset must be one of "published", "small", "tiny" for --model mhc, got "huge"',

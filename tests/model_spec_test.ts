@@ -59,7 +59,16 @@ Deno.test("published parameter counts through the specs (no allocation)", () => 
   assertEquals(count("baseline"), 32_203_776);
   assertEquals(count("mhc"), 33_254_596);
   assertEquals(count("mhc", { streamAdapters: true }), 33_791_684);
-  assertEquals(modelVariants().map((v) => v.name), ["baseline", "mhc", "mhc_adapters"]);
+  assertEquals(modelVariants().map((v) => v.name), [
+    "baseline",
+    "mhc",
+    "mhc_adapters",
+    "h3",
+    "hssm",
+    "char_encoder",
+    "char_tiny",
+    "char_main",
+  ]);
 });
 
 Deno.test("validation names the field and what was expected", () => {

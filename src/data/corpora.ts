@@ -15,7 +15,8 @@
  *
  * @module
  */
-import pl from "nodejs-polars";
+import type polarsModule from "nodejs-polars";
+import { createRequire } from "node:module";
 import { basename, extname, join } from "node:path";
 import { DataError, errorMessage } from "./errors.ts";
 import { HubClient } from "./hub.ts";
@@ -123,10 +124,22 @@ export function emptyFileError(file: string, rows: number, expected: string): Da
   return new DataError(`The file "${file}" ${what}; expected ${expected}.`, { file });
 }
 
+const POLARS = "nodejs-polars";
+let polars: typeof polarsModule | null = null;
+
+/**
+ * nodejs-polars, loaded on first use: it is a native addon, so a bundled GPU entry that never reads parquet (e.g.
+ * one that scores BLiMP from prepared JSON) must not depend on it at load time.
+ */
+function pl(): typeof polarsModule {
+  polars ??= createRequire(import.meta.url)(POLARS) as typeof polarsModule;
+  return polars;
+}
+
 /** Column names of a parquet file. */
 export function parquetColumns(file: string): string[] {
   try {
-    return pl.scanParquet(file).columns;
+    return pl().scanParquet(file).columns;
   } catch (e) {
     throw parquetError(file, e, "a parquet file");
   }
@@ -149,7 +162,7 @@ export function readParquetColumns(
   const expected = `a parquet file with column(s) ${columns.map((c) => `"${c}"`).join(", ")}`;
   let df;
   try {
-    let lf = pl.scanParquet(file);
+    let lf = pl().scanParquet(file);
     const have = lf.columns;
     const missing = columns.filter((c) => !have.includes(c));
     if (missing.length) {

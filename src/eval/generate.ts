@@ -38,6 +38,8 @@ export interface GenerateOptions {
   rng?: Rng;
   /** Most positions fed to the model per step (default: the model's `maxLen`, else all); older ones slide out. */
   contextLength?: number;
+  /** Called with each new id as soon as it is chosen (streaming; awaited), with its 0-based index. */
+  onToken?: (id: number, index: number) => void | Promise<void>;
 }
 
 /**
@@ -284,6 +286,11 @@ export async function generate(
   if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) {
     throw new Error(`maxNewTokens must be a non-negative integer, got "${opts.maxNewTokens}".`);
   }
+  if (opts.topK !== undefined && opts.topK > V) {
+    throw new Error(
+      `topK = ${opts.topK} is larger than the vocabulary (${V} ids); choose topK ≤ ${V}, or 0 to turn it off.`,
+    );
+  }
   const temperature = opts.temperature ?? 1;
   if (!(temperature >= 0)) throw new Error(`temperature must be ≥ 0, got "${opts.temperature}".`);
   const window = opts.contextLength ?? model.config.maxLen ?? Infinity;
@@ -313,7 +320,76 @@ export async function generate(
     const s = processScores(scores, seq, { ...opts, temperature });
     const next = greedy ? argmax(s) : sampleFrom(s, rng);
     seq.push(next);
+    await opts.onToken?.(next, step);
     if (opts.eosId != null && next === opts.eosId) break;
   }
   return seq;
+}
+
+/** A tokenizer as generation needs it: encode, decode, size, and (optionally) an unknown-token id. */
+export interface PromptTokenizer {
+  /** Short name, for messages. */
+  name: string;
+  /** Number of ids. */
+  vocabSize: number;
+  /** Text → ids. */
+  encode(text: string): number[];
+  /** Id of the unknown token (characters outside the vocabulary), if the tokenizer has one. */
+  unkId?: number;
+}
+
+/**
+ * Encode a prompt, refusing characters the tokenizer cannot represent (they would become its unknown token and
+ * silently change the prompt): the error lists them.
+ *
+ * @param tok the tokenizer
+ * @param prompt the text
+ * @returns the ids
+ * @example
+ * ```ts
+ * // encodePrompt(tok, "What is machine learning?") → ids; encodePrompt(tok, "naïve ☃") throws naming "☃"
+ * ```
+ */
+export function encodePrompt(tok: PromptTokenizer, prompt: string): number[] {
+  const ids = tok.encode(prompt);
+  if (tok.unkId === undefined || !ids.includes(tok.unkId)) return ids;
+  const missing = [...new Set([...prompt].filter((ch) => tok.encode(ch).includes(tok.unkId!)))];
+  throw new Error(
+    `The prompt has characters that the ${tok.name} tokenizer does not know: ${
+      missing.map((c) => JSON.stringify(c)).join(", ")
+    }; remove or replace them (the tokenizer would map them to its unknown token).`,
+  );
+}
+
+/**
+ * Check that a tokenizer fits a model's checkpoint: same vocabulary size, and, when both are known, the same
+ * fingerprint (the tokenizer file saved beside the checkpoint).
+ *
+ * @param tok the tokenizer (its `vocabSize`)
+ * @param modelVocab the checkpoint config's `vocabSize`
+ * @param where the tokenizer file, for the message
+ * @param fingerprints optional `{ tokenizer, checkpoint }` fingerprints to compare
+ * @example
+ * ```ts
+ * // checkTokenizerFits(tok, model.config.vocabSize, "runs/hssm/tokenizer.json");
+ * ```
+ */
+export function checkTokenizerFits(
+  tok: { vocabSize: number },
+  modelVocab: number,
+  where: string,
+  fingerprints?: { tokenizer: string; checkpoint: string },
+): void {
+  if (tok.vocabSize !== modelVocab) {
+    throw new Error(
+      `The tokenizer "${where}" has ${tok.vocabSize} ids but the checkpoint's model has vocabSize ${modelVocab}; ` +
+        `use the tokenizer saved beside this checkpoint.`,
+    );
+  }
+  if (fingerprints && fingerprints.tokenizer !== fingerprints.checkpoint) {
+    throw new Error(
+      `The tokenizer "${where}" (fingerprint ${fingerprints.tokenizer}) is not the one this checkpoint was trained ` +
+        `with (fingerprint ${fingerprints.checkpoint}); use the tokenizer saved beside this checkpoint.`,
+    );
+  }
 }

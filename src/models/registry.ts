@@ -11,15 +11,23 @@ import type { LanguageModel, ModelConfig } from "./types.ts";
 import { type ModelSpec, resolveConfig } from "./spec.ts";
 import { BASELINE_SPEC } from "./diag_ssm.ts";
 import { MHC_SPEC } from "./mhc_ssm.ts";
+import { H3_SPEC } from "./h3.ts";
+import { HSSM_SPEC } from "./hssm.ts";
+import { CHAR_ENCODER_SPEC, CHAR_MAIN_SPEC, CHAR_TINY_SPEC } from "./char_curriculum.ts";
 
-// deno-lint-ignore no-explicit-any
 /** A spec of any family (the registry holds specs of different config types). */
+// deno-lint-ignore no-explicit-any
 export type AnySpec = ModelSpec<any>;
 
 /** The built-in families, in listing order. */
 const SPECS: AnySpec[] = [
   BASELINE_SPEC,
   MHC_SPEC,
+  H3_SPEC,
+  HSSM_SPEC,
+  CHAR_ENCODER_SPEC,
+  CHAR_TINY_SPEC,
+  CHAR_MAIN_SPEC,
 ];
 
 const REGISTRY = new Map<string, AnySpec>(SPECS.map((s) => [s.kind, s]));

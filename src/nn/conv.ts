@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { expectShape } from "./scan.ts";
 import { causalDepthwiseConv1dWebGPU } from "./conv_webgpu.ts";
 import { defineOp, type Op } from "./dispatch.ts";
+import { longConvWebGPU } from "./long_conv_webgpu.ts";
 
 function checkConv(fn: string, x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor | null): number {
   if (x.rank !== 3) {
@@ -211,7 +212,8 @@ function longConvBlocks(u: tf.Tensor3D, kernel: tf.Tensor2D, opts: LongConvOptio
 
 /**
  * Long causal convolution, same result as {@linkcode longConvRef}, its `ref` form (`dispatch.ts`; the reference
- * ignores `opts`). The `ops` form: blockwise Toeplitz matmuls. The time axis is
+ * and the `webgpu` form ignore `opts`). The `webgpu` form: fused WGSL kernels (`long_conv_webgpu.ts`, one dispatch
+ * forward, two backward). The `ops` form (the fast path on cpu and wasm): blockwise Toeplitz matmuls. The time axis is
  * cut into K blocks of C; the M ≤ K non-zero block diagonals of the [T, T] Toeplitz matrix (each a [C, C] block
  * per channel) come from one skewed copy of the kernel, one batched matmul applies them all to all input blocks,
  * and a skew-and-sum adds the contributions to each output block. Cost O(B·D·T·M·C) multiply-adds, a handful of
@@ -229,4 +231,8 @@ function longConvBlocks(u: tf.Tensor3D, kernel: tf.Tensor2D, opts: LongConvOptio
  * ```
  */
 export const longConv: Op<(u: tf.Tensor3D, kernel: tf.Tensor2D, opts?: LongConvOptions) => tf.Tensor3D> =
-  defineOp("longConv", { ref: longConvRef, ops: longConvBlocks });
+  defineOp("longConv", {
+    ref: longConvRef,
+    ops: longConvBlocks,
+    webgpu: (u, kernel) => (checkLong("longConv", u, kernel), longConvWebGPU(u, kernel)),
+  });

@@ -13,7 +13,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Params } from "./params.ts";
 import type { CustomFn } from "./webgpu_kernel.ts";
-import { defineOp, webgpuBackendActive } from "./dispatch.ts";
+import { defineOp, type Op, webgpuBackendActive } from "./dispatch.ts";
+import { moeGroupedWebGPU } from "./moe_webgpu.ts";
 
 /** Weights of one expert, PyTorch nn.Linear layout. */
 export interface ExpertWeights {
@@ -127,7 +128,8 @@ export function topKRouting(logits: tf.Tensor2D, k: number): Routing {
     const gates = tf.div(kept, tf.sum(kept, 1, true)) as tf.Tensor2D;
     const N = probs.shape[0];
     const weights = tf.reshape(tf.matMul(tf.expandDims(gates, 1), hots), [N, k]) as tf.Tensor2D;
-    const indices = tf.argMax(hots, 1) as tf.Tensor2D;
+    // not argMax(hots, 1): on tfjs-webgpu a middle-axis argMax here corrupted the gradients of `gates`
+    const indices = tf.cast(topKIndices(probs, k), "int32") as tf.Tensor2D;
     return { probs, gates, weights, indices };
   });
 }
@@ -138,6 +140,20 @@ export function topKRouting(logits: tf.Tensor2D, k: number): Routing {
  * not differentiable). Built by comparison with a range and reduced over the last axis only: tfjs-webgpu returned
  * zeros for a middle-axis sum of a cast one-hot tensor here.
  */
+/** The k largest entries' indices per row, [N, k] as float32 (largest first), a constant for autograd. */
+function topKIndices(p: tf.Tensor2D, k: number): tf.Tensor2D {
+  const f = tf.customGrad(
+    ((p: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([]);
+      return {
+        value: tf.tidy(() => tf.cast(tf.topk(p, k, true).indices, "float32")),
+        gradFunc: () => tf.zeros(p.shape),
+      };
+    }) as unknown as CustomFn,
+  );
+  return f(p) as unknown as tf.Tensor2D;
+}
+
 function topKOneHot(p: tf.Tensor2D, k: number): tf.Tensor3D {
   const E = p.shape[1];
   const f = tf.customGrad(
@@ -146,7 +162,9 @@ function topKOneHot(p: tf.Tensor2D, k: number): tf.Tensor3D {
       return {
         value: tf.tidy(() => {
           const idx = tf.cast(tf.topk(p, k, true).indices, "float32"); // [N, k]
-          return tf.cast(tf.equal(tf.expandDims(idx, 1), tf.reshape(tf.range(0, E), [1, E, 1])), "float32");
+          // 1 − sign|idx − e| (float ops only: a cast bool tensor misbehaved on tfjs-webgpu in routingStats)
+          const diff = tf.sub(tf.expandDims(idx, 1), tf.reshape(tf.range(0, E), [1, E, 1]));
+          return tf.sub(1, tf.sign(tf.abs(diff)));
         }),
         gradFunc: () => tf.zeros(p.shape),
       };
@@ -198,7 +216,7 @@ function expert(x: tf.Tensor2D, ex: ExpertWeights): tf.Tensor2D {
   return tf.add(tf.matMul(h, ex.w2, false, true), ex.b2) as tf.Tensor2D;
 }
 
-function route(x: tf.Tensor2D, w: MoEWeights, k: number): Routing {
+function route(x: tf.Tensor2D, w: Pick<MoEWeights, "routerW" | "routerB">, k: number): Routing {
   let logits = tf.matMul(x, w.routerW, false, true);
   if (w.routerB) logits = tf.add(logits, w.routerB);
   return topKRouting(logits as tf.Tensor2D, k);
@@ -248,6 +266,7 @@ function scatterRowsRaw(y: tf.Tensor2D, idx: Int32Array, N: number): tf.Tensor2D
   return tf.tidy(() => {
     const ids = tf.tensor1d(idx, "int32");
     if (hasKernel("UnsortedSegmentSum")) return tf.unsortedSegmentSum(y, ids, N) as tf.Tensor2D;
+    if (N === 1) return tf.sum(y, 0, true) as tf.Tensor2D; // tf.oneHot needs a depth ≥ 2
     return tf.matMul(tf.oneHot(ids, N), y, true, false) as tf.Tensor2D; // [n, N]ᵀ·[n, d]
   });
 }
@@ -412,4 +431,149 @@ export function initMoE(params: Params, prefix: string, d: number, h: number, E:
     });
   }
   return { routerW: routerW as tf.Tensor2D, routerB: routerB as tf.Tensor1D, experts };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stacked experts: one [E, …] tensor per weight kind (the layout a grouped kernel reads; the HSSM model keeps its
+// experts this way).
+
+/** Weights of a mixture-of-experts layer with the experts stacked along a leading axis E. */
+export interface StackedMoEWeights {
+  /** Router weight [E, d]. */
+  routerW: tf.Tensor2D;
+  /** Router bias [E], or null. */
+  routerB: tf.Tensor1D | null;
+  /** fc1 weights [E, h, d]. */
+  w1: tf.Tensor3D;
+  /** fc1 biases [E, h]. */
+  b1: tf.Tensor2D;
+  /** fc2 weights [E, d, h]. */
+  w2: tf.Tensor3D;
+  /** fc2 biases [E, d]. */
+  b2: tf.Tensor2D;
+}
+
+/**
+ * The per-expert list of stacked weights (differentiable slices, so gradients flow back to the stacks).
+ *
+ * @param w stacked weights
+ * @returns the same weights as {@linkcode MoEWeights}
+ * @example
+ * ```ts
+ * import { initStackedMoE, unstackExperts } from "./moe.ts";
+ * import { Params } from "./params.ts";
+ * import { Rng } from "../rng.ts";
+ * const w = unstackExperts(initStackedMoE(new Params(new Rng(0)), "moe", 8, 16, 4)); // w.experts.length === 4
+ * ```
+ */
+export function unstackExperts(w: StackedMoEWeights): MoEWeights {
+  const [w1, b1, w2, b2] = [w.w1, w.b1, w.w2, w.b2].map((t) => tf.unstack(t));
+  const experts = w1.map((_, e) => ({
+    w1: w1[e] as tf.Tensor2D,
+    b1: b1[e] as tf.Tensor1D,
+    w2: w2[e] as tf.Tensor2D,
+    b2: b2[e] as tf.Tensor1D,
+  }));
+  return { routerW: w.routerW, routerB: w.routerB, experts };
+}
+
+/**
+ * Create stacked MoE weights in `params` with PyTorch nn.Linear default init per expert (U(±1/√in)), named
+ * `${prefix}.router.{weight,bias}`, `${prefix}.w1` [E, h, d], `${prefix}.b1` [E, h], `${prefix}.w2` [E, d, h],
+ * `${prefix}.b2` [E, d]. Same parameter count as {@linkcode initMoE}.
+ *
+ * @param params parameter registry
+ * @param prefix name prefix
+ * @param d model width
+ * @param h expert hidden width
+ * @param E number of experts
+ * @example
+ * ```ts
+ * import { initStackedMoE } from "./moe.ts";
+ * import { Params } from "./params.ts";
+ * import { Rng } from "../rng.ts";
+ * const w = initStackedMoE(new Params(new Rng(0)), "blocks.0.moe", 512, 1024, 8); // w.w1.shape = [8, 1024, 512]
+ * ```
+ */
+export function initStackedMoE(
+  params: Params,
+  prefix: string,
+  d: number,
+  h: number,
+  E: number,
+): StackedMoEWeights {
+  const [routerW, routerB] = params.linear(`${prefix}.router`, d, E, true);
+  const u1 = 1 / Math.sqrt(d), u2 = 1 / Math.sqrt(h);
+  return {
+    routerW: routerW as tf.Tensor2D,
+    routerB: routerB as tf.Tensor1D,
+    w1: params.uniform(`${prefix}.w1`, [E, h, d], u1) as tf.Tensor3D,
+    b1: params.uniform(`${prefix}.b1`, [E, h], u1) as tf.Tensor2D,
+    w2: params.uniform(`${prefix}.w2`, [E, d, h], u2) as tf.Tensor3D,
+    b2: params.uniform(`${prefix}.b2`, [E, d], u2) as tf.Tensor2D,
+  };
+}
+
+/** The signature of every form of {@linkcode moeStacked}. */
+export type MoEStackedFn = (x: tf.Tensor2D, w: StackedMoEWeights, opts: MoEOptions) => MoEOutput;
+
+/** Dense reference on stacked weights. */
+export const moeStackedRef: MoEStackedFn = (x, w, opts) => tidyOut(() => moeRef(x, unstackExperts(w), opts));
+
+const moeStackedHost: MoEStackedFn = (x, w, opts) => tidyOut(() => moeSparse(x, unstackExperts(w), opts));
+
+/** tf.tidy for a function returning a {@linkcode MoEOutput}. */
+function tidyOut(fn: () => MoEOutput): MoEOutput {
+  return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as MoEOutput;
+}
+
+/**
+ * Mixture of experts on stacked weights, same result as {@linkcode moeStackedRef} (the dense reference: every
+ * expert on every token, gated). Forms (`dispatch.ts`): `webgpu` grouped WGSL kernels that compute only the top-k
+ * experts of each token, without reading the routing back (`moe_webgpu.ts`); `host` the gather → expert →
+ * scatter form on cpu and wasm; `ops` and `ref` the dense reference.
+ *
+ * @param x [N, d] tokens
+ * @param w stacked weights
+ * @param opts top-k, α
+ * @returns y [N, d], auxLoss, probs [N, E], gates [N, E]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initStackedMoE, moeStacked } from "./moe.ts";
+ * import { Params } from "./params.ts";
+ * import { Rng } from "../rng.ts";
+ * const w = initStackedMoE(new Params(new Rng(0)), "moe", 8, 16, 4);
+ * const { y, auxLoss } = moeStacked(tf.ones([3, 8]), w, { topK: 2 });
+ * ```
+ */
+export const moeStacked: Op<MoEStackedFn> = defineOp("moeStacked", {
+  ref: moeStackedRef,
+  ops: moeStackedRef,
+  host: moeStackedHost,
+  webgpu: (x, w, opts) => moeGroupedWebGPU(x, w, opts, route, loadBalance),
+});
+
+/**
+ * Routing statistics of one MoE call for logging: the fraction of routed slots each expert received (sums to 1)
+ * and the mean router entropy −Σ_e p_e log p_e over tokens (nats; log E when uniform).
+ *
+ * @param out a {@linkcode MoEOutput}
+ * @returns load [E] and entropy (scalar), no gradient
+ * @example
+ * ```ts
+ * // const { load, entropy } = routingStats(moeStacked(x, w, { topK: 2 }));
+ * ```
+ */
+export function routingStats(
+  out: Pick<MoEOutput, "probs" | "gates">,
+): { load: tf.Tensor1D; entropy: tf.Scalar } {
+  return tf.tidy(() => {
+    // sign, not cast(greater): a cast bool tensor here corrupted other buffers on tfjs-webgpu
+    const chosen = tf.sign(out.gates); // gates ≥ 0: 1 on the chosen experts, 0 elsewhere
+    const load = tf.div(tf.sum(chosen, 0), tf.sum(chosen)) as tf.Tensor1D;
+    const p = out.probs;
+    const entropy = tf.neg(tf.mean(tf.sum(tf.mul(p, tf.log(tf.add(p, 1e-12))), 1))) as tf.Scalar;
+    return { load, entropy };
+  });
 }
