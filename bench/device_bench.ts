@@ -22,11 +22,17 @@
  *   call apart), wall ms per step and tokens/s over `--steps` deferred steps, and GPU ms per step of a replay
  *   (timestamp queries where the adapter offers 'timestamp-query', and submit-to-done on an idle queue); the
  *   GPU work of a replay is the uncaptured step's, kernel for kernel; then the forward-only loss (evaluation)
- *   through tfjs vs captured (`CapturedLoss`): dispatches, host ms and forward tokens/s.
+ *   through tfjs vs captured (`CapturedLoss`): dispatches, host ms and forward tokens/s. Then, end to end,
+ *   `train()` itself with `capture: false` vs `capture: true` for `--capture-train-steps` (20) steps on the same
+ *   synthetic data from the same initial weights (checked steps: one host read per step, the NaN guard before
+ *   each update, the leak guard; two recorded steps included): wall s, tokens/s over the whole run and the
+ *   median of the steps after the recording, and the largest relative difference of the two runs' losses
+ *   (`capture_train.csv`).
  *
  * Usage (device): `deno run -A .device/device_bench.js --out $OUT/bench [--sections dispatch,models,scaling,scan,matmul,capture]
  *   [--steps 10] [--warmup 2] [--scaling-models baseline,mhc_adapters] [--scaling-T 256,1024,2048,4096]
- *   [--capture-batch 8] [--capture-seq 256] [--models baseline,mhc,mhc_adapters,…: the models and capture rows]`
+ *   [--capture-batch 8] [--capture-seq 256] [--capture-train-steps 20]
+ *   [--models baseline,mhc,mhc_adapters,…: the models and capture rows]`
  *
  * @module
  */
@@ -38,6 +44,9 @@ import { measureThroughput } from "../src/eval/throughput.ts";
 import { diagScan } from "../src/nn/scan.ts";
 import { AdamW } from "../src/train/optim.ts";
 import { CapturedLoss, CapturedStep } from "../src/train/capture.ts";
+import { train } from "../src/train/trainer.ts";
+import { ArrayBatchSource } from "../src/train/batch_source.ts";
+import { Rng } from "../src/rng.ts";
 import { adamwWebGPUCommands } from "../src/train/adamw_webgpu.ts";
 import { type MatmulTile, mmWebGPU, TILE_LARGE, TILE_SMALL } from "../src/nn/matmul_webgpu.ts";
 import { benchConfig, benchVariants } from "./model_bench.ts";
@@ -59,6 +68,7 @@ const { values: a } = parseArgs({
     models: { type: "string", default: "" },
     "capture-batch": { type: "string", default: "8" },
     "capture-seq": { type: "string", default: "256" },
+    "capture-train-steps": { type: "string", default: "20" },
   },
 });
 const out = a.out!;
@@ -561,6 +571,71 @@ async function benchCapturedForward(
   return rows;
 }
 
+/**
+ * `train()` end to end, `capture` off vs on: `st` steps of the published config on synthetic tokens, each run
+ * from the same initial weights and data order (a short run of each mode first compiles the pipelines).
+ */
+async function benchCaptureTrain(v: ModelVariant, B: number, T: number, st: number): Promise<Row[]> {
+  const cfg = benchConfig(v, a.preset!, { maxLen: Math.max(256, T) });
+  const rows: Row[] = [];
+  const losses: Record<string, number[]> = {};
+  for (
+    const [capture, n, timed] of [[false, 3, false], [true, 4, false], [false, st, true], [
+      true,
+      st,
+      true,
+    ]] as const
+  ) {
+    const model = createModel(cfg, 1337);
+    const r = new Rng(7); // the same tokens for both modes
+    const tokens = Int32Array.from({ length: n * B * T + 1 }, () => r.int(cfg.vocabSize));
+    const rng = new Rng(1);
+    const data = new ArrayBatchSource(tokens, { batch: B, seqLen: T, shuffle: false, dropLast: true });
+    try {
+      const t0 = performance.now();
+      const h = await train({
+        model,
+        data,
+        rng,
+        rngs: (model as { rngs?: Record<string, Rng> }).rngs,
+        steps: n,
+        lr: 3e-4,
+        weightDecay: 0.1,
+        gradClip: 1,
+        progress: "none",
+        capture,
+      });
+      const wall = (performance.now() - t0) / 1000;
+      if (!timed) continue;
+      losses[String(capture)] = h.map((x) => x.loss);
+      const steady = h.slice(3).map((x) => x.tokensPerSec).sort((p, q) => p - q);
+      rows.push({
+        model: v.name,
+        B,
+        T,
+        mode: capture ? "train() captured" : "train() uncaptured",
+        steps: n,
+        wall_s: round(wall, 3),
+        train_tok_s_run: Math.round(n * B * T / wall),
+        train_tok_s_median_after_step_3: Math.round(steady[steady.length >> 1] ?? NaN),
+        first_loss: round(h[0].loss, 5),
+        last_loss: round(h[h.length - 1].loss, 5),
+      });
+    } finally {
+      model.dispose();
+    }
+  }
+  const [u, c] = [losses["false"], losses["true"]];
+  if (u && c) {
+    let d = 0;
+    u.forEach((x, i) => d = Math.max(d, Math.abs(c[i] - x) / Math.max(1, Math.abs(x))));
+    for (const row of rows) row.max_rel_loss_diff = d;
+    const [ru, rc] = rows;
+    rc.speedup = round(Number(rc.train_tok_s_run) / Number(ru.train_tok_s_run), 3);
+  }
+  return rows;
+}
+
 if (sections.has("capture")) {
   const B = Number(a["capture-batch"]), T = Number(a["capture-seq"]);
   console.log(`\n## captured training step vs uncaptured, B ${B}, T ${T} [${secs()} s]`);
@@ -576,6 +651,20 @@ if (sections.has("capture")) {
       rows.push({ model: v.name, error: (e as Error).message });
     }
     await writeCsv("capture", rows);
+  }
+  console.log(`\n## train() end to end, capture off vs on, B ${B}, T ${T} [${secs()} s]`);
+  const trainRows: Row[] = [];
+  for (const v of selectedVariants()) {
+    try {
+      for (const r of await benchCaptureTrain(v, B, T, Number(a["capture-train-steps"]))) {
+        trainRows.push(r);
+        console.log(`[${secs()} s] ${JSON.stringify(r)}`);
+      }
+    } catch (e) {
+      console.log(`[${secs()} s] ${v.name}: train() FAILED ${(e as Error).message}`);
+      trainRows.push({ model: v.name, error: (e as Error).message });
+    }
+    await writeCsv("capture_train", trainRows);
   }
 }
 console.log(`\ndevice bench finished in ${secs()} s; outputs in ${out}/`);

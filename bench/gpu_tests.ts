@@ -22,6 +22,7 @@ import "../tests/model_impl_test.ts";
 import "../tests/step_test.ts";
 import "../tests/training_parity_test.ts";
 import "../tests/capture_test.ts";
+import "../tests/capture_train_test.ts";
 import "../tests/long_conv_webgpu_test.ts";
 import "../tests/h3_test.ts";
 import "../tests/edifice_h3_test.ts";

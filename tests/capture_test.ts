@@ -183,6 +183,18 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "capture (webgpu): 160 deferred replays before one flush (the statistics buffer grows mid-encoder)",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    // 2 floats a step: the 256-float statistics buffer grows while step 129's replay is encoded; that replay
+    // must still run (its submit was dropped when the outgrown buffer was destroyed before it).
+    await exact(() => new TinyLm({ vocabSize: 16, dim: 8 }, 3), 16, 160, 2, 6, [true]);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
 for (
   const [name, over] of [
     ["baseline, dropout 0.1", { kind: "baseline", dropout: 0.1 }],
@@ -357,14 +369,25 @@ Deno.test({
       const replayed = cap?.counts.replayed ?? 0;
       cap?.dispose();
       step.dispose();
+      const weights = new Map<string, Float32Array>();
+      for (const [k, v] of model.weights) weights.set(k, Float32Array.from(await v.data() as Float32Array));
       model.dispose();
-      return { failed, optStep, replayed };
+      return { failed, optStep, replayed, weights };
     };
     const ref = await go(false), got = await go(true);
     assert(ref.failed > 6, `the uncaptured run fails after step 6 (at ${ref.failed})`);
     assertEquals(got.failed, ref.failed);
     assertEquals(got.optStep, ref.optStep, "no update at the failing step");
     assert(got.replayed >= 2, "the failing step was a replay");
+    // the weights are those of the last good step (a failing replay's forward may have used the buffers the
+    // update writes as scratch; they are restored)
+    for (const [k, w] of ref.weights) {
+      const g = got.weights.get(k)!;
+      for (let i = 0; i < w.length; i++) {
+        const tol = 1e-6 * Math.max(1, Math.abs(w[i]));
+        assert(Object.is(g[i], w[i]) || Math.abs(g[i] - w[i]) <= tol, `${k}[${i}]: ${g[i]} vs ${w[i]}`);
+      }
+    }
     disposeAll(data);
     await initBackend({ backend: "cpu" });
   },

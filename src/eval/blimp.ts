@@ -18,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
 import { BLIMP_PHENOMENON_NAMES, type BlimpPair, phenomenonOf } from "../data/blimp.ts";
+import { capturedSequenceLogProbs, scoringCaptureActive } from "./blimp_capture.ts";
 
 /**
  * A pair to score: a {@linkcode BlimpPair} from `loadBlimp` / `parseBlimpJsonl` (`src/data/blimp.ts`), or a
@@ -50,6 +51,8 @@ export interface BlimpOptions {
   returnScores?: boolean;
   /** Called after each forward pass with (sentences done, total). */
   onProgress?: (done: number, total: number) => void;
+  /** Captured scoring on webgpu (true or "auto"; default false): see {@linkcode sequenceLogProbs}. */
+  capture?: boolean | "auto";
 }
 
 /** Accuracy of one paradigm. */
@@ -163,6 +166,11 @@ export async function sequenceLogProbs(
     padId?: number;
     temperature?: number;
     onProgress?: (done: number, total: number) => void;
+    /**
+     * true or "auto": on the webgpu backend, batches padded to fixed length buckets and their forward captured
+     * and replayed (`blimp_capture.ts`); elsewhere the plain loop. Default false.
+     */
+    capture?: boolean | "auto";
   } = {},
 ): Promise<Float64Array> {
   const batchSize = opts.batchSize ?? 64;
@@ -188,6 +196,15 @@ export async function sequenceLogProbs(
   const order = [...seqs.keys()].filter((i) => seqs[i].targets.length > 0)
     .sort((a, b) => seqs[b].targets.length - seqs[a].targets.length);
   model.setTraining?.(false);
+  if (scoringCaptureActive(opts.capture)) {
+    await capturedSequenceLogProbs(model, seqs, order, out, {
+      batchSize,
+      pad,
+      tau,
+      onProgress: opts.onProgress,
+    });
+    return out;
+  }
   for (let start = 0; start < order.length; start += batchSize) {
     const rows = order.slice(start, start + batchSize);
     const L = seqs[rows[0]].targets.length;
@@ -291,6 +308,7 @@ export async function evaluateBlimp(
     batchSize: opts.batchSize,
     padId,
     temperature: opts.temperature,
+    capture: opts.capture,
     onProgress: opts.onProgress,
   });
 

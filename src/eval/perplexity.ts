@@ -9,6 +9,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { LanguageModel } from "../models/types.ts";
 import type { Batch } from "../train/batch_source.ts";
 import { type Batches, checkTokenIds, epochBatches } from "../train/batch_input.ts";
+import { CapturedForward } from "../train/capture.ts";
+import { currentBackend } from "../backend.ts";
 
 /** The ignore index of targets (PyTorch's default). */
 const IGNORE = -100;
@@ -30,6 +32,12 @@ export interface PerplexityOptions {
    * - `"loss"`: `model.loss(x, y)`, exactly what the model trains on (the reference benchmark's choice).
    */
   source?: "logprobs" | "loss";
+  /**
+   * Capture the forward pass of the first full batch shape and replay it for the others (`capture.ts`,
+   * {@linkcode CapturedForward}): true or "auto" = on the webgpu backend (elsewhere, and for batches of another
+   * shape, the plain path); false (default) = never. Values equal the plain path's to float rounding.
+   */
+  capture?: boolean | "auto";
 }
 
 /** The result of {@linkcode evaluatePerplexity}. */
@@ -60,6 +68,42 @@ function batchCrossEntropy(model: LanguageModel, x: tf.Tensor2D, y: Int32Array):
   // Forward-only gather over the flattened log-probs (no gradient is needed, so wasm is fine).
   const picked = tf.gather(lp.reshape([b * t * v]), tf.tensor1d(idx, "int32"));
   return picked.mul(tf.tensor1d(mask)).sum().neg().div(Math.max(kept, 1)) as tf.Scalar;
+}
+
+/**
+ * {@linkcode batchCrossEntropy} with the ignore mask and the gather indices computed on the device from the
+ * targets tensor (nothing per batch is uploaded as a constant, so the graph can be captured and replayed).
+ * x, y: [B, T] int32 → scalar.
+ * @example
+ * ```ts
+ * // const ce = deviceCrossEntropy(model, ids, targets); // = batchCrossEntropy to float rounding
+ * ```
+ */
+export function deviceCrossEntropy(model: LanguageModel, x: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const lp = model.logProbs(x);
+    const [b, t, v] = lp.shape;
+    const tgt = y.reshape([b * t]);
+    const keep = tgt.notEqual(tf.scalar(IGNORE, "int32"));
+    const safe = tf.where(keep, tgt, tf.zerosLike(tgt));
+    const idx = tf.range(0, b * t, 1, "int32").mul(tf.scalar(v, "int32")).add(safe);
+    const picked = tf.gather(lp.reshape([b * t * v]), idx);
+    const mask = keep.cast("float32");
+    return picked.mul(mask).sum().neg().div(tf.maximum(mask.sum(), tf.scalar(1))) as tf.Scalar;
+  });
+}
+
+/** The evaluation capture of `batchLosses` (null when capture is off or the backend is not webgpu). */
+function evalCapture(model: LanguageModel, opts: BatchLossOptions, source: string): CapturedForward | null {
+  const c = opts.capture;
+  if (c !== undefined && c !== true && c !== false && c !== "auto") {
+    throw new Error(`The option \`capture\` must be true, false or "auto", got "${c}".`);
+  }
+  if (!c || currentBackend() !== "webgpu") return null;
+  return new CapturedForward(
+    model.weights,
+    (x, y) => source === "loss" ? model.loss(x, y) : deviceCrossEntropy(model, x, y),
+  );
 }
 
 /** Options of {@linkcode batchLosses}. */
@@ -101,6 +145,14 @@ export async function batchLosses(
   const what = opts.what ?? "the batch stream";
   const V = model.config.vocabSize;
   model.setTraining?.(false);
+  const cap = evalCapture(model, opts, source);
+  if (cap) {
+    try {
+      return await capturedLosses(cap, batches, V, maxBatches, what);
+    } finally {
+      cap.dispose();
+    }
+  }
   const losses: tf.Scalar[] = [];
   let tokens = 0;
   try {
@@ -124,6 +176,32 @@ export async function batchLosses(
   } finally {
     tf.dispose(losses);
   }
+}
+
+/** {@linkcode batchLosses} through a capture: every batch issued (replayed for the captured shape), one read. */
+async function capturedLosses(
+  cap: CapturedForward,
+  batches: Batches,
+  V: number,
+  maxBatches: number,
+  what: string,
+): Promise<BatchLosses> {
+  let n = 0, tokens = 0;
+  for await (const b of epochBatches(batches, what)) {
+    checkTokenIds(b, V, `Batch ${n} of ${what}`);
+    const x = tf.tensor2d(b.x, [b.batch, b.seqLen], "int32");
+    const y = tf.tensor2d(b.y, [b.batch, b.seqLen], "int32");
+    try {
+      cap.issue(x, y);
+    } finally {
+      tf.dispose([x, y]);
+    }
+    for (let i = 0; i < b.y.length; i++) if (b.y[i] !== IGNORE) tokens++;
+    if (++n >= maxBatches) break;
+  }
+  if (n === 0) throw new Error(`No batch was evaluated: ${what} was empty.`);
+  const out = await cap.flush();
+  return { values: Float32Array.from(out, (v) => v[0]), tokens };
 }
 
 /**

@@ -110,7 +110,7 @@ interface Backend {
   device: GDevice;
   queue: GQueue;
   bufferManager: BufferManager;
-  tensorMap: { get(id: object): TensorData };
+  tensorMap: { get(id: object): TensorData; has(id: object): boolean };
   commandEncoder: GEnc | null;
   uploadToGPU(id: object): void;
   ensureCommandEncoderReady(): void;
@@ -522,6 +522,8 @@ class StatsRing {
   #buf: GBuf | null = null;
   #cap = 0;
   #used = 0;
+  /** Outgrown buffers: destroyed only after a read, as the encoder copying out of one may not be submitted yet. */
+  #retired: GBuf[] = [];
   entries: StatsEntry[] = [];
 
   constructor(readonly dev: GDevice) {}
@@ -549,7 +551,8 @@ class StatsRing {
     const cap = Math.max(256, 2 * (this.#used + n));
     const buf = this.dev.createBuffer({ size: cap * 4, usage: USAGE.COPY_SRC | USAGE.COPY_DST });
     if (this.#buf && this.#used) enc.copyBufferToBuffer(this.#buf, 0, buf, 0, this.#used * 4);
-    this.#buf?.destroy(); // WebGPU keeps it until the commands using it have run
+    // Not destroyed now: a submit of `enc` (which copies out of it) would then be invalid and dropped whole.
+    if (this.#buf) this.#retired.push(this.#buf);
     this.#buf = buf;
     this.#cap = cap;
   }
@@ -579,6 +582,8 @@ class StatsRing {
       await staging.mapAsync(MAP_READ_MODE);
       const vals = new Float32Array(staging.getMappedRange().slice(0));
       staging.unmap();
+      for (const b of this.#retired) b.destroy(); // every command using them has run
+      this.#retired = [];
       return { entries, vals };
     } finally {
       staging.destroy();
@@ -588,6 +593,8 @@ class StatsRing {
   dispose(): void {
     this.#buf?.destroy();
     this.#buf = null;
+    for (const b of this.#retired) b.destroy();
+    this.#retired = [];
     this.#cap = this.#used = 0;
     this.entries = [];
   }
@@ -719,9 +726,15 @@ class Program {
     for (const c of this.copyBack) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.from.size);
   }
 
+  /** The reverse of {@linkcode Program.encodeCopyBack}: old buffers (the values before a step) → new ones. */
+  encodeRestore(enc: GEnc): void {
+    for (const c of this.copyBack) enc.copyBufferToBuffer(c.to, 0, c.from, 0, c.from.size);
+  }
+
   /** Drop host copies of the state (a read before this replay cached them). */
   dropHostCaches(): void {
     for (const s of this.state) {
+      if (!this.be.tensorMap.has(s.id)) continue; // replaced since (the program is no longer valid)
       const td = this.be.tensorMap.get(s.id);
       if (td && td.resource) td.values = null;
     }
@@ -948,7 +961,17 @@ export class CapturedStep {
     be.queue.submit([enc.finish()]);
     this.#lastEncodeMs = performance.now() - t0;
     const [stats] = await this.#ring!.read();
-    assertFinite(input.step, stats.loss, stats.gradNorm);
+    try {
+      assertFinite(input.step, stats.loss, stats.gradNorm);
+    } catch (e) {
+      // The forward and backward commands may have used the buffers the update writes (the variables' current
+      // ones) as scratch: bring back the values from before the step, which the old buffers still hold.
+      const enc3 = be.device.createCommandEncoder();
+      p.encodeRestore(enc3);
+      be.queue.submit([enc3.finish()]);
+      p.dropHostCaches();
+      throw e;
+    }
     const t1 = performance.now();
     this.step.optimizer.replayFusedUpdate(input.lr, this.step.gradClip);
     const enc2 = be.device.createCommandEncoder();

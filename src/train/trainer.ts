@@ -6,7 +6,8 @@
  * The parts: {@linkcode train} validates the options, then a `TrainingRun` resumes (restores model, optimizer,
  * data and generators from a checkpoint), loops over steps (each one {@linkcode TrainStep.run} of `step.ts`:
  * forward, backward, accumulation, clip, AdamW, one host read), evaluates (`batchLosses` of
- * `../eval/perplexity.ts`) and checkpoints atomically (`checkpoint.ts`).
+ * `../eval/perplexity.ts`) and checkpoints atomically (`checkpoint.ts`). On the webgpu backend the steps are
+ * captured and replayed as one command buffer (`capture.ts`, option `capture`, default "auto").
  *
  * Reproducibility: every random choice is drawn from generators whose states are checkpointed — the data
  * source's own state (`BatchSource.getState()`), the trainer's `rng` (default `new Rng(seed)`; pass the same
@@ -23,7 +24,8 @@ import type { NamePattern } from "./optim.ts";
 import { makeSchedule, type Schedule, type ScheduleName, type ScheduleSpec } from "./schedule.ts";
 import type { Batch } from "./batch_source.ts";
 import { type Batches, type PullSource, toBatchSource } from "./batch_input.ts";
-import { type MicroBatch, microBatch, TrainStep } from "./step.ts";
+import { type MicroBatch, microBatch, type StepInput, type StepStats, TrainStep } from "./step.ts";
+import { CapturedStep } from "./capture.ts";
 import { batchLosses } from "../eval/perplexity.ts";
 import {
   diffConfigs,
@@ -140,6 +142,30 @@ export interface TrainOptions {
   leakCheck?: boolean | number;
   /** On an exception, save the last completed step if it is not on disk yet (default true). */
   saveOnError?: boolean;
+  /**
+   * Capture the training step and replay it as one command buffer (`capture.ts`, docs/capture.md): "auto"
+   * (default) or true = on the webgpu backend (elsewhere every step runs through tfjs, as with false); false =
+   * never. A captured run equals an uncaptured one to float rounding (resume, the NaN and leak guards included).
+   * Steps of another shape (a last partial batch) run through tfjs and the next full batches record again; the
+   * weights are synchronised before every evaluation, checkpoint and the end. Evaluation uses a captured forward
+   * under the same rule. The capture keeps the buffers of a step out of tfjs's pool while it lives.
+   */
+  capture?: boolean | "auto";
+}
+
+/**
+ * Whether `capture` (an option of {@linkcode train} or of evaluation) asks for a capture on this backend.
+ * @example
+ * ```ts
+ * import { captureActive } from "./trainer.ts";
+ * captureActive(false); // false (true or "auto" on the webgpu backend: true)
+ * ```
+ */
+export function captureActive(capture: boolean | "auto" | undefined): boolean {
+  if (capture !== undefined && capture !== true && capture !== false && capture !== "auto") {
+    throw new Error(`The option \`capture\` must be true, false or "auto", got "${capture}".`);
+  }
+  return (capture === true || capture === "auto") && currentBackend() === "webgpu";
 }
 
 /** The resumable position of a run after a completed step. */
@@ -212,6 +238,8 @@ class TrainingRun {
   readonly schedule: Schedule;
   readonly progress: ProgressReporter;
   readonly step: TrainStep;
+  /** The captured step (webgpu with `capture` on), which runs {@linkcode TrainingRun.step}; else null. */
+  readonly captured: CapturedStep | null;
   stepNo = 0;
   bestValLoss: number | null = null;
   history: StepRecord[] = [];
@@ -252,7 +280,20 @@ class TrainingRun {
       gradClip: this.gradClip,
       leakCheck: opts.leakCheck,
     });
+    this.captured = captureActive(opts.capture ?? "auto")
+      ? new CapturedStep(this.step, { leakCheck: opts.leakCheck })
+      : null;
     this.clean = this.snapshot();
+  }
+
+  /** One checked step, captured when the run captures (same contract: nothing applied on NaN/Inf). */
+  #run(input: StepInput): Promise<StepStats> {
+    return this.captured ? this.captured.run(input) : this.step.run(input);
+  }
+
+  /** Make the variables current (every submitted replay done) before they are read, evaluated or saved. */
+  async syncWeights(): Promise<void> {
+    await this.captured?.sync();
   }
 
   // ---- resume ----
@@ -344,7 +385,7 @@ class TrainingRun {
     const lr = this.schedule(this.stepNo);
     let loss: number, gradNorm: number;
     try {
-      ({ loss, gradNorm } = await this.step.run({ micro, lr, step: stepNo }));
+      ({ loss, gradNorm } = await this.#run({ micro, lr, step: stepNo }));
     } finally {
       tf.dispose(micro.flatMap((m) => [m.ids, m.targets]));
     }
@@ -429,6 +470,7 @@ class TrainingRun {
       if (last && last.step === step) last.valLoss = v;
     }
     if (opts.outDir && this.lastSaved !== step) await this.save(this.snapshot(), this.history);
+    await this.syncWeights();
   }
 
   // ---- evaluate ----
@@ -445,9 +487,11 @@ class TrainingRun {
 
   /** Mean `model.loss` over one epoch of a fresh validation source (one host read per evaluation). */
   async evaluate(): Promise<number> {
+    await this.syncWeights();
     try {
       const { values } = await batchLosses(this.model, this.opts.valData!(), {
         source: "loss",
+        capture: this.opts.capture ?? "auto",
         maxBatches: this.opts.evalBatches || undefined,
         what: "the validation data (valData)",
       });
@@ -474,6 +518,7 @@ class TrainingRun {
   /** Write a checkpoint of `snap` with history `hist` (atomically, `checkpoint.ts`). */
   async save(snap: Snapshot, hist: StepRecord[], name?: string): Promise<string> {
     const { opts } = this;
+    await this.syncWeights();
     const optimizer = this.step.optimizer;
     const state: TrainState = {
       step: snap.step,
@@ -531,6 +576,7 @@ class TrainingRun {
   }
 
   dispose(): void {
+    this.captured?.dispose();
     this.step.dispose();
   }
 }
