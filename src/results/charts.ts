@@ -67,6 +67,8 @@ export interface ChartOptions {
   height?: number;
   /** Logarithmic y axis. */
   logY?: boolean;
+  /** Angle of the x axis labels in degrees, e.g. -45 for long category names (default 0 for bars). */
+  labelAngle?: number;
 }
 
 /** Options of {@linkcode lineChart}. */
@@ -79,6 +81,11 @@ export interface LineChartOptions extends ChartOptions {
 export interface BarChartOptions extends ChartOptions {
   /** Column holding an error (e.g. the std from `summarize`) drawn as ± error bars. */
   error?: string;
+}
+
+/** The colour channel of a column: one colour per value, legend labels never truncated (Vega cuts at 160 px). */
+function colorChannel(field: string): Record<string, unknown> {
+  return { field, type: "nominal", title: field, legend: { labelLimit: 0 } };
 }
 
 /**
@@ -97,7 +104,10 @@ export function lineChart(opts: LineChartOptions): VegaLiteSpec {
     y: { ...axis(opts.y, opts.yType ?? inferType(values, opts.y), opts.yTitle), ...yScale(opts) },
     tooltip: tooltips(values, [opts.x, opts.y, opts.color]),
   };
-  if (opts.color) encoding.color = { field: opts.color, type: "nominal", title: opts.color };
+  if (opts.color) encoding.color = colorChannel(opts.color);
+  if (opts.labelAngle !== undefined) {
+    (encoding.x as Record<string, unknown>).axis = { labelAngle: opts.labelAngle };
+  }
   return base(opts, values, {
     mark: { type: "line", point: opts.points ?? false, clip: true },
     encoding,
@@ -116,7 +126,10 @@ export function lineChart(opts: LineChartOptions): VegaLiteSpec {
  */
 export function barChart(opts: BarChartOptions): VegaLiteSpec {
   const values = dataValues(opts.data, [opts.x, opts.y, opts.color, opts.error]);
-  const x = { ...axis(opts.x, opts.xType ?? "nominal", opts.xTitle), axis: { labelAngle: 0 } };
+  const x = {
+    ...axis(opts.x, opts.xType ?? "nominal", opts.xTitle),
+    axis: { labelAngle: opts.labelAngle ?? 0 },
+  };
   const y = {
     ...axis(opts.y, opts.yType ?? "quantitative", opts.yTitle),
     ...(opts.logY ? yScale(opts) : {}),
@@ -124,7 +137,7 @@ export function barChart(opts: BarChartOptions): VegaLiteSpec {
   const shared: Record<string, unknown> = { x };
   if (opts.color) {
     shared.xOffset = { field: opts.color, type: "nominal" };
-    shared.color = { field: opts.color, type: "nominal", title: opts.color };
+    shared.color = colorChannel(opts.color);
   }
   const bars = {
     mark: { type: "bar" },
