@@ -1,5 +1,5 @@
 /**
- * A loop-level, float64 reference of the reference training script's optimizer step (SPEC §1.7, `mhc_slm/train.py`):
+ * A loop-level, float64 reference of the reference training script's optimizer step (`mhc_slm/train.py`; docs/models/mhc.md):
  *
  * ```
  * opt = torch.optim.AdamW(model.parameters(), lr, weight_decay)      # β (0.9, 0.999), ε 1e-8, every parameter decayed

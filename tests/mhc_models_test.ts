@@ -8,7 +8,7 @@ import { exportReferenceWeights, importReferenceWeights } from "../src/models/re
 import { createModel } from "../src/models/registry.ts";
 import { Rng } from "../src/rng.ts";
 
-Deno.test("parameter counts at the published config are exactly SPEC §1.10/§1.12", async () => {
+Deno.test("parameter counts at the published config are exactly the reference's (docs/models/baseline.md, mhc.md)", async () => {
   await initBackend({ backend: "cpu" });
   const n0 = tf.memory().numTensors;
   // Shapes from the same construction code without allocating (dry run) …
@@ -26,7 +26,7 @@ Deno.test("parameter counts at the published config are exactly SPEC §1.10/§1.
   assertEquals(tf.memory().numTensors, n0);
 });
 
-Deno.test("reference names and shapes (SPEC §1.12) and initialisation", async () => {
+Deno.test("reference names and shapes (docs/models/mhc.md) and initialisation", async () => {
   await initBackend({ backend: "cpu" });
   const m = new MhcSLM(mhcConfig({ streamAdapters: true }, "tiny"), 3);
   const shapes = Object.fromEntries([...m.weights].map(([k, v]) => [k, v.shape]));

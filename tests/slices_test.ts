@@ -21,7 +21,7 @@ const FIXTURE = new URL("./fixtures/slice_corpus.txt", import.meta.url).pathname
 const WIKI = new URL("./fixtures/wikitext_mini", import.meta.url).pathname;
 const gpt2 = new Gpt2Tokenizer();
 
-/** The whole file tokenized at once, the reference's way (SPEC §1.6), to compare the streamed slices with. */
+/** The whole file tokenized at once, the reference's way (docs/data.md), to compare the streamed slices with. */
 async function allIds(file: string, tok: Tokenizer = gpt2): Promise<Int32Array> {
   return Int32Array.from(
     tokenizeLines(splitLines(await readText(file), { hfStyle: true }), tok, { eos: true }),

@@ -1,5 +1,5 @@
 /**
- * Step-by-step training parity with the reference training script (issue 12 item 1; SPEC §1.6–§1.7).
+ * Step-by-step training parity with the reference training script (issue 12 item 1; docs/models/mhc.md).
  *
  * A tiny mHC-SSM with stream adapters (dropout off) is trained for 50 steps at T = 256 through the ablation's own
  * code path — `ablationTrainOptions` (shared with `runMhcAblation`) → `train()`, its data source, validation
@@ -186,7 +186,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-Deno.test("the ablation's defaults are the reference script's (SPEC §1.0, §1.7)", () => {
+Deno.test("the ablation's defaults are the reference script's (mhc_slm/train.py)", () => {
   assertEquals({ ...MHC_REFERENCE_RECIPE }, {
     lr: 3e-4,
     weightDecay: 0.1,
