@@ -1,7 +1,7 @@
 /**
  * The mHC ablation's data (issue 12 item 2): training and in-domain validation ids cut from one corpus file, and
  * WikiText-2 valid as a second, out-of-domain validation set — or, where the Hub (or a local copy) has it, the real
- * WikiText-2 train and validation splits, as the reference trains (SPEC §1.6).
+ * WikiText-2 train and validation splits, as the reference trains (docs/data.md).
  *
  * Tokenization is the reference's: every line tokenized separately (WikiText convention: a non-blank line keeps its
  * trailing "\n", a blank line is ""), EOS appended after every line, all ids concatenated. A text file is
@@ -17,7 +17,7 @@ import type { HubClient } from "./hub.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
 import { Gpt2Tokenizer } from "../tokenizers/gpt2.ts";
 
-/** GPT-2 tokens of WikiText-2 raw train / validation (SPEC §1.6: ≈ 2.4 M and ≈ 0.25 M). */
+/** GPT-2 tokens of WikiText-2 raw train / validation (≈ 2.4 M and ≈ 0.25 M; docs/data.md). */
 export const WIKITEXT2_TRAIN_TOKENS = 2_400_000;
 export const WIKITEXT2_VALID_TOKENS = 260_000;
 

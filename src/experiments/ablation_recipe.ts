@@ -1,6 +1,6 @@
 /**
  * The training recipe of the mHC ablation: the reference training script's defaults (`python -m mhc_slm.train`,
- * SPEC §1.0, §1.6–§1.7) and the one function that turns the ablation's options into the options of `train()`.
+ * docs/models/mhc.md) and the one function that turns the ablation's options into the options of `train()`.
  * `runMhcAblation` and the training-parity test (`tests/training_parity_test.ts`) both call
  * {@linkcode ablationTrainOptions}, so the test exercises the runner's code path, not a parallel one.
  *
@@ -17,7 +17,7 @@ import { Rng } from "../rng.ts";
 import { ArrayBatchSource } from "../train/batch_source.ts";
 import type { TrainOptions } from "../train/trainer.ts";
 
-/** The reference's training defaults (SPEC §1.0 `mhc_slm.train` flags); the ablation's defaults are these. */
+/** The reference's training defaults (the `mhc_slm.train` flags); the ablation's defaults are these. */
 export const MHC_REFERENCE_RECIPE = {
   lr: 3e-4,
   weightDecay: 0.1,
