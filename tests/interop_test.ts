@@ -74,7 +74,9 @@ Deno.test("interop: every PyTorch layout and dtype imports, config inferred from
     assertEquals(r.tied, tied, file);
     assertEquals(r.dtypes, [dtype], file);
     assertEquals(r.configFrom, "shapes");
-    for (const [k, v] of Object.entries(CONFIG)) assertEquals((r.config as unknown as Record<string, unknown>)[k], v, `${file}: ${k}`);
+    for (const [k, v] of Object.entries(CONFIG)) {
+      assertEquals((r.config as unknown as Record<string, unknown>)[k], v, `${file}: ${k}`);
+    }
     for (const [name, want] of ref) {
       const got = r.model.weights.get(name)!.dataSync();
       if (tol === 0) assertEquals(Float32Array.from(got), want, `${file}: ${name}`);

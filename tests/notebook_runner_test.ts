@@ -5,9 +5,9 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import {
+  denoBinary,
   findKernelSpec,
   hasJupyter,
-  denoBinary,
   kernelEnv,
   kernelProgramOk,
   PROJECT_ROOT,

@@ -326,7 +326,8 @@ Deno.test("charts: long legend labels are kept whole and bar labels can be angle
   const long = "mhc_adapters_seed_1337_with_a_rather_long_run_name_that_vega_would_cut_at_160_pixels";
   const rows = [{ model: long, step: 1, loss: 2 }, { model: "b", step: 1, loss: 3 }];
   const line = lineChart({ data: rows, x: "step", y: "loss", color: "model", labelAngle: -45 });
-  const enc = (line as unknown as { encoding: Record<string, { legend?: unknown; axis?: unknown }> }).encoding;
+  const enc =
+    (line as unknown as { encoding: Record<string, { legend?: unknown; axis?: unknown }> }).encoding;
   assertEquals(enc.color.legend, { labelLimit: 0 });
   assertEquals(enc.x.axis, { labelAngle: -45 });
   const bars = barChart({ data: rows, x: "model", y: "loss", labelAngle: -30 });

@@ -221,7 +221,9 @@ Deno.test("microBatch: an out-of-vocabulary id is named with its position and th
 
 for (const c of await backendCases()) {
   Deno.test({
-    name: `step: deferred = checked, close to cpu, no leaks (${c.name}${c.name === "webgpu" ? ", with the fused AdamW" : ""})`,
+    name: `step: deferred = checked, close to cpu, no leaks (${c.name}${
+      c.name === "webgpu" ? ", with the fused AdamW" : ""
+    })`,
     ignore: c.ignore,
     sanitizeOps: false,
     sanitizeResources: false,
