@@ -8,7 +8,15 @@ import { initBackend } from "../backend.ts";
 import { evaluatePerplexity } from "../eval/perplexity.ts";
 import { ArrayBatchSource } from "../train/batch_source.ts";
 import { loadCheckpointModel } from "./checkpoint_model.ts";
-import { BACKEND_OPTION, type CliOption, HELP_OPTION, helpText, parse } from "./options.ts";
+import {
+  BACKEND_OPTION,
+  type CliOption,
+  HELP_OPTION,
+  helpText,
+  parse,
+  requireCkpt,
+  TOKENIZER_OVERRIDE_OPTIONS,
+} from "./options.ts";
 import { linesToIds, loadTextLines } from "./text_data.ts";
 
 /** Options of `eval`. */
@@ -30,12 +38,7 @@ export const EVAL_OPTIONS: Record<string, CliOption> = {
     value: "logprobs",
     help: "logprobs = pure cross-entropy; loss = the training loss with auxiliary terms (the reference's).",
   },
-  tokenizer: {
-    type: "string",
-    choices: ["gpt2", "ascii", "vocab20k"],
-    help: "Override the checkpoint's tokenizer.",
-  },
-  tokenizer_file: { type: "string", help: "vocab20k vocabulary file with --tokenizer vocab20k." },
+  ...TOKENIZER_OVERRIDE_OPTIONS,
   backend: BACKEND_OPTION,
   help: HELP_OPTION,
 };
@@ -48,11 +51,7 @@ export async function runEval(argv: string[]): Promise<void> {
       helpText("ssmlab eval --ckpt RUN_OR_CHECKPOINT [--data DIR_OR_FILE] [options]", EVAL_OPTIONS),
     );
   }
-  if (!f.ckpt) {
-    throw new Error(
-      "Option --ckpt is required: a checkpoint folder or a run folder with a `latest` pointer.",
-    );
-  }
+  requireCkpt(f);
   const backend = await initBackend({ backend: f.backend as string });
   const text = await loadTextLines(f.data as string | undefined, f.split as string);
   const { model, tokenizer, dir, step } = await loadCheckpointModel(f.ckpt as string, {

@@ -7,7 +7,15 @@
 import { initBackend } from "../backend.ts";
 import { generate } from "../eval/generate.ts";
 import { loadCheckpointModel } from "./checkpoint_model.ts";
-import { BACKEND_OPTION, type CliOption, HELP_OPTION, helpText, parse } from "./options.ts";
+import {
+  BACKEND_OPTION,
+  type CliOption,
+  HELP_OPTION,
+  helpText,
+  parse,
+  requireCkpt,
+  TOKENIZER_OVERRIDE_OPTIONS,
+} from "./options.ts";
 
 /** Options of `generate`. */
 export const GENERATE_OPTIONS: Record<string, CliOption> = {
@@ -41,12 +49,7 @@ export const GENERATE_OPTIONS: Record<string, CliOption> = {
   context_length: { type: "int", min: 1, help: "Most positions fed per step (default: the model's maxLen)." },
   ignore_eos: { type: "boolean", value: false, help: "Keep generating after the EOS id." },
   seed: { type: "int", value: 0, help: "Seed of the sampling generator." },
-  tokenizer: {
-    type: "string",
-    choices: ["gpt2", "ascii", "vocab20k"],
-    help: "Override the checkpoint's tokenizer.",
-  },
-  tokenizer_file: { type: "string", help: "vocab20k vocabulary file with --tokenizer vocab20k." },
+  ...TOKENIZER_OVERRIDE_OPTIONS,
   backend: BACKEND_OPTION,
   help: HELP_OPTION,
 };
@@ -59,11 +62,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
       helpText('ssmlab generate --ckpt RUN_OR_CHECKPOINT --prompt "TEXT" [options]', GENERATE_OPTIONS),
     );
   }
-  if (!f.ckpt) {
-    throw new Error(
-      "Option --ckpt is required: a checkpoint folder or a run folder with a `latest` pointer.",
-    );
-  }
+  requireCkpt(f);
   await initBackend({ backend: f.backend as string });
   const { model, tokenizer } = await loadCheckpointModel(f.ckpt as string, {
     tokenizer: f.tokenizer as string | undefined,

@@ -41,6 +41,25 @@ export const BACKEND_OPTION: CliOption = {
   help: "tfjs backend (default: SSMLAB_BACKEND, else auto = the fastest that starts).",
 };
 
+/** `--tokenizer` and `--tokenizer_file`, overriding a checkpoint's own tokenizer (eval, generate). */
+export const TOKENIZER_OVERRIDE_OPTIONS: Record<string, CliOption> = {
+  tokenizer: {
+    type: "string",
+    choices: ["gpt2", "ascii", "vocab20k"],
+    help: "Override the checkpoint's tokenizer.",
+  },
+  tokenizer_file: { type: "string", help: "vocab20k vocabulary file with --tokenizer vocab20k." },
+};
+
+/** Throw the error of a command that needs `--ckpt` when the parsed flags have none. */
+export function requireCkpt(flags: Record<string, unknown>): void {
+  if (!flags.ckpt) {
+    throw new Error(
+      "Option --ckpt is required: a checkpoint folder or a run folder with a `latest` pointer.",
+    );
+  }
+}
+
 /** `--help`, shared by every command. */
 export const HELP_OPTION: CliOption = { type: "boolean", value: false, help: "Show this help." };
 
