@@ -738,3 +738,14 @@ export {
   type TinyBlimpModelOptions,
   trainTinyBlimpModel,
 } from "./src/eval/blimp_report.ts";
+
+// Notebook 02's steps (HSSM pretraining)
+export {
+  HSSM_SMALL_SETTINGS,
+  type HssmRoutingRecord,
+  type HssmRun,
+  hssmRunViews,
+  loadHssmRun,
+  recentTokensPerSec,
+  runHssmSmall,
+} from "./src/experiments/hssm_pretraining.ts";
