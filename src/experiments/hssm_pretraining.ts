@@ -97,7 +97,9 @@ export async function loadHssmRun(dir: string): Promise<HssmRun | null> {
 export function hssmRunViews(run: HssmRun): { loss: VegaLiteSpec; load: VegaLiteSpec; evals: Row[] } {
   const rows = run.history.map((r) => ({ step: r.step, loss: r.loss, series: "train" }))
     .concat(run.routing.map((r) => ({ step: r.step, loss: r.valLoss, series: "held-out" })));
-  const load = run.routing.flatMap((r) => r.load[0].map((v, e) => ({ step: r.step, share: v, expert: `e${e}` })));
+  const load = run.routing.flatMap((r) =>
+    r.load[0].map((v, e) => ({ step: r.step, share: v, expert: `e${e}` }))
+  );
   return {
     loss: lineChart({ data: rows, x: "step", y: "loss", color: "series", title: "HSSM loss" }),
     load: lineChart({ data: load, x: "step", y: "share", color: "expert", title: "Expert load, block 0" }),
