@@ -19,6 +19,7 @@ import { Gpt2Tokenizer } from "../tokenizers/gpt2.ts";
 
 /** GPT-2 tokens of WikiText-2 raw train / validation (≈ 2.4 M and ≈ 0.25 M; docs/data.md). */
 export const WIKITEXT2_TRAIN_TOKENS = 2_400_000;
+/** GPT-2 tokens of WikiText-2 raw validation (≈ 0.25 M): the in-domain held-out slice's default size. */
 export const WIKITEXT2_VALID_TOKENS = 260_000;
 
 /** Options of {@linkcode sliceCorpusIds}. */
@@ -35,8 +36,11 @@ export interface CorpusSliceOptions {
 
 /** Two disjoint, consecutive slices of one file's ids. */
 export interface CorpusSlices {
+  /** The first `trainTokens` ids. */
   train: Int32Array;
+  /** The next `validTokens` ids. */
   valid: Int32Array;
+  /** The file they come from. */
   file: string;
   /** Lines read (the last one may be split between the slices or only partly used). */
   linesRead: number;
@@ -141,6 +145,7 @@ export interface AblationDataOptions extends Partial<Omit<CorpusSliceOptions, "f
   corpus?: string;
   /** Local WikiText-2 folder (see `loadWikitext2`); without it the Hub. */
   wikitextDir?: string;
+  /** Hub client for WikiText-2 when there is no local folder. */
   hub?: HubClient;
   /** With `corpus`: also tokenize WikiText-2 valid as the out-of-domain set (default true). */
   outOfDomain?: boolean;
@@ -148,6 +153,7 @@ export interface AblationDataOptions extends Partial<Omit<CorpusSliceOptions, "f
 
 /** The ablation's ids. */
 export interface AblationData {
+  /** Training ids. */
   train: Int32Array;
   /** In-domain validation (the corpus's held-out slice, or WikiText-2 validation). */
   valid: Int32Array;

@@ -73,6 +73,7 @@ export class TextSampleStream {
   readonly #decoder = new TextDecoder();
 
   /**
+   * A stream of a file's samples, read in order a chunk at a time.
    * @param path a UTF-8 text file
    * @param opts unit, sample limit, chunk size
    */
@@ -232,6 +233,7 @@ export class StreamingBatchSource implements BatchSource {
   readonly #eos: number | null;
 
   /**
+   * Batches of a sample stream, tokenized as they are read.
    * @param stream the samples, in order
    * @param tokenizer text → ids (its `eosId` separates samples)
    * @param opts batch size and row length

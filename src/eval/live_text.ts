@@ -28,7 +28,10 @@ export class LiveText {
   #shown = false;
   readonly #enc = new TextEncoder();
 
-  /** @param start the text shown first (e.g. the prompt) */
+  /**
+   * A text display that grows as tokens arrive.
+   * @param start the text shown first (e.g. the prompt)
+   */
   constructor(start = "") {
     this.text = start;
     if (!jupyter() && start) Deno.stdout.writeSync(this.#enc.encode(start));

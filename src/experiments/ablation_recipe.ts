@@ -41,16 +41,23 @@ export interface AblationTrainSpec {
   valid: Int32Array;
   /** Batch size (16) and sequence length (256). */
   batchSize?: number;
+  /** Sequence length (256). */
   seqLen?: number;
   /** Optimizer steps; when undefined, `epochs` (10) bound the run. */
   steps?: number;
+  /** Epochs over the training ids when `steps` is undefined (10). */
   epochs?: number;
+  /** AdamW learning rate, constant (3e-4). */
   lr?: number;
+  /** AdamW decoupled weight decay on every parameter (0.1). */
   weightDecay?: number;
+  /** Global gradient-norm clip (1.0). */
   gradClip?: number;
+  /** Seed of the data order and dropout (1337). */
   seed?: number;
   /** Validation every N steps (500) over at most `evalBatches` batches (default: the whole set, as the reference). */
   evalEvery?: number;
+  /** At most this many validation batches per evaluation (default: all). */
   evalBatches?: number;
   /** Checkpoint folder root; none = no checkpoints. */
   outDir?: string;

@@ -130,7 +130,10 @@ export interface CharCurriculumOptions {
 
 /** Thrown when `deadline` passes during training; the run is checkpointed and resumes on the next call. */
 export class CharTimeUp extends Error {
-  /** @param stage the row name of the stage that was interrupted */
+  /**
+   * The error for an interrupted stage.
+   * @param stage the row name of the stage that was interrupted
+   */
   constructor(readonly stage: string) {
     super(
       `The time limit was reached while training "${stage}"; its last step is saved: run again to resume.`,

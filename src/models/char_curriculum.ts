@@ -181,6 +181,7 @@ export class CharCurriculumModel implements LanguageModel<CharCurriculumConfig> 
   #aux: Record<string, tf.Scalar> = {};
 
   /**
+   * Build a stage from its config.
    * @param config full config (validated here)
    * @param seed drives every initial value; the noise generator is seeded with seed + 1
    * @param dryRun shapes only (for parameter counts)

@@ -228,6 +228,7 @@ export class HssmLM extends LmShell<HssmConfig> {
   #stats: { load: tf.Tensor1D; entropy: tf.Scalar }[] = [];
 
   /**
+   * Build the model from its config.
    * @param config full config (validated here)
    * @param seed init seed
    * @param dryRun record names and shapes only
