@@ -518,7 +518,8 @@ export function initStackedMoE(
 export type MoEStackedFn = (x: tf.Tensor2D, w: StackedMoEWeights, opts: MoEOptions) => MoEOutput;
 
 /** Dense reference on stacked weights. */
-export const moeStackedRef: MoEStackedFn = (x, w, opts): MoEOutput => tidyOut(() => moeRef(x, unstackExperts(w), opts));
+export const moeStackedRef: MoEStackedFn = (x, w, opts): MoEOutput =>
+  tidyOut(() => moeRef(x, unstackExperts(w), opts));
 
 const moeStackedHost: MoEStackedFn = (x, w, opts) => tidyOut(() => moeSparse(x, unstackExperts(w), opts));
 
