@@ -13,7 +13,7 @@ import { checkpointTokenizer } from "../cli/tokenizer.ts";
 import type { LanguageModel } from "../models/types.ts";
 import { createModel } from "../models/registry.ts";
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from "../train/checkpoint.ts";
-import { getTokenizer, type GetTokenizerOptions, type Tokenizer } from "../tokenizers/types.ts";
+import { getTokenizer, type Tokenizer } from "../tokenizers/types.ts";
 import { type BlimpPair, loadBlimp } from "../data/blimp.ts";
 import { type DataFrame, type Row, toFrame } from "../results/frames.ts";
 import {
