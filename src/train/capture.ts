@@ -48,7 +48,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { MicroBatch, StepInput, StepModel, StepStats, TrainStep } from "./step.ts";
+import {
+  type MicroBatch,
+  type PendingStats,
+  readStats,
+  type StepInput,
+  type StepModel,
+  type StepStats,
+  type TrainStep,
+} from "./step.ts";
 import type { PreparedGradients } from "./optim.ts";
 import { assertFinite, TensorLeakGuard } from "./guards.ts";
 import { fusedWebGPUActive } from "../nn/dispatch.ts";
@@ -783,7 +791,7 @@ export class CapturedStep {
   #leak: TensorLeakGuard;
   #lastEncodeMs = 0;
   #lastSubmitMs = 0;
-  #pendingEager: { step: number; lr: number; losses: tf.Scalar[]; norm: tf.Scalar }[] = [];
+  #pendingEager: PendingStats[] = [];
 
   /**
    * A capture of `step` (nothing is recorded until its first steps run).
@@ -994,23 +1002,9 @@ export class CapturedStep {
     this.#pendingEager = [];
     const out: StepStats[] = this.#ring ? await this.#ring.read() : [];
     if (eager.length) {
-      const all = tf.stack(eager.flatMap((p) => [...p.losses, p.norm]));
       try {
-        const vals = await all.data() as Float32Array;
-        let i = 0;
-        for (const p of eager) {
-          let sum = 0;
-          for (let k = 0; k < p.losses.length; k++) sum += vals[i++];
-          out.push({
-            step: p.step,
-            loss: sum / p.losses.length,
-            gradNorm: vals[i++],
-            lr: p.lr,
-            microBatches: p.losses.length,
-          });
-        }
+        out.push(...await readStats(eager));
       } finally {
-        all.dispose();
         for (const p of eager) tf.dispose([...p.losses, p.norm]);
       }
     }

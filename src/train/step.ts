@@ -96,7 +96,8 @@ export interface TrainStepOptions {
 }
 
 /** Device-side statistics of a step not read yet. */
-interface PendingStats {
+/** A step whose loss(es) and gradient norm are still on the device. */
+export interface PendingStats {
   step: number;
   lr: number;
   losses: tf.Scalar[];
@@ -307,7 +308,7 @@ function accumulate(
 }
 
 /** One host read of the stacked losses and norms of `pending`; loss = mean of each step's micro-batch losses. */
-async function readStats(pending: PendingStats[]): Promise<StepStats[]> {
+export async function readStats(pending: PendingStats[]): Promise<StepStats[]> {
   const all = tf.stack(pending.flatMap((p) => [...p.losses, p.norm]));
   let vals: Float32Array;
   try {
