@@ -79,16 +79,19 @@ const GRAD_X_CODE = `
 `;
 
 /**
- * dw: one workgroup per (tile of CT channels, tap j), CT · RG lanes. Inputs Dy [B,T,D], X [B,T,D]; output dw [D,1,k]
- * (workgroups ⌈D/CT⌉ · k).
+ * WGSL of a lagged per-channel correlation, the weight gradient of a causal per-channel convolution:
+ * out(j, c) = Σ_{b, t ≥ lag(j)} Dy[b, t, c] · X[b, t − lag(j), c] over inputs `Dy` and `x` ([B, T, D]) — one
+ * workgroup per (tile of {@linkcode CONV_REDUCE_CT} channels, tap j), {@linkcode CONV_REDUCE_LANES} lanes, so
+ * ⌈D / CT⌉ · taps workgroups. `taps`, `lag` and `out` are WGSL expressions (`lag` and `out` in j, c, k = taps, nD).
  */
-const GRAD_W_CODE = `
+export function lagCorrelationCode(x: string, taps: string, lag: string, out: string): string {
+  return `
   var<workgroup> partial : array<f32, ${WG_RED}>;
   fn main(index : i32) {
     let nB = uniforms.dyShape.x;
     let nT = uniforms.dyShape.y;
     let nD = uniforms.dyShape.z;
-    let k = uniforms.outShape.z;
+    let k = ${taps};
     let nTiles = (nD + ${CT - 1}) / ${CT};
     let wg = index / ${WG_RED};
     let lane = index - wg * ${WG_RED};
@@ -97,9 +100,9 @@ const GRAD_W_CODE = `
     let rg = lane / ${CT};
     var acc = 0.0;
     if (c < nD && j < k) {
-      let lag = (k - 1) - j;
+      let lag = ${lag};
       for (var r = rg; r < nB * nT; r = r + ${RG}) {
-        if (r % nT >= lag) { acc = acc + Dy[r * nD + c] * X[(r - lag) * nD + c]; }
+        if (r % nT >= lag) { acc = acc + Dy[r * nD + c] * ${x}[(r - lag) * nD + c]; }
       }
     }
     partial[lane] = acc;
@@ -108,9 +111,18 @@ const GRAD_W_CODE = `
       if (rg < h) { partial[lane] = partial[lane] + partial[lane + h * ${CT}]; }
       workgroupBarrier();
     }
-    if (rg == 0 && c < nD && j < k) { result[c * k + j] = partial[lane]; }
+    if (rg == 0 && c < nD && j < k) { result[${out}] = partial[lane]; }
   }
 `;
+}
+
+/** Channels per workgroup of {@linkcode lagCorrelationCode}. */
+export const CONV_REDUCE_CT = CT;
+/** Lanes per workgroup of {@linkcode lagCorrelationCode}. */
+export const CONV_REDUCE_LANES = WG_RED;
+
+/** dw of the depthwise conv: inputs Dy [B,T,D], X [B,T,D]; output dw [D,1,k]; tap j multiplies x at lag k − 1 − j. */
+const GRAD_W_CODE = lagCorrelationCode("X", "uniforms.outShape.z", "(k - 1) - j", "c * k + j");
 
 // ---------------------------------------------------------------------------------------------------------------
 // Kernel registration (lazy: the webgpu backend package may not be loaded)

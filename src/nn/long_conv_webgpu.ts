@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { CONV_REDUCE_CT, CONV_REDUCE_LANES, lagCorrelationCode } from "./conv_webgpu.ts";
 import {
   type CustomFn,
   elementwiseProgram,
@@ -23,11 +24,9 @@ import {
   webgpuProgram,
 } from "./webgpu_kernel.ts";
 
-/** Channels per workgroup of the dK reduction. */
-const CT = 8;
-/** Row groups per workgroup of the dK reduction (CT · RG = 256 lanes). */
-const RG = 32;
-const WG_RED = CT * RG;
+/** Channels and lanes per workgroup of the dK reduction (the causal conv's dw kernel, at other lags). */
+const CT = CONV_REDUCE_CT;
+const WG_RED = CONV_REDUCE_LANES;
 
 /** Head of the per-element kernels: time step `pos` and channel d of output element `index` of [B, T, D]. */
 function head(pos: string): string {
@@ -65,35 +64,8 @@ const GRAD_U_CODE = `
   }
 `;
 
-/** dKᵀ: inputs Dy [B, T, D], U [B, T, D]; output [L, D], workgroups ⌈D / CT⌉ · L. */
-const GRAD_K_CODE = `
-  var<workgroup> partial : array<f32, ${WG_RED}>;
-  fn main(index : i32) {
-    let nB = uniforms.dyShape.x;
-    let nT = uniforms.dyShape.y;
-    let nD = uniforms.dyShape.z;
-    let nL = uniforms.outShape.x;
-    let nTiles = (nD + ${CT - 1}) / ${CT};
-    let wg = index / ${WG_RED};
-    let lane = index - wg * ${WG_RED};
-    let j = wg / nTiles;
-    let c = (wg - j * nTiles) * ${CT} + lane % ${CT};
-    let rg = lane / ${CT};
-    var acc = 0.0;
-    if (c < nD && j < nL) {
-      for (var r = rg; r < nB * nT; r = r + ${RG}) {
-        if (r % nT >= j) { acc = acc + Dy[r * nD + c] * U[(r - j) * nD + c]; }
-      }
-    }
-    partial[lane] = acc;
-    workgroupBarrier();
-    for (var h = ${RG / 2}; h > 0; h = h / 2) {
-      if (rg < h) { partial[lane] = partial[lane] + partial[lane + h * ${CT}]; }
-      workgroupBarrier();
-    }
-    if (rg == 0 && c < nD && j < nL) { result[j * nD + c] = partial[lane]; }
-  }
-`;
+/** dKᵀ: inputs Dy [B, T, D], U [B, T, D]; output [L, D] (lag j for tap j), workgroups ⌈D / CT⌉ · L. */
+const GRAD_K_CODE = lagCorrelationCode("U", "uniforms.outShape.x", "j", "j * nD + c");
 
 const K_FWD = webgpuKernel(
   "SsmlabLongConv",
