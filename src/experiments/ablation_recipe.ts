@@ -53,7 +53,7 @@ export interface AblationTrainSpec {
   weightDecay?: number;
   /** Global gradient-norm clip (1.0). */
   gradClip?: number;
-  /** Seed of the data order and dropout (1337). */
+  /** Seed of the data order and dropout (1337; `runMhcAblation` seeds the weights with it too). */
   seed?: number;
   /** Validation every N steps (500) over at most `evalBatches` batches (default: the whole set, as the reference). */
   evalEvery?: number;

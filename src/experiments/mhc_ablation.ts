@@ -16,7 +16,7 @@ import { type StepRecord, train } from "../train/trainer.ts";
 import { measureThroughput } from "../eval/throughput.ts";
 import { evaluatePerplexity, type TokenBatch } from "../eval/perplexity.ts";
 import { currentBackend } from "../backend.ts";
-import { ablationTrainOptions } from "./ablation_recipe.ts";
+import { ablationTrainOptions, type AblationTrainSpec } from "./ablation_recipe.ts";
 
 export { MHC_VARIANTS, type MhcVariant, PUBLISHED_MHC_TABLE } from "./reference_numbers.ts";
 
@@ -58,11 +58,12 @@ export function variantConfig(
 }
 
 /** Options of {@linkcode runMhcAblation}; defaults are the reference's. */
-export interface MhcAblationOptions {
-  /** Training ids (already tokenized, EOS after every line). */
-  train: Int32Array;
-  /** Validation ids. */
-  valid: Int32Array;
+/**
+ * Options of {@linkcode runMhcAblation}: the training recipe of {@linkcode AblationTrainSpec} (the reference's
+ * defaults: data, batch 16 × 256, 10 epochs, lr 3e-4, decay 0.1, clip 1.0, seed 1337, evaluation every 500 steps)
+ * plus the rows, the benchmark and the callbacks.
+ */
+export interface MhcAblationOptions extends AblationTrainSpec {
   /**
    * A second, out-of-domain validation set (e.g. WikiText-2 valid when training on another corpus; see
    * `loadAblationData`): its perplexity is measured like `valid`'s and reported as `val_loss_ood` / `ppl_ood`.
@@ -74,39 +75,14 @@ export interface MhcAblationOptions {
   preset?: string;
   /** Config overrides shared by every row. */
   model?: Record<string, unknown>;
-  /** Training batch size (16) and sequence length (the preset's maxLen, 256). */
-  batchSize?: number;
-  /** Sequence length of training and evaluation batches. */
-  seqLen?: number;
-  /** Optimizer steps per variant; or `trainSeconds` to size the run from the measured throughput. */
-  steps?: number;
-  /** Training time budget per variant in seconds (steps sized from the measured throughput). */
+  /** Training time budget per variant in seconds (steps sized from the measured throughput; instead of `steps`). */
   trainSeconds?: number;
-  /** Epochs (used when neither steps nor trainSeconds is given; reference: 10). */
-  epochs?: number;
-  /** AdamW learning rate (3e-4). */
-  lr?: number;
-  /** AdamW decoupled weight decay (0.1). */
-  weightDecay?: number;
-  /** Global gradient-norm clip (1.0). */
-  gradClip?: number;
-  /** Seed of weights, data order and dropout (1337). */
-  seed?: number;
-  /**
-   * Validation loss every N steps (reference 500) over at most `evalBatches` batches of `batchSize` (default: the
-   * whole validation set, as the reference).
-   */
-  evalEvery?: number;
-  /** At most this many validation batches per evaluation (20). */
-  evalBatches?: number;
   /** Perplexity: first `pplBatches` (62) validation batches of `pplBatchSize` (8). */
   pplBatches?: number;
   /** Batch size of the perplexity evaluation (8). */
   pplBatchSize?: number;
   /** Throughput benchmark on a fixed random batch: batch 8, 10 warm-up + 50 timed steps (reference). */
   throughput?: { batch?: number; warmup?: number; steps?: number } | false;
-  /** Checkpoint folder root (one sub-folder per variant and seed); none = no checkpoints. */
-  outDir?: string;
   /** Called with progress lines. */
   log?: (line: string) => void;
   /** Called after every optimizer step with the variant name. */
