@@ -4,8 +4,13 @@
  *   deno run -A .device/mhc_ablation_device.js --train T.u16 --valid V.u16 [--valid-ood W.u16] --out DIR
  *     [--steps N | --seconds S | --epochs 10] [--preset published] [--variants baseline,mhc,mhc_adapters] [--seed 1337]
  *     [--eval-every 500] [--eval-batches all] [--tput-steps 50] [--tput-warmup 10] [--backend webgpu]
+ *     [--ckpt-dir DIR [--save-every 1000] [--keep-last N] [--milestone-words 1000000,… --words-per-token R]]
  * Without --steps or --seconds it trains the reference's 10 epochs; every training default is the reference's
  * (`MHC_REFERENCE_RECIPE`). `--valid-ood` adds out-of-domain perplexity columns (`val_loss_ood`, `ppl_ood`).
+ * With `--ckpt-dir` every variant checkpoints into `DIR/<variant>-seed<seed>` every `--save-every` steps and a
+ * restarted command resumes there (a killed run loses at most the steps since the last checkpoint);
+ * `--milestone-words` adds BabyLM `chck_*` checkpoints at those words seen (tokens × `--words-per-token`), which
+ * `bench/blimp_device.ts` scores.
  */
 import { parseArgs } from "node:util";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
@@ -32,6 +37,11 @@ const { values: a } = parseArgs({
     "max-train-tokens": { type: "string" },
     backend: { type: "string", default: "webgpu" },
     vocab: { type: "string" },
+    "ckpt-dir": { type: "string" },
+    "save-every": { type: "string", default: "1000" },
+    "keep-last": { type: "string" },
+    "milestone-words": { type: "string" },
+    "words-per-token": { type: "string" },
   },
 });
 if (!a.train || !a.valid) throw new Error("Options --train and --valid (uint16 id files) are required.");
@@ -65,6 +75,12 @@ const { rows, curves } = await runMhcAblation({
   epochs: Number(a.epochs),
   evalEvery: Number(a["eval-every"]),
   evalBatches: a["eval-batches"] ? Number(a["eval-batches"]) : undefined,
+  outDir: a["ckpt-dir"],
+  resume: a["ckpt-dir"] !== undefined,
+  saveEvery: Number(a["save-every"]),
+  keepLast: a["keep-last"] ? Number(a["keep-last"]) : undefined,
+  saveAtWords: a["milestone-words"]?.split(",").map(Number),
+  wordsPerToken: a["words-per-token"] ? Number(a["words-per-token"]) : undefined,
   throughput: { batch: 8, warmup: Number(a["tput-warmup"]), steps: Number(a["tput-steps"]) },
   log: (l) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${l}`),
 });

@@ -20,7 +20,9 @@ mkdir -p .device/data .git/info
 # out-of-domain valid = WikiText-2 valid (src/data/slices.ts), each uint16 + xz.
 "$deno" run -A scripts/pretokenize.ts --corpus slices --file "$train_text" --train-tokens "$train_tokens" \
   --valid-tokens "$valid_tokens" --dir "$shared/data/wikitext-2" --out-dir .device/data --xz
-"$shared/tools/device-kit" bench/mhc_ablation_device.ts bench/device_bench.ts bench/gpu_tests.ts bench/gpu_step_profile.ts bench/h3_device.ts
+# BLiMP (original and BabyLM-filtered jsonl) for bench/blimp_device.ts.
+tar -C "$shared/data" -cJf .device/data/blimp.tar.xz blimp blimp_filtered
+"$shared/tools/device-kit" bench/mhc_ablation_device.ts bench/blimp_device.ts bench/device_bench.ts bench/gpu_tests.ts bench/gpu_step_profile.ts bench/h3_device.ts
 cat <<'CMD'
 Device commands (carry [".device"]; results come back from $OUT):
   parity tests + benchmark (about 6 minutes):

@@ -7,7 +7,7 @@
  *
  * The mHC ablation's data (issue 12; `loadAblationData` in src/data/slices.ts), written as `train.u16`,
  * `valid.u16` and, when training on a corpus file, `valid_ood.u16` (WikiText-2 valid) in OUT_DIR, each xz-compressed
- * with `--xz` (for the GPU machine):
+ * with `--xz` (for the GPU machine), and `slices.json` (sizes, sources, words per training token):
  *   deno run -A scripts/pretokenize.ts --corpus slices --file F [--train-tokens 2400000] [--valid-tokens 260000]
  *     [--dir WIKITEXT_DIR] --out-dir OUT_DIR [--xz]
  *   (without --file: the real WikiText-2 train and validation splits, from --dir or the Hub)
@@ -101,5 +101,10 @@ async function writeAblationSlices(): Promise<void> {
     }
     files[values.xz ? `${path}.xz` : path] = ids.length;
   }
-  console.log(JSON.stringify({ files, sources: d.sources, seconds: (performance.now() - t0) / 1000 }));
+  // Words per training token (whitespace words of the decoded training ids): places the BabyLM word milestones.
+  const tok = getTokenizer(values.tokenizer!);
+  const words = tok.decode(Array.from(d.train)).split(/\s+/).filter(Boolean).length;
+  const meta = { files, sources: d.sources, train_words: words, words_per_token: words / d.train.length };
+  await Deno.writeTextFile(`${dir}/slices.json`, JSON.stringify(meta, null, 2));
+  console.log(JSON.stringify({ ...meta, seconds: (performance.now() - t0) / 1000 }));
 }

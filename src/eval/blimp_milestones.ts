@@ -1,9 +1,10 @@
 /**
- * Word milestones of a training run, named like the BabyLM checkpoint revisions (`chck_1M` … `chck_10M`), and the
+ * Word milestones of a training run (polars-free, so GPU entries bundle it), named like the BabyLM checkpoint revisions (`chck_1M` … `chck_10M`), and the
  * words-per-token ratio that converts tokens seen into words seen (docs/blimp.md#learning-curves-by-words-seen).
  *
  * @module
  */
+import { join } from "node:path";
 import type { Tokenizer } from "../tokenizers/types.ts";
 
 /**
@@ -49,4 +50,41 @@ export function wordsPerToken(lines: readonly string[], tokenizer: Tokenizer): n
   }
   if (tokens === 0) throw new Error("wordsPerToken: the lines give no tokens.");
   return words / tokens;
+}
+
+/**
+ * The BabyLM "fast" subset: the first `perParadigm` pairs of each paradigm (BabyLM's blimp_fast keeps 200).
+ *
+ * @example
+ * ```ts
+ * import { blimpFastSubset } from "./blimp_milestones.ts";
+ * // blimpFastSubset(pairs, 20).length === 20 * 67
+ * ```
+ */
+export function blimpFastSubset<P extends { uid: string }>(pairs: readonly P[], perParadigm = 200): P[] {
+  if (!Number.isInteger(perParadigm) || perParadigm < 1) {
+    throw new Error(`perParadigm must be a positive integer, got "${perParadigm}".`);
+  }
+  const seen = new Map<string, number>();
+  return pairs.filter((p) => {
+    const k = seen.get(p.uid) ?? 0;
+    seen.set(p.uid, k + 1);
+    return k < perParadigm;
+  });
+}
+
+/** The `chck_*` word-milestone checkpoints of a run folder, fewest words first. */
+export async function listMilestones(
+  runDir: string,
+): Promise<{ name: string; words: number; path: string }[]> {
+  const out: { name: string; words: number; path: string }[] = [];
+  try {
+    for await (const e of Deno.readDir(runDir)) {
+      const words = e.isDirectory ? milestoneWords(e.name) : null;
+      if (words !== null) out.push({ name: e.name, words, path: join(runDir, e.name) });
+    }
+  } catch (e) {
+    throw new Error(`Cannot read the run folder "${runDir}": ${(e as Error).message}`);
+  }
+  return out.sort((a, b) => a.words - b.words);
 }

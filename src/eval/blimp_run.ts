@@ -25,9 +25,15 @@ import {
 } from "./blimp.ts";
 import { type NgramModel, parseNgramSpec, trainNgram } from "./ngram.ts";
 import { writeBabyLMBlimp } from "./blimp_babylm.ts";
-import { milestoneWords } from "./blimp_milestones.ts";
+import { blimpFastSubset, listMilestones, milestoneWords } from "./blimp_milestones.ts";
 
-export { milestoneName, milestoneWords, wordsPerToken } from "./blimp_milestones.ts";
+export {
+  blimpFastSubset,
+  listMilestones,
+  milestoneName,
+  milestoneWords,
+  wordsPerToken,
+} from "./blimp_milestones.ts";
 
 /** A checkpoint ready to score: its model (weights restored), tokenizer and names. */
 export interface EvalCheckpoint {
@@ -97,44 +103,7 @@ export function evaluateBlimpNgram(
   return blimpResultFromScores(pairs, scores, variant, { returnScores: opts.returnScores });
 }
 
-/**
- * The BabyLM "fast" subset: the first `perParadigm` pairs of each paradigm (BabyLM's blimp_fast keeps 200).
- *
- * @example
- * ```ts
- * import { blimpFastSubset } from "./blimp_run.ts";
- * // blimpFastSubset(pairs, 20).length === 20 * 67
- * ```
- */
-export function blimpFastSubset<P extends { uid: string }>(pairs: readonly P[], perParadigm = 200): P[] {
-  if (!Number.isInteger(perParadigm) || perParadigm < 1) {
-    throw new Error(`perParadigm must be a positive integer, got "${perParadigm}".`);
-  }
-  const seen = new Map<string, number>();
-  return pairs.filter((p) => {
-    const k = seen.get(p.uid) ?? 0;
-    seen.set(p.uid, k + 1);
-    return k < perParadigm;
-  });
-}
-
 // ---- word milestones and learning curves ----
-
-/** The `chck_*` word-milestone checkpoints of a run folder, fewest words first. */
-export async function listMilestones(
-  runDir: string,
-): Promise<{ name: string; words: number; path: string }[]> {
-  const out: { name: string; words: number; path: string }[] = [];
-  try {
-    for await (const e of Deno.readDir(runDir)) {
-      const words = e.isDirectory ? milestoneWords(e.name) : null;
-      if (words !== null) out.push({ name: e.name, words, path: join(runDir, e.name) });
-    }
-  } catch (e) {
-    throw new Error(`Cannot read the run folder "${runDir}": ${(e as Error).message}`);
-  }
-  return out.sort((a, b) => a.words - b.words);
-}
 
 /** Options of {@linkcode blimpLearningCurve}. */
 export interface LearningCurveOptions {

@@ -27,6 +27,8 @@ export const MHC_REFERENCE_RECIPE = {
   epochs: 10,
   seed: 1337,
   evalEvery: 500,
+  /** The script saves a checkpoint every 1000 steps. */
+  saveEvery: 1000,
   /** PyTorch AdamW defaults. */
   beta1: 0.9,
   beta2: 0.999,
@@ -61,6 +63,16 @@ export interface AblationTrainSpec {
   evalBatches?: number;
   /** Checkpoint folder root; none = no checkpoints. */
   outDir?: string;
+  /** With `outDir`: a checkpoint every N steps (1000, as the reference; 0 = only at the end). */
+  saveEvery?: number;
+  /** With `outDir`: keep only the newest N `step-*` checkpoints (default: all). */
+  keepLast?: number;
+  /** With `outDir`: continue from its latest checkpoint when there is one (a killed run loses ≤ saveEvery steps). */
+  resume?: boolean;
+  /** With `outDir`: also save `chck_<words>` checkpoints at these words seen (BabyLM milestones). */
+  saveAtWords?: number[];
+  /** Words per training token, to place `saveAtWords` (see `wordsPerToken`). */
+  wordsPerToken?: number;
 }
 
 /** A model the ablation trains: a language model whose generators (dropout) the checkpoints carry. */
@@ -109,7 +121,11 @@ export function ablationTrainOptions(
     evalEvery: spec.evalEvery ?? R.evalEvery,
     evalBatches: spec.evalBatches,
     outDir: spec.outDir ? `${spec.outDir}/${runName}` : undefined, // = variantCheckpointDir(outDir, variant, seed)
-    saveEvery: 0,
+    saveEvery: spec.saveEvery ?? R.saveEvery,
+    keepLast: spec.keepLast,
+    resume: spec.outDir ? spec.resume : undefined,
+    saveAtWords: spec.saveAtWords,
+    wordsPerToken: spec.wordsPerToken,
     rngs: model.rngs,
     progress: "none",
   };
