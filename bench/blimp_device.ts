@@ -19,6 +19,7 @@ import { type BlimpResult, type BlimpVariant, evaluateBlimp } from "../src/eval/
 import { blimpFastSubset, listMilestones } from "../src/eval/blimp_milestones.ts";
 import { createModel } from "../src/models/registry.ts";
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from "../src/train/checkpoint.ts";
+import { writeTextAtomic } from "../src/results/atomic.ts";
 import { getTokenizer, type Tokenizer, type TokenizerName } from "../src/tokenizers/types.ts";
 
 const { values: a } = parseArgs({
@@ -46,7 +47,11 @@ const t0 = performance.now();
 const log = (l: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${l}`);
 
 /** Score `pairs` with the checkpoint at `path`; the model is disposed afterwards. */
-async function score(path: string, pairs: BlimpPair[], tokenizer: Tokenizer): Promise<BlimpResult & { step: number }> {
+async function score(
+  path: string,
+  pairs: BlimpPair[],
+  tokenizer: Tokenizer,
+): Promise<BlimpResult & { step: number }> {
   const ck = await loadCheckpoint(await resolveCheckpoint(path));
   const model = createModel(ck.config, 0);
   try {
@@ -73,12 +78,20 @@ for (const run of a.runs.split(",")) {
     const r = await score(m.path, fast, tok);
     milestones.push({ name: m.name, words: m.words, result: r });
     log(`${basename(run)} ${m.name}: BLiMP fast ${(100 * r.overall).toFixed(2)} % (step ${r.step})`);
+    // Rewritten after every milestone, so a machine taken back mid-way leaves the milestones scored so far.
+    await writeTextAtomic(
+      join(dir, "milestones.json"),
+      JSON.stringify({ fastPerParadigm: Number(a.fast), milestones }),
+    );
   }
-  await Deno.writeTextFile(join(dir, "milestones.json"), JSON.stringify({ fastPerParadigm: Number(a.fast), milestones }));
   for (const [name, pairs] of sets) {
     const r = await score(run, pairs, tok);
-    await Deno.writeTextFile(join(dir, `final_${name}.json`), JSON.stringify(r));
-    log(`${basename(run)} final (step ${r.step}): BLiMP ${name} ${(100 * r.overall).toFixed(2)} % over ${r.pairs} pairs`);
+    await writeTextAtomic(join(dir, `final_${name}.json`), JSON.stringify(r));
+    log(
+      `${basename(run)} final (step ${r.step}): BLiMP ${name} ${
+        (100 * r.overall).toFixed(2)
+      } % over ${r.pairs} pairs`,
+    );
   }
   log(`tensors alive: ${tf.memory().numTensors}`);
 }
