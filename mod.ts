@@ -534,6 +534,8 @@ export {
   meanCurves,
   MHC_SUMMARY_METRICS,
   type MhcComparisonRow,
+  type MhcResultsReport,
+  mhcResultsReport,
   type MhcSeedsOptions,
   type MhcSeedsResult,
   type PplOrdering,

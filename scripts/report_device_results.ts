@@ -2,9 +2,10 @@
  * Turn the CSV/JSON that the GPU entries bring back (no native addons run there) into the committed results:
  * Parquet beside each CSV, summaries and Vega-Lite charts (.vl.json/.svg/.png).
  *
- * - `results/mhc_ablation/` — one folder per variant from `bench/mhc_ablation_device.ts` (table.csv, curves.csv,
- *   config.json, result.json): writes `summary.csv/.parquet` (ours beside the published table, docs/models/mhc.md),
- *   `val_loss_curves`, `val_loss`, `train_tok_s` and `peak_mib` charts.
+ * - `results/mhc_ablation/` — one folder per variant and seed from `bench/mhc_ablation_device.ts` (table.csv,
+ *   curves.csv, config.json, result.json): writes `summary.csv/.parquet` (mean ± std over seeds beside the published
+ *   table, docs/models/mhc.md), the ordering per domain, and `val_loss_curves` (seed bands), `val_loss`,
+ *   `val_loss_ood`, `train_tok_s` and `peak_mib` charts.
  * - `results/bench/h100/` — from `bench/device_bench.ts` (models.csv, scaling.csv, …): Parquet copies, a
  *   `train_tok_s_vs_reference`, `scaling_tok_s` and `matmul_tflops` charts.
  *
@@ -16,12 +17,7 @@ import { parseArgs } from "node:util";
 import { barChart, lineChart, saveChart, type VegaLiteSpec } from "../src/results/charts.ts";
 import { readFrame, type Row, saveFrame } from "../src/results/frames.ts";
 import { exists } from "../src/data/hub.ts";
-import {
-  checkPplOrdering,
-  compareWithPublished,
-  loadMhcResults,
-  meanCurves,
-} from "../src/experiments/seeds.ts";
+import { loadMhcResults, mhcResultsReport } from "../src/experiments/seeds.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -33,35 +29,12 @@ const { values: a } = parseArgs({
 const abl = await loadMhcResults(a.ablation!);
 if (abl) {
   const dir = a.ablation!;
-  const cmp = compareWithPublished(abl.summary);
-  await saveFrame(cmp as unknown as Row[], `${dir}/summary`);
+  const report = mhcResultsReport(abl);
+  await saveFrame(report.comparison, `${dir}/summary`);
   console.log(`${dir}: ${abl.rows.length} runs from ${abl.files.join(", ")}`);
-  console.table(cmp);
-  console.log(checkPplOrdering(abl.summary).text);
-  const rows = abl.rows.map((r) => ({ ...r })) as unknown as Row[];
-  await saveChart(
-    lineChart({
-      data: meanCurves(abl.curves, "valid"),
-      x: "step",
-      y: "loss",
-      color: "variant",
-      logY: true,
-      points: true,
-      title: "Held-out loss, published config on the H100 (WikiText-2 valid)",
-      xTitle: "optimizer step (batch 16 × 256 GPT-2 tokens)",
-      yTitle: "nats per token (log scale)",
-    }),
-    `${dir}/val_loss_curves`,
-  );
-  for (
-    const [y, title, yTitle, name] of [
-      ["val_loss", "Held-out loss after the run", "nats per token", "val_loss"],
-      ["tokens_per_sec", "Training throughput (B 8, T 256)", "tokens/s", "train_tok_s"],
-      ["peak_mb", "Peak GPU memory (allocated by tfjs-webgpu)", "MiB", "peak_mib"],
-    ] as const
-  ) {
-    await saveChart(barChart({ data: rows, x: "variant", y, yTitle, title }), `${dir}/${name}`);
-  }
+  console.table(report.comparison.toRecords());
+  for (const v of report.verdicts) console.log(v);
+  for (const [name, spec] of Object.entries(report.charts)) await saveChart(spec, `${dir}/${name}`);
 }
 
 const bench = a.bench!;

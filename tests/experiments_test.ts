@@ -13,6 +13,7 @@ import {
   compareWithPublished,
   loadMhcResults,
   meanCurves,
+  mhcResultsReport,
   runMhcSeeds,
   summarizeMhcRows,
 } from "../src/experiments/seeds.ts";
@@ -217,6 +218,115 @@ Deno.test("summary helpers: published comparison, ordering, mean curves, loading
     assertEquals(got.rows.length, 6);
     assertEquals(got.curves.length, 4);
     assertEquals((got.summary.toRecords() as Record<string, unknown>[]).map((r) => r.n), [2, 2, 2]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("summary helpers: out-of-domain columns, ordering per domain, the results report", () => {
+  const row = (variant: string, seed: number, ppl: number, pplOod: number | null): MhcAblationRow => ({
+    variant,
+    seed,
+    params: 1,
+    steps: 1,
+    tokens_trained: 1,
+    train_seconds: 1,
+    final_train_loss: 1,
+    val_loss: Math.log(ppl),
+    ppl,
+    ppl_batches: 1,
+    val_loss_ood: pplOod === null ? null : Math.log(pplOod),
+    ppl_ood: pplOod,
+    tokens_per_sec: 100,
+    peak_mb: 10,
+    peak_measure: "profile",
+    backend: "cpu",
+  });
+  // In-domain the published ordering holds, out of domain it does not.
+  const rows = [row("baseline", 1, 13, 50), row("mhc", 1, 12, 40), row("mhc_adapters", 1, 11, 45)];
+  const summary = summarizeMhcRows(rows);
+  const cmp = compareWithPublished(summary);
+  assertEquals(cmp[1].ppl_ood, "40.00");
+  assertStringIncludes(checkPplOrdering(summary, "ppl").text, "The published ordering holds (in-domain");
+  const ood = checkPplOrdering(summary, "ppl_ood");
+  assert(!ood.holds);
+  assertEquals(ood.order, ["baseline", "mhc_adapters", "mhc"]);
+  assertStringIncludes(ood.text, "out-of-domain");
+  const partial = checkPplOrdering(summarizeMhcRows([row("mhc", 1, 12, 40)]), "ppl_ood");
+  assertStringIncludes(
+    partial.text,
+    "Cannot check the out-of-domain ordering: no rows for baseline, mhc_adapters",
+  );
+  // Without out-of-domain numbers the column and its verdict and chart are left out.
+  assertEquals(compareWithPublished(summarizeMhcRows([row("mhc", 1, 12, null)]))[0].ppl_ood, undefined);
+  const curves = [1, 2].map((seed) => ({
+    variant: "mhc",
+    seed,
+    step: 250,
+    tokens: 1,
+    split: "valid" as const,
+    loss: 4 + seed,
+  }));
+  const report = mhcResultsReport({ rows, curves, summary });
+  assertEquals(report.verdicts.length, 2);
+  assertEquals(report.runs.height, 3);
+  assertEquals(Object.keys(report.charts), [
+    "val_loss_curves",
+    "val_loss",
+    "val_loss_ood",
+    "train_tok_s",
+    "peak_mib",
+  ]);
+  // The curve chart carries a ± std band layer around the mean line.
+  const layers = (report.charts.val_loss_curves as unknown as { layer: { mark: { type: string } }[] }).layer;
+  assertEquals(layers.map((l) => l.mark.type), ["area", "line"]);
+  const values = (report.charts.val_loss_curves.data as { values: Record<string, number>[] }).values;
+  assertEquals([values[0].loss_lo, values[0].loss, values[0].loss_hi].map((x) => Math.round(x * 1e4) / 1e4), [
+    4.7929,
+    5.5,
+    6.2071,
+  ]);
+  const noOod = mhcResultsReport({
+    rows: [row("mhc", 1, 12, null)],
+    curves,
+    summary: summarizeMhcRows([row("mhc", 1, 12, null)]),
+  });
+  assertEquals(noOod.verdicts.length, 1);
+  assert(!("val_loss_ood" in noOod.charts));
+});
+
+Deno.test("runMhcAblation with outDir: checkpoints every N steps, word milestones, resume after a kill", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ssmlab-abl-ck-" });
+  try {
+    const opts = {
+      ...SMALL_RUN,
+      variants: ["mhc" as const],
+      throughput: false as const,
+      outDir: dir,
+      saveEvery: 2,
+      saveAtWords: [40, 100],
+      wordsPerToken: 0.5,
+      resume: true,
+    };
+    // 4 steps of 32 tokens = 16 words each: milestones at step 3 (48 ≥ 40 words) and none for 100 (64 words).
+    const full = await runMhcAblation({ ...opts, steps: 4 });
+    const names = [...Deno.readDirSync(`${dir}/mhc-seed1337`)].map((e) => e.name).sort();
+    for (const n of ["chck_40", "latest", "step-2", "step-4"]) assert(names.includes(n), names.join(", "));
+    assert(!names.includes("chck_100"), names.join(", "));
+    // A second run of the same command resumes at step 4: nothing more to train, the same result.
+    const again = await runMhcAblation({ ...opts, steps: 4 });
+    assertEquals(again.rows[0].val_loss, full.rows[0].val_loss);
+    assertEquals(again.rows[0].steps, 4);
+    // A run "killed" after step 2 (steps: 2), then restarted with the full budget, ends where the full run did.
+    const dir2 = await Deno.makeTempDir({ prefix: "ssmlab-abl-ck2-" });
+    try {
+      await runMhcAblation({ ...opts, outDir: dir2, steps: 2 });
+      const resumed = await runMhcAblation({ ...opts, outDir: dir2, steps: 4 });
+      assertEquals(resumed.rows[0].val_loss, full.rows[0].val_loss);
+      assertEquals(resumed.rows[0].final_train_loss, full.rows[0].final_train_loss);
+    } finally {
+      await Deno.remove(dir2, { recursive: true });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -14,6 +14,7 @@ import {
   runMhcAblation,
 } from "./mhc_ablation.ts";
 import { type DataFrame, formatMeanStd, readFrame, type Row, summarize, toFrame } from "../results/frames.ts";
+import { barChart, lineChart, type VegaLiteSpec } from "../results/charts.ts";
 
 /** Options of {@linkcode runMhcSeeds}: the ablation's options (without `seed`) plus the seeds. */
 export interface MhcSeedsOptions extends Omit<MhcAblationOptions, "seed" | "onStep"> {
@@ -38,7 +39,15 @@ export interface MhcSeedsResult {
 }
 
 /** Metrics summarized per variant. */
-export const MHC_SUMMARY_METRICS = ["val_loss", "ppl", "tokens_per_sec", "peak_mb", "train_seconds"] as const;
+export const MHC_SUMMARY_METRICS = [
+  "val_loss",
+  "ppl",
+  "val_loss_ood",
+  "ppl_ood",
+  "tokens_per_sec",
+  "peak_mb",
+  "train_seconds",
+] as const;
 
 /**
  * Run {@linkcode runMhcAblation} once per seed and summarize per variant.
@@ -149,6 +158,10 @@ export function compareWithPublished(summary: DataFrame, digits = 2): MhcCompari
       tokens_per_sec_published: pub?.tokens_per_sec ?? null,
       peak_mb: fmt(r, "peak_mb", 0),
       peak_mb_published: pub?.peak_mb ?? null,
+      ...(r.ppl_ood_mean === undefined ? {} : {
+        val_loss_ood: fmt(r, "val_loss_ood", 4),
+        ppl_ood: fmt(r, "ppl_ood"),
+      }),
     };
   });
 }
@@ -172,15 +185,20 @@ export interface PplOrdering {
  * // console.log(checkPplOrdering(summary).text);
  * ```
  */
-export function checkPplOrdering(summary: DataFrame): PplOrdering {
+export function checkPplOrdering(summary: DataFrame, metric: "ppl" | "ppl_ood" = "ppl"): PplOrdering {
+  const domain = metric === "ppl" ? "in-domain" : "out-of-domain";
   const recs = summary.toRecords() as Record<string, unknown>[];
   const get = (v: MhcVariant) => recs.find((r) => r.variant === v);
   const missing = MHC_VARIANTS.filter((v) => !get(v));
   if (missing.length > 0) {
-    return { holds: false, order: [], text: `Cannot check the ordering: no rows for ${missing.join(", ")}.` };
+    return {
+      holds: false,
+      order: [],
+      text: `Cannot check the ${domain} ordering: no rows for ${missing.join(", ")}.`,
+    };
   }
-  const mean = (v: MhcVariant) => get(v)!.ppl_mean as number;
-  const std = (v: MhcVariant) => (get(v)!.ppl_std as number | null) ?? 0;
+  const mean = (v: MhcVariant) => get(v)![`${metric}_mean`] as number;
+  const std = (v: MhcVariant) => (get(v)![`${metric}_std`] as number | null) ?? 0;
   const order = [...MHC_VARIANTS].sort((a, b) => mean(b) - mean(a));
   const holds = mean("baseline") > mean("mhc") && mean("mhc") > mean("mhc_adapters");
   const gaps = (["baseline", "mhc"] as const).map((a, i) => {
@@ -192,7 +210,7 @@ export function checkPplOrdering(summary: DataFrame): PplOrdering {
   const n = Math.min(...MHC_VARIANTS.map((v) => Number(get(v)!.n)));
   const list = order.map((v) => `${v} ${mean(v).toFixed(2)}`).join(" > ");
   const text = `${holds ? "The published ordering holds" : "The published ordering does NOT hold"}` +
-    ` (mean perplexity over ${n} seed${n === 1 ? "" : "s"}: ${list}; gaps ${gaps.join(", ")}).`;
+    ` (${domain} mean perplexity over ${n} seed${n === 1 ? "" : "s"}: ${list}; gaps ${gaps.join(", ")}).`;
   return { holds, order, text };
 }
 
@@ -278,4 +296,61 @@ export async function loadMhcResults(dir: string): Promise<LoadedMhcResults | nu
   }
   if (rows.length === 0) return null;
   return { rows, curves, summary: summarizeMhcRows(rows), files };
+}
+
+/** The committed GPU results as the notebook and `scripts/report_device_results.ts` show them. */
+export interface MhcResultsReport {
+  /** Every run (variant × seed). */
+  runs: DataFrame;
+  /** Mean ± std per variant beside the published table. */
+  comparison: DataFrame;
+  /** The published ordering checked per domain (in-domain, then out-of-domain when measured). */
+  verdicts: string[];
+  /** Charts by file name: held-out curves with seed bands, final losses, throughput, memory. */
+  charts: Record<string, VegaLiteSpec>;
+}
+
+/**
+ * Tables, orderings and charts of ablation results (e.g. {@linkcode loadMhcResults} of `results/mhc_ablation`).
+ *
+ * @example
+ * ```ts
+ * // const r = mhcResultsReport((await loadMhcResults("results/mhc_ablation"))!);
+ * // r.verdicts.forEach((v) => console.log(v));
+ * ```
+ */
+export function mhcResultsReport(
+  res: Pick<LoadedMhcResults, "rows" | "curves" | "summary">,
+): MhcResultsReport {
+  const runs = res.rows.map((r) => ({ ...r, run: `${r.variant} (seed ${r.seed})` })) as unknown as Row[];
+  const hasOod = res.rows.some((r) => typeof r.val_loss_ood === "number");
+  const bar = (y: string, title: string, yTitle: string) =>
+    barChart({ data: runs, x: "run", y, yTitle, title, labelAngle: -30 });
+  const charts: Record<string, VegaLiteSpec> = {
+    val_loss_curves: lineChart({
+      data: meanCurves(res.curves, "valid"),
+      x: "step",
+      y: "loss",
+      band: "loss_std",
+      color: "variant",
+      points: true,
+      title: "Held-out loss (in-domain); band: ± std over seeds",
+      xTitle: "optimizer step",
+      yTitle: "nats per token",
+    }),
+    val_loss: bar("val_loss", "Held-out loss after the run (in-domain)", "nats per token"),
+    ...(hasOod
+      ? { val_loss_ood: bar("val_loss_ood", "Held-out loss after the run (out of domain)", "nats per token") }
+      : {}),
+    train_tok_s: bar("tokens_per_sec", "Training throughput (benchmark protocol: B 8, T 256)", "tokens/s"),
+    peak_mib: bar("peak_mb", "Peak memory of a training step", "MiB"),
+  };
+  const verdicts = [checkPplOrdering(res.summary, "ppl").text];
+  if (hasOod) verdicts.push(checkPplOrdering(res.summary, "ppl_ood").text);
+  return {
+    runs: toFrame(runs),
+    comparison: toFrame(compareWithPublished(res.summary) as unknown as Row[]),
+    verdicts,
+    charts,
+  };
 }

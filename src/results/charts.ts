@@ -75,6 +75,8 @@ export interface ChartOptions {
 export interface LineChartOptions extends ChartOptions {
   /** Draw a point at each value (default false). */
   points?: boolean;
+  /** Column holding a spread (e.g. the std over seeds) drawn as a shaded y ± band around each line. */
+  band?: string;
 }
 
 /** Options of {@linkcode barChart}. */
@@ -98,7 +100,7 @@ function colorChannel(field: string): Record<string, unknown> {
  * ```
  */
 export function lineChart(opts: LineChartOptions): VegaLiteSpec {
-  const values = dataValues(opts.data, [opts.x, opts.y, opts.color]);
+  const values = dataValues(opts.data, [opts.x, opts.y, opts.color, opts.band]);
   const encoding: Record<string, unknown> = {
     x: axis(opts.x, opts.xType ?? inferType(values, opts.x), opts.xTitle),
     y: { ...axis(opts.y, opts.yType ?? inferType(values, opts.y), opts.yTitle), ...yScale(opts) },
@@ -108,10 +110,25 @@ export function lineChart(opts: LineChartOptions): VegaLiteSpec {
   if (opts.labelAngle !== undefined) {
     (encoding.x as Record<string, unknown>).axis = { labelAngle: opts.labelAngle };
   }
-  return base(opts, values, {
-    mark: { type: "line", point: opts.points ?? false, clip: true },
-    encoding,
+  const line = { mark: { type: "line", point: opts.points ?? false, clip: true }, encoding };
+  if (!opts.band) return base(opts, values, line);
+  const band = opts.band;
+  // One legend for both layers, its symbols opaque (the band's fill would otherwise fade them).
+  if (opts.color) encoding.color = { ...colorChannel(opts.color), legend: { labelLimit: 0, symbolOpacity: 1 } };
+  const withBand = values.map((v) => {
+    const y = v[opts.y] as number, e = (v[band] as number | null) ?? 0;
+    return { ...v, [`${opts.y}_lo`]: y - e, [`${opts.y}_hi`]: y + e };
   });
+  const area = {
+    mark: { type: "area", opacity: 0.2, clip: true },
+    encoding: {
+      x: encoding.x,
+      y: { ...(encoding.y as Record<string, unknown>), field: `${opts.y}_lo` },
+      y2: { field: `${opts.y}_hi` },
+      ...(opts.color ? { color: encoding.color } : {}),
+    },
+  };
+  return base(opts, withBand, { layer: [area, line] });
 }
 
 /**
