@@ -114,7 +114,9 @@ export function lineChart(opts: LineChartOptions): VegaLiteSpec {
   if (!opts.band) return base(opts, values, line);
   const band = opts.band;
   // One legend for both layers, its symbols opaque (the band's fill would otherwise fade them).
-  if (opts.color) encoding.color = { ...colorChannel(opts.color), legend: { labelLimit: 0, symbolOpacity: 1 } };
+  if (opts.color) {
+    encoding.color = { ...colorChannel(opts.color), legend: { labelLimit: 0, symbolOpacity: 1 } };
+  }
   const withBand = values.map((v) => {
     const y = v[opts.y] as number, e = (v[band] as number | null) ?? 0;
     return { ...v, [`${opts.y}_lo`]: y - e, [`${opts.y}_hi`]: y + e };
