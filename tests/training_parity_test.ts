@@ -196,6 +196,7 @@ Deno.test("the ablation's defaults are the reference script's (mhc_slm/train.py)
     epochs: 10,
     seed: 1337,
     evalEvery: 500,
+    saveEvery: 1000,
     beta1: 0.9,
     beta2: 0.999,
     eps: 1e-8,
@@ -226,6 +227,10 @@ for (const { name: backend, ignore } of await backendCases()) {
         [3e-4, 0.1, 1.0, 10, undefined, 1337, 500, undefined, "constant"],
       );
       assertEquals([d.beta1, d.beta2, d.eps, d.accumulate], [0.9, 0.999, 1e-8, 1]);
+      // No outDir: no checkpoints and no resume; with one, a checkpoint every 1000 steps as the script.
+      assertEquals([d.outDir, d.resume], [undefined, undefined]);
+      const withDir = ablationTrainOptions({ train: big, valid: VALID, outDir: "runs/x" }, model, "r");
+      assertEquals([withDir.outDir, withDir.saveEvery], ["runs/x/r", 1000]);
 
       const opts = ablationTrainOptions(
         { train: TRAIN, valid: VALID, batchSize: B, seqLen: T, steps: STEPS, evalEvery: EVAL_EVERY },
