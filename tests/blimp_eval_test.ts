@@ -127,6 +127,20 @@ for (const backend of ["cpu", "wasm"]) {
     const one = await sequenceLogProbs(model, seqs, { batchSize: 1 });
     const all = await sequenceLogProbs(model, seqs, { batchSize: 64, padId: 7 });
     for (let i = 0; i < seqs.length; i++) assertAlmostEquals(all[i], one[i], 1e-4, `sequence ${i}`);
+    // A log-prob budget of 3 rows of the longest sentence (16 × 16 ids each): batches of ≤ 3, same scores.
+    const sizes: number[] = [];
+    let last = 0;
+    const capped = await sequenceLogProbs(model, seqs, {
+      batchSize: 64,
+      maxLogitElements: 3 * 16 * 16,
+      onProgress: (done) => void (sizes.push(done - last), last = done),
+    });
+    assertEquals(
+      sizes,
+      [3, 2],
+      "rows per pass: 3 of the longest length, then the rest (shorter) under the budget",
+    );
+    for (let i = 0; i < seqs.length; i++) assertAlmostEquals(capped[i], one[i], 1e-4, `capped sequence ${i}`);
     assertEquals(one[2], 0, "an empty sentence scores 0");
     // Reference for one sequence from the full log-probs.
     const ids = [EOS, 1, 2, 3, 4];

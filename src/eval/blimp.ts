@@ -111,6 +111,12 @@ export interface BlimpResult {
   scores?: BlimpPairScore[];
 }
 
+/**
+ * At most this many log-probabilities (2^26 floats, 256 MiB) per uncaptured scoring pass: 64 sentences of 20
+ * GPT-2 tokens would otherwise need 257 MiB per [B, L, V] tensor and a batch of 256 overflows wasm's 4 GiB.
+ */
+export const MAX_LOGIT_ELEMENTS = 2 ** 26;
+
 /** One scored sequence: model inputs and the targets to score (same length). */
 export interface ScoredSequence {
   /** Ids fed to the model. */
@@ -171,6 +177,11 @@ export async function sequenceLogProbs(
      * and replayed (`blimp_capture.ts`); elsewhere the plain loop. Default false.
      */
     capture?: boolean | "auto";
+    /**
+     * The uncaptured loop scores at most this many log-probabilities (rows × length × vocabulary) per forward
+     * pass, taking fewer rows than `batchSize` where needed (default {@linkcode MAX_LOGIT_ELEMENTS}).
+     */
+    maxLogitElements?: number;
   } = {},
 ): Promise<Float64Array> {
   const batchSize = opts.batchSize ?? 64;
@@ -205,9 +216,15 @@ export async function sequenceLogProbs(
     });
     return out;
   }
-  for (let start = 0; start < order.length; start += batchSize) {
-    const rows = order.slice(start, start + batchSize);
-    const L = seqs[rows[0]].targets.length;
+  const maxLogits = opts.maxLogitElements ?? MAX_LOGIT_ELEMENTS;
+  for (let start = 0; start < order.length;) {
+    // Fewer rows when [rows, L, V] log-probs would pass maxLogits (a GPT-2 vocabulary on wasm: 4 GiB in all).
+    const L = seqs[order[start]].targets.length;
+    const rows = order.slice(
+      start,
+      start + Math.max(1, Math.min(batchSize, Math.floor(maxLogits / (L * V)))),
+    );
+    start += rows.length;
     const B = rows.length;
     const ids = new Int32Array(B * L).fill(pad);
     const gidx = new Int32Array(B * L);
@@ -239,7 +256,7 @@ export async function sequenceLogProbs(
       for (let t = 0; t < seqs[si].targets.length; t++) sum += vals[r * L + t];
       out[si] = sum;
     }
-    opts.onProgress?.(Math.min(start + batchSize, order.length), order.length);
+    opts.onProgress?.(start, order.length);
   }
   return out;
 }
