@@ -751,3 +751,36 @@ export {
   recentTokensPerSec,
   runHssmSmall,
 } from "./src/experiments/hssm_pretraining.ts";
+
+// Notebook 04: one comparison across every architecture (issue 15)
+export {
+  type ArchitectureBlimpRow,
+  type ArchitectureBlimpSet,
+  architectureConfig,
+  type ArchitectureCurvePoint,
+  type ArchitectureRow,
+  ARCHITECTURES,
+  type ArchitecturesOptions,
+  type ArchitectureSpec,
+  architectureSpec,
+  type ArchitecturesResult,
+  bitsPerChar,
+  heldOutBatches,
+  heldOutNats,
+  type HeldOutText,
+  heldOutText,
+  runArchitectures,
+  splitHeldOut,
+  stepsForWords,
+} from "./src/experiments/architectures.ts";
+export {
+  ARCHITECTURES_SMALL_SETTINGS,
+  architectureSizes,
+  type ArchitecturesRunSettings,
+  architecturesTable,
+  bitsPerCharChart,
+  blimpHeatmap,
+  loadArchitectures,
+  runArchitecturesOn,
+  saveArchitectures,
+} from "./src/experiments/architectures_report.ts";

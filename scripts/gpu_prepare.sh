@@ -22,7 +22,12 @@ mkdir -p .device/data .git/info
   --valid-tokens "$valid_tokens" --dir "$shared/data/wikitext-2" --out-dir .device/data --xz
 # BLiMP (original and BabyLM-filtered jsonl) for bench/blimp_device.ts.
 tar -C "$shared/data" -cJf .device/data/blimp.tar.xz blimp blimp_filtered
-"$shared/tools/device-kit" bench/mhc_ablation_device.ts bench/blimp_device.ts bench/device_bench.ts bench/gpu_tests.ts bench/gpu_step_profile.ts bench/h3_device.ts
+# The BabyLM-style text of the architecture comparison (bench/architectures_device.ts), only with ARCH_TEXT=1: it
+# adds the stand-in corpus (≈ 61 MB of text) to .device/data as xz.
+if [ -n "${ARCH_TEXT:-}" ]; then
+  tar -C "$shared/data" -cJf .device/data/babylm_standin.tar.xz babylm-standin
+fi
+"$shared/tools/device-kit" bench/mhc_ablation_device.ts bench/blimp_device.ts bench/device_bench.ts bench/gpu_tests.ts bench/gpu_step_profile.ts bench/h3_device.ts bench/architectures_device.ts
 cat <<'CMD'
 Device commands (carry [".device"]; results come back from $OUT):
   parity tests + benchmark (about 6 minutes):
@@ -35,4 +40,10 @@ Device commands (carry [".device"]; results come back from $OUT):
       xz -dc .device/data/$s.u16.xz > /tmp/d/$s.u16; done &&
     deno run -A .device/mhc_ablation_device.js --train /tmp/d/train.u16 --valid /tmp/d/valid.u16 \
       --valid-ood /tmp/d/valid_ood.u16 --out $OUT/abl 2>&1 | tee $OUT/log
+  architecture comparison (prepared with ARCH_TEXT=1; one or more rows per call, each into its own folder;
+  scripts/import_architectures.ts --from DIR merges them into results/architectures/):
+    source .device/start.sh && mkdir -p /tmp/a && tar -C /tmp/a -xJf .device/data/babylm_standin.tar.xz &&
+      tar -C /tmp/a -xJf .device/data/blimp.tar.xz &&
+    deno run -A .device/architectures_device.js --data /tmp/a/babylm-standin --blimp /tmp/a/blimp \
+      --blimp-filtered /tmp/a/blimp_filtered --rows baseline --words 10000000 --out $OUT/arch/baseline 2>&1 | tee $OUT/log
 CMD
