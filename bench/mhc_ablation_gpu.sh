@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The mHC ablation at the published budget on the GPU machine, in the background (issue 12), with BLiMP learning
 # curves of each run (issue 16). Start it detached so that it outlives the device call, then watch it with
-# `bench/mhc_ablation_gpu.sh status`, which also packs the finished results into $OUT:
+# `bench/mhc_ablation_gpu.sh status`, which also packs the finished results into $OUT/results.tgz:
 #
 #   source .device/start.sh && setsid nohup bash bench/mhc_ablation_gpu.sh run > /tmp/abl.log 2>&1 &
 #   source .device/start.sh && bash bench/mhc_ablation_gpu.sh status     # in later calls, while the machine is held
@@ -17,8 +17,8 @@ variants=${VARIANTS:-baseline,mhc,mhc_adapters}
 seeds=${SEEDS:-1337}
 root=${ROOT:-/tmp/abl}
 mkdir -p "$root/data" "$root/ck" "$root/out"
-# The bundled entries of .device/ (the GPU machine), or with SRC=1 the sources (here, e.g. a wasm smoke run).
-entry() { if [ -n "${SRC:-}" ]; then echo "bench/$1.ts"; else echo ".device/$1.js"; fi; }
+# shellcheck source=bench/gpu_status.sh
+source "$(dirname "$0")/gpu_status.sh"
 
 prepare() {
   for s in train valid valid_ood; do
@@ -65,16 +65,7 @@ run)
   touch "$root/out/ALL_DONE"
   ;;
 status)
-  for f in "$root"/out/*/run.log; do
-    [ -f "$f" ] || continue
-    echo "== $f"
-    grep -v "^{" "$f" | tail -n 3
-  done
-  tail -n 2 "$root"/out/*/blimp.log 2>/dev/null
-  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
-  if [ -n "${OUT:-}" ]; then
-    tar -C "$root/out" -czf "$OUT/abl_results.tgz" . && ls -la "$OUT"
-  fi
+  gpu_status "$root"
   ;;
 *)
   echo "usage: $0 run|status" >&2
