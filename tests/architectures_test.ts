@@ -89,6 +89,9 @@ Deno.test("architectures: splitHeldOut and stepsForWords", () => {
     heldOut: ["4"],
   });
   assertThrows(() => splitHeldOut({ a: ["1"] }, 1), Error, "held-out fraction");
+  // A source of a million lines (the stand-in corpus has sources this long): no call-stack overflow.
+  const big = splitHeldOut({ a: Array.from({ length: 1_000_000 }, (_, i) => String(i)) }, 0.01);
+  assertEquals([big.train.length, big.heldOut.length, big.heldOut[0]], [990_000, 10_000, "990000"]);
   assertEquals(stepsForWords(1000, 0.25, 4, 10), 100);
   assertEquals(stepsForWords(1001, 0.25, 4, 10), 101);
 });

@@ -209,8 +209,8 @@ export function splitHeldOut(
   const train: string[] = [], heldOut: string[] = [];
   for (const lines of Object.values(bySource)) {
     const n = lines.length < 2 ? 0 : Math.max(1, Math.floor(lines.length * fraction));
-    train.push(...lines.slice(0, lines.length - n));
-    heldOut.push(...lines.slice(lines.length - n));
+    // A loop, not push(...lines): a source of millions of lines would overflow the call stack.
+    for (let i = 0; i < lines.length; i++) (i < lines.length - n ? train : heldOut).push(lines[i]);
   }
   return { train, heldOut };
 }
