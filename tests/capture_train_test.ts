@@ -10,7 +10,7 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { initBackend } from "../src/backend.ts";
 import { TinyLm } from "./fixtures/tiny_lm.ts";
 import type { LanguageModel } from "../src/models/types.ts";
-import { createModel } from "../src/models/registry.ts";
+import { createModel, modelConfig } from "../src/models/registry.ts";
 import { mhcConfig } from "../src/models/mhc_family.ts";
 import { Rng } from "../src/rng.ts";
 import { ArrayBatchSource } from "../src/train/batch_source.ts";
@@ -171,6 +171,31 @@ Deno.test({
       assertEquals(tf.memory().numTensors, n0, `${name}: no tensor left`);
       assertEquals(capturePinnedBuffers().pinned, 0, `${name}: no pinned buffer left`);
       for (const d of dirs) await Deno.remove(d, { recursive: true });
+    }
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: "capture (webgpu): H3 and HSSM train captured = uncaptured (12 steps with an evaluation), and replay",
+  ...opts,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const small = { vocabSize: 16, maxLen: 8 };
+    const makes: [string, Make][] = [
+      ["h3", () => createModel(modelConfig("h3", small, "tiny"), 5) as ReturnType<Make>],
+      ["hssm", () => createModel(modelConfig("hssm", small, "tiny"), 5) as ReturnType<Make>],
+    ];
+    for (const [name, make] of makes) {
+      const common = { steps: 12, evalEvery: 6 };
+      const n0 = tf.memory().numTensors;
+      const ref = await run(make, { ...common, capture: false });
+      const got = await run(make, { ...common, capture: true });
+      assertEquals([ref.error, got.error], [undefined, undefined], `${name}: both runs finish`);
+      assert(got.maxPinned > 0, `${name}: the captured run replays`);
+      await compareOrExplain(ref, got, () => run(make, { ...common, capture: false }));
+      assertEquals(tf.memory().numTensors, n0, `${name}: no tensor left`);
+      assertEquals(capturePinnedBuffers().pinned, 0, `${name}: no pinned buffer left`);
     }
     await initBackend({ backend: "cpu" });
   },
