@@ -6,11 +6,11 @@
 #
 #   call 1, carry [".device"]:   true                                   (the machine keeps .device/ while warm)
 #   call 2, carry [".devdata"]:  source .device/start.sh && (setsid nohup bash bench/architectures_gpu.sh run > /tmp/arch.log 2>&1 &)
-#   later calls, back to back:   source .device/start.sh && bash bench/architectures_gpu.sh status   # packs $OUT/results.tgz
+#   later calls, back to back:   source .device/start.sh && bash bench/architectures_gpu.sh status   # packs $OUT/<run>.tgz
 #
 # Environment: JOBS (space-separated; a job is one or more comma-separated rows; default: every row), WORDS (words
 # seen per row, 10000000), ROOT (/tmp/arch), EXTRA (more flags for bench/architectures_device.ts).
-# Here: `scripts/import_architectures.ts --from <unpacked results.tgz>` merges the folders into results/architectures/.
+# Here: `scripts/import_architectures.ts --from <unpacked <run>.tgz>` merges the folders into results/architectures/.
 set -uo pipefail
 jobs=${JOBS:-baseline mhc mhc_adapters h3 hssm char_tiny,char_main}
 root=${ROOT:-/tmp/arch}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The mHC ablation at the published budget on the GPU machine, in the background (issue 12), with BLiMP learning
 # curves of each run (issue 16). Start it detached so that it outlives the device call, then watch it with
-# `bench/mhc_ablation_gpu.sh status`, which also packs the finished results into $OUT/results.tgz:
+# `bench/mhc_ablation_gpu.sh status`, which also packs the finished results into $OUT/<run>.tgz:
 #
 #   source .device/start.sh && setsid nohup bash bench/mhc_ablation_gpu.sh run > /tmp/abl.log 2>&1 &
 #   source .device/start.sh && bash bench/mhc_ablation_gpu.sh status     # in later calls, while the machine is held

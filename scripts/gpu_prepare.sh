@@ -40,7 +40,7 @@ Device commands (carry [".device"]; results come back from $OUT):
   the mHC ablation at the published budget, in the background (results/mhc_ablation/README.md; keep the calls
   back to back, or the machine is given back and the run with it):
     source .device/start.sh && (VARIANTS=mhc_adapters,baseline setsid nohup bash bench/mhc_ablation_gpu.sh run > /tmp/abl.log 2>&1 &)
-    source .device/start.sh && sleep 500; bash bench/mhc_ablation_gpu.sh status      # packs $OUT/results.tgz
+    source .device/start.sh && sleep 500; bash bench/mhc_ablation_gpu.sh status      # packs $OUT/<run>.tgz
   architecture comparison (prepared with ARCH_TEXT=1; docs/architectures.md): call 1 carries .device, call 2
   carries .devdata to the same warm machine and starts the runs, later calls watch them:
     true
