@@ -8,7 +8,8 @@
 #   call 2, carry [".devdata"]:  source .device/start.sh && (setsid nohup bash bench/architectures_gpu.sh run > /tmp/arch.log 2>&1 &)
 #   later calls, back to back:   source .device/start.sh && bash bench/architectures_gpu.sh status   # packs $OUT/<run>.tgz
 #
-# Environment: JOBS (space-separated; a job is one or more comma-separated rows; default: every row), WORDS (words
+# Environment: JOBS (space-separated; a job is one or more comma-separated rows, its folder their names joined
+# by "_": only letters, digits, ".", "_" and "-" come back from the device; default: every row), WORDS (words
 # seen per row, 10000000), ROOT (/tmp/arch), EXTRA (more flags for bench/architectures_device.ts).
 # Here: `scripts/import_architectures.ts --from <unpacked <run>.tgz>` merges the folders into results/architectures/.
 set -uo pipefail
@@ -24,7 +25,7 @@ prepare() {
 }
 
 run_job() { # rows
-  local out="$root/out/${1//,/+}"
+  local out="$root/out/${1//,/_}"
   [ -f "$out/DONE" ] && return 0
   mkdir -p "$out"
   # shellcheck disable=SC2086
@@ -36,7 +37,7 @@ run_job() { # rows
 case ${1:-status} in
 run)
   prepare
-  for j in $jobs; do run_job "$j" || echo "job $j failed; see $root/out/${j//,/+}/run.log"; done
+  for j in $jobs; do run_job "$j" || echo "job $j failed; see $root/out/${j//,/_}/run.log"; done
   touch "$root/out/ALL_DONE"
   ;;
 status)
