@@ -312,8 +312,11 @@ export type ArchitectureBlimpRow = {
 
 /** The result of {@linkcode runArchitectures}. */
 export interface ArchitecturesResult {
+  /** One row per architecture: size, budget, held-out loss and bits/char, BLiMP overall, speed, memory. */
   rows: ArchitectureRow[];
+  /** Held-out bits/char against words seen, per architecture. */
   curves: ArchitectureCurvePoint[];
+  /** BLiMP accuracy per architecture, set and phenomenon. */
   blimp: ArchitectureBlimpRow[];
 }
 
