@@ -18,6 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { positiveNumbers } from "./options.ts";
 import { join } from "node:path";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
 import { loadBabyLM } from "../src/data/corpora.ts";
@@ -57,13 +58,7 @@ const { values: a } = parseArgs({
 });
 
 /** A positive number option, or a clear error naming it. */
-function num(name: keyof typeof a): number {
-  const v = Number(a[name]);
-  if (!Number.isFinite(v) || v <= 0) {
-    throw new Error(`Option --${name} must be a positive number, got "${a[name]}".`);
-  }
-  return v;
-}
+const num = positiveNumbers(a);
 
 /** The result as JSON and CSV files in `out` (rewritten whole, so a partial run leaves consistent files). */
 async function writeResult(out: string, config: unknown, r: ArchitecturesResult): Promise<void> {

@@ -18,6 +18,7 @@
  * "interrupted" (run the same command again).
  */
 import { parseArgs } from "node:util";
+import { positiveNumbers } from "./options.ts";
 import { join } from "node:path";
 import { describeEnvironment, initBackend } from "../src/backend.ts";
 import { gunzipBytes, subsampleStream } from "../src/data/char_corpus.ts";
@@ -58,13 +59,7 @@ const { values: a } = parseArgs({
 });
 
 /** A positive number option, or a clear error naming it. */
-function num(name: keyof typeof a): number {
-  const v = Number(a[name]);
-  if (!Number.isFinite(v) || v <= 0) {
-    throw new Error(`Option --${name} must be a positive number, got "${a[name]}".`);
-  }
-  return v;
-}
+const num = positiveNumbers(a);
 
 async function readGz(path: string): Promise<Uint8Array> {
   try {
