@@ -22,6 +22,7 @@ import {
   type ModelChoice,
   modelChoice,
   parse,
+  tokenizerOverride,
   withModelFlags,
 } from "./options.ts";
 import { linesToIds, loadTextLines } from "./text_data.ts";
@@ -75,8 +76,7 @@ async function benchmarkModel(
   if (f.ckpt) {
     const r = await loadCheckpointModel(f.ckpt as string, {
       seed: f.seed as number,
-      tokenizer: f.tokenizer as string | undefined,
-      tokenizerFile: f.tokenizer_file as string | undefined,
+      ...tokenizerOverride(f),
     });
     return { m: r.model, tok: r.tokenizer };
   }

@@ -16,6 +16,7 @@ import {
   parse,
   requireCkpt,
   TOKENIZER_OVERRIDE_OPTIONS,
+  tokenizerOverride,
 } from "./options.ts";
 import { linesToIds, loadTextLines } from "./text_data.ts";
 
@@ -54,10 +55,7 @@ export async function runEval(argv: string[]): Promise<void> {
   requireCkpt(f);
   const backend = await initBackend({ backend: f.backend as string });
   const text = await loadTextLines(f.data as string | undefined, f.split as string);
-  const { model, tokenizer, dir, step } = await loadCheckpointModel(f.ckpt as string, {
-    tokenizer: f.tokenizer as string | undefined,
-    tokenizerFile: f.tokenizer_file as string | undefined,
-  });
+  const { model, tokenizer, dir, step } = await loadCheckpointModel(f.ckpt as string, tokenizerOverride(f));
   try {
     const seqLen = (f.seq_len as number | undefined) ?? model.config.maxLen ?? 256;
     const ids = linesToIds(text.lines, tokenizer);

@@ -15,6 +15,7 @@ import {
   parse,
   requireCkpt,
   TOKENIZER_OVERRIDE_OPTIONS,
+  tokenizerOverride,
 } from "./options.ts";
 
 /** Options of `generate`. */
@@ -64,10 +65,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
   }
   requireCkpt(f);
   await initBackend({ backend: f.backend as string });
-  const { model, tokenizer } = await loadCheckpointModel(f.ckpt as string, {
-    tokenizer: f.tokenizer as string | undefined,
-    tokenizerFile: f.tokenizer_file as string | undefined,
-  });
+  const { model, tokenizer } = await loadCheckpointModel(f.ckpt as string, tokenizerOverride(f));
   try {
     const prompt = tokenizer.encode(f.prompt as string);
     if (prompt.length === 0) {

@@ -51,6 +51,16 @@ export const TOKENIZER_OVERRIDE_OPTIONS: Record<string, CliOption> = {
   tokenizer_file: { type: "string", help: "vocab20k vocabulary file with --tokenizer vocab20k." },
 };
 
+/** The `--tokenizer` / `--tokenizer_file` overrides of parsed flags, as `loadCheckpointModel` takes them. */
+export function tokenizerOverride(
+  flags: Record<string, unknown>,
+): { tokenizer: string | undefined; tokenizerFile: string | undefined } {
+  return {
+    tokenizer: flags.tokenizer as string | undefined,
+    tokenizerFile: flags.tokenizer_file as string | undefined,
+  };
+}
+
 /** Throw the error of a command that needs `--ckpt` when the parsed flags have none. */
 export function requireCkpt(flags: Record<string, unknown>): void {
   if (!flags.ckpt) {
